@@ -1,0 +1,1 @@
+"""Orchestration: configuration, servers, load runs, run storage, CLI."""

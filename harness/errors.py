@@ -1,0 +1,35 @@
+"""One error base class for everything the harness reports to a user.
+
+Messages say what went wrong and what to do next, on one line. The CLI catches
+``HarnessError`` once and exits non-zero; nothing else prints tracebacks at users.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+class HarnessError(click.ClickException):
+    """An error the user can act on; ``exit_code`` is 1 unless a subclass says otherwise."""
+
+    exit_code = 1
+
+
+class ConfigError(HarnessError):
+    """Bad flags or configuration values; exit code 2 like click's usage errors."""
+
+    exit_code = 2
+
+
+class ProcessError(HarnessError):
+    """A child process (server, upstream, redis, nginx, Locust) failed to start or died."""
+
+
+class RunFolderError(HarnessError):
+    """A run folder is missing, corrupt or half-written."""
+
+
+class Interrupted(HarnessError):
+    """Ctrl-C: the run was stopped by the user; exit code 130 as shells expect."""
+
+    exit_code = 130

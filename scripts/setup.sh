@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs everything the project needs into .venv (and, with --test, the Debian
+# packages the test suite drives: nginx, wrk, redis-server, chromium).
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) want_test=1 ;;
+    -h|--help) echo "usage: scripts/setup.sh [--test]"; exit 0 ;;
+    *) echo "scripts/setup.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "scripts/setup.sh: Python 3.11 or newer is needed (set PYTHON=/path/to/python3.11)" >&2
+  exit 1
+fi
+
+if [ "$want_test" = 1 ]; then
+  debs=(nginx wrk redis-server chromium)
+  missing=()
+  for p in "${debs[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+      echo "setup: installing Debian packages: ${missing[*]}"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq
+      apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+      # the nginx package starts a system-wide server on port 80; the harness runs its own
+      if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+      service nginx stop >/dev/null 2>&1 || true
+      service redis-server stop >/dev/null 2>&1 || true
+    else
+      echo "setup: not root, so these Debian packages were not installed: ${missing[*]}" >&2
+      echo "setup: run 'sudo apt-get install ${missing[*]}' and then this script again" >&2
+      exit 1
+    fi
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+if [ "$want_test" = 1 ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+else
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e .
+fi
+echo "setup: ready (.venv)"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs what the tests need (see scripts/setup.sh) and runs the whole suite.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k recorder`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --test
+.venv/bin/python -m ruff check .
+exec .venv/bin/python -m pytest "$@"
