@@ -1,17 +1,396 @@
-"""Command line: a thin click layer over the harness functions."""
+"""Command line: a thin click layer over the harness functions.
+
+Every command validates its flags into a ``RunConfig`` (or raises ``ConfigError``)
+and calls one library function. ``HarnessError`` subclasses are click exceptions,
+so they print as one ``Error:`` line with a non-zero exit code.
+"""
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from statistics import median
+from typing import Any
+
 import click
+from rich.console import Console
+from rich.table import Table
+
+from harness.config import SERVERS, SHAPES, TARGETS, Pinning, RunConfig, parse_cpus, parse_duration
+from harness.errors import ConfigError, HarnessError
+
+console = Console(stderr=True, highlight=False)
+stdout = Console(highlight=False, soft_wrap=True)
+
+DEFAULT_SUITE = {
+    "targets": tuple(TARGETS),
+    "servers": ("gunicorn-gthread",),
+    "scenarios": ("browse",),
+    "duration": 20.0,
+    "warmup": 5.0,
+    "users": 16,
+    "name": "default",
+}
 
 
-@click.group(invoke_without_command=True)
+class DurationType(click.ParamType):
+    name = "duration"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        opt = f"--{param.name}" if param and param.name else "duration"
+        return parse_duration(str(value), opt)
+
+
+DURATION = DurationType()
+
+
+def _choice(values: dict[str, str]) -> click.Choice:
+    return click.Choice(sorted(values), case_sensitive=False)
+
+
+def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options shared by ``run`` and ``profile``."""
+    from loadtests.catalog import SCENARIOS
+
+    options = [
+        click.option("--target", "targets", multiple=True, type=_choice(TARGETS),
+                     help="Reference target (repeatable). Default: sync."),
+        click.option("--scenario", "scenarios", multiple=True, type=_choice(SCENARIOS),
+                     help="Load scenario (repeatable). Default: browse."),
+        click.option("--server", "servers", multiple=True, type=_choice(SERVERS),
+                     help="Server kind (repeatable). Default: gunicorn-gthread."),
+        click.option("--workers", type=int, default=2, show_default=True,
+                     help="Server worker processes per instance."),
+        click.option("--threads", type=int, default=8, show_default=True,
+                     help="Threads per worker (gthread, waitress)."),
+        click.option("--instances", type=int, default=1, show_default=True,
+                     help="Server instances behind nginx (>1 needs nginx)."),
+        click.option("--users", type=int, default=16, show_default=True,
+                     help="Concurrent Locust users (closed model)."),
+        click.option("--spawn-rate", type=float, default=None,
+                     help="Users started per second. Default: all within one second."),
+        click.option("--rate", type=float, default=None,
+                     help="Open model: requests per second sent on a fixed schedule."),
+        click.option("--shape", type=_choice(SHAPES), default="constant", show_default=True,
+                     help="Load shape."),
+        click.option("--duration", type=DURATION, default="30s", show_default=True,
+                     help="Measured interval, after warm-up (30s, 2m, 1h)."),
+        click.option("--warmup", type=DURATION, default="5s", show_default=True,
+                     help="Load before measuring, excluded from results."),
+        click.option("--repeat", type=int, default=1, show_default=True,
+                     help="Repetitions of every cell, interleaved A B A B."),
+        click.option("--processes", type=int, default=1, show_default=True,
+                     help="Locust worker processes."),
+        click.option("--think-ms", type=float, default=0.0, show_default=True,
+                     help="Think time between a user's requests."),
+        click.option("--redis", is_flag=True,
+                     help="Start redis-server; the cached target uses it."),
+        click.option("--server-cpus", default=None,
+                     help="CPUs for the server side, e.g. 1 or 2-3. Default: all but the first."),
+        click.option("--generator-cpus", default=None,
+                     help="CPUs for Locust, e.g. 0. Default: the first quarter."),
+        click.option("--no-pin", is_flag=True, help="Do not pin server and generator to CPUs."),
+        click.option("--out", type=click.Path(path_type=Path), default=Path("runs"),
+                     show_default=True, help="Where run folders go."),
+        click.option("--name", default=None, help="Run name (part of the folder name)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _pinning(server_cpus: str | None, generator_cpus: str | None, no_pin: bool) -> Pinning:
+    if no_pin:
+        if server_cpus or generator_cpus:
+            raise ConfigError("--no-pin cannot be combined with --server-cpus/--generator-cpus")
+        return Pinning(None, None)
+    default = Pinning.default()
+    srv = parse_cpus(server_cpus, "--server-cpus") if server_cpus else default.server_cpus
+    gen = (
+        parse_cpus(generator_cpus, "--generator-cpus") if generator_cpus else default.generator_cpus
+    )
+    if srv is None or gen is None:
+        return Pinning(srv, gen)
+    overlap = set(srv) & set(gen)
+    if overlap:
+        raise ConfigError(
+            f"--server-cpus and --generator-cpus share CPU {min(overlap)}: they must be disjoint"
+        )
+    return Pinning(srv, gen)
+
+
+def config_from_options(opts: dict[str, Any], *, profile: bool = False) -> RunConfig:
+    name = opts["name"] or ("profile" if profile else "run")
+    return RunConfig(
+        targets=tuple(opts["targets"]) or ("sync",),
+        scenarios=tuple(opts["scenarios"]) or ("browse",),
+        servers=tuple(opts["servers"]) or ("gunicorn-gthread",),
+        workers=opts["workers"],
+        threads=opts["threads"],
+        instances=opts["instances"],
+        users=opts["users"],
+        spawn_rate=opts["spawn_rate"],
+        rate=opts["rate"],
+        shape=opts["shape"],
+        duration=opts["duration"],
+        warmup=opts["warmup"],
+        repeat=opts["repeat"],
+        processes=opts["processes"],
+        think_ms=opts["think_ms"],
+        redis=opts["redis"],
+        pinning=_pinning(opts["server_cpus"], opts["generator_cpus"], opts["no_pin"]),
+        out=opts["out"],
+        name=name,
+        profile=profile or bool(opts.get("profile")),
+        profile_rate=opts.get("profile_rate") or 0.05,
+    )
+
+
+def _fmt_ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if value < 10 else f"{value:.1f}"
+
+
+def summary_table(rows: list[dict[str, Any]], run_dir: Path) -> Table:
+    """Per cell: throughput and latency of all endpoints together (median over repetitions)."""
+    table = Table(title=f"Results (steady state) - {run_dir}", title_justify="left")
+    for col in ("target", "server", "scenario", "req/s", "p50 ms", "p90 ms", "p99 ms",
+                "p99.9 ms", "errors", "n", "warnings"):  # fmt: skip
+        table.add_column(col, justify="right" if col not in ("target", "server", "scenario",
+                                                             "warnings") else "left")  # fmt: skip
+    by_cell: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_cell.setdefault(row["cell_id"], []).append(row)
+    for cell_rows in by_cell.values():
+        first = cell_rows[0]
+        alls = [r["endpoints"].get("ALL") for r in cell_rows if r["endpoints"].get("ALL")]
+        if not alls:
+            table.add_row(first["target"], first["server"], first["scenario"], *["-"] * 7,
+                          "no requests recorded")  # fmt: skip
+            continue
+        lat = [a["latency_ms"] or {} for a in alls]
+
+        def med(key: str, lat: list[dict[str, Any]] = lat) -> float | None:
+            vals = [entry[key] for entry in lat if entry.get(key) is not None]
+            return median(vals) if vals else None
+
+        warnings = []
+        if any(r["generator_bound"] for r in cell_rows):
+            warnings.append("generator-bound")
+        thin = sorted({p for a in alls for p in a["thin"]})
+        if thin:
+            warnings.append("thin " + ",".join(thin))
+        count = sum(a["latency_ms"]["count"] for a in alls if a["latency_ms"])
+        table.add_row(
+            first["target"],
+            first["server"],
+            first["scenario"],
+            f"{median(a['rps'] for a in alls):,.0f}",
+            _fmt_ms(med("p50")),
+            _fmt_ms(med("p90")),
+            _fmt_ms(med("p99")),
+            _fmt_ms(med("p99.9")),
+            f"{median(a['error_pct'] for a in alls):.2f}%",
+            f"{count:,}" + (f" ({len(alls)} reps)" if len(alls) > 1 else ""),
+            ", ".join(warnings),
+        )
+    return table
+
+
+def _progress_reporter() -> Any:
+    """Progress bars on a terminal, one line per cell otherwise (CI logs)."""
+    from harness.engine import Progress
+
+    if not console.is_terminal:
+        return Progress(
+            cell_started=lambda i, n, cell, rep, total: console.print(
+                f"[{i + 1}/{n}] {cell.target} on {cell.server}, {cell.scenario}"
+                + (f", repetition {rep + 1}" if rep else "")
+                + f" ({total:.0f}s)"
+            ),
+            message=lambda text: console.print(text),
+        )
+    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bars
+
+    bars = Bars(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:>4.0f}/{task.total:.0f}s"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    state: dict[str, Any] = {}
+
+    def started(i: int, n: int, cell: Any, rep: int, total: float) -> None:
+        if not bars.live.is_started:
+            bars.start()
+        desc = f"[{i + 1}/{n}] {cell.target} · {cell.server} · {cell.scenario}"
+        if rep:
+            desc += f" · rep {rep + 1}"
+        state["task"] = bars.add_task(desc, total=total)
+
+    def tick(elapsed: float) -> None:
+        if "task" in state:
+            bars.update(state["task"], completed=elapsed)
+
+    def finished(row: dict[str, Any]) -> None:
+        if "task" in state:
+            bars.update(state["task"], completed=bars.tasks[-1].total)
+
+    def message(text: str) -> None:
+        bars.console.print(text)
+
+    progress = Progress(cell_started=started, tick=tick, cell_finished=finished, message=message)
+    progress.bars = bars  # type: ignore[attr-defined]
+    return progress
+
+
+def execute_run(cfg: RunConfig) -> None:
+    from harness.engine import run_benchmark
+
+    progress = _progress_reporter()
+    try:
+        outcome = run_benchmark(cfg, progress)
+    finally:
+        bars = getattr(progress, "bars", None)
+        if bars is not None and bars.live.is_started:
+            bars.stop()
+    stdout.print(summary_table(outcome.rows, outcome.run_dir))
+    for row in outcome.rows:
+        for warning in row["warnings"]:
+            console.print(f"[yellow]warning[/] {row['cell_id']} r{row['repetition']}: {warning}")
+    stdout.print(f"Run folder: {outcome.run_dir}")
+    if outcome.report:
+        stdout.print(f"Report: {outcome.report}")
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """Benchmark and profile Flask apps."""
+    """Benchmark and profile Flask apps with numbers you can trust.
+
+    With no command, runs the default suite: the four reference targets on gunicorn
+    (gthread) under the browse scenario, 5 s warm-up and 20 s measured each, then
+    prints a table and where the run folder and report are.
+    """
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        execute_run(RunConfig(**DEFAULT_SUITE))  # type: ignore[arg-type]
+
+
+@cli.command()
+@run_options
+@click.option("--profile", is_flag=True, help="Profile a sample of requests (see 'profile').")
+@click.option("--profile-rate", type=float, default=0.05, show_default=True,
+              help="Fraction of requests profiled per endpoint.")  # fmt: skip
+def run(**opts: Any) -> None:
+    """Measure targets x servers x scenarios and store a self-describing run folder."""
+    execute_run(config_from_options(opts))
+
+
+@cli.command()
+@click.option("--target", type=_choice(TARGETS), default="sync", show_default=True)
+@click.option("--server", type=_choice(SERVERS), default="gunicorn-gthread", show_default=True)
+@click.option("--workers", type=int, default=2, show_default=True)
+@click.option("--threads", type=int, default=8, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port on 127.0.0.1. Default: 8000, or a free one if taken.")  # fmt: skip
+@click.option("--debug", is_flag=True, help="Debug mode with Flask-DebugToolbar (local use only).")
+@click.option("--redis", is_flag=True, help="Start redis-server; the cached target uses it.")
+@click.option("--db", type=click.Path(path_type=Path), default=Path("instance/serve.sqlite3"),
+              show_default=True,
+              help="SQLite database file (created and seeded if missing).")  # fmt: skip
+def serve(target: str, server: str, workers: int, threads: int, port: int | None, debug: bool,
+          redis: bool, db: Path) -> None:  # fmt: skip
+    """Start one target (with its upstream service) for a person to use; Ctrl-C stops it."""
+    from harness.processes import Supervisor, port_in_use
+    from harness.servers import ServerSpec, start_stack
+
+    if debug and server != "werkzeug" and workers > 1:
+        workers = 1  # the toolbar keeps its panels in process memory
+    if port is None:
+        port = 8000 if not port_in_use(8000) else None
+    spec = ServerSpec(target, server, workers, threads)
+    log_dir = db.parent.resolve() / "logs"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with Supervisor() as sup:
+        stack = start_stack(sup, spec, log_dir, db_path=db.resolve(), port=port, redis=redis,
+                            debug=debug)  # fmt: skip
+        stdout.print(f"{target} target on {server}: {stack.url}/  (logs in {log_dir})")
+        stdout.print(f"upstream service: {stack.upstream.url}" if stack.upstream else "")  # type: ignore[attr-defined]
+        if debug:
+            stdout.print("debug mode: Flask-DebugToolbar is on; keep this on 127.0.0.1")
+        stdout.print("Press Ctrl-C to stop.")
+        while True:
+            dead = stack.dead()
+            if dead:
+                raise HarnessError(f"{dead[0].describe_exit()}")
+            time.sleep(0.5)
+
+
+@cli.command(name="list")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("runs"),
+              show_default=True)  # fmt: skip
+def list_(out_dir: Path) -> None:
+    """Targets, scenarios, servers and the runs stored so far."""
+    from loadtests.catalog import SCENARIOS
+
+    from harness.storage import list_runs
+
+    for title, items in (
+        ("Targets", TARGETS),
+        ("Scenarios", {k: v.description for k, v in SCENARIOS.items()}),
+        ("Servers", SERVERS),
+        ("Load shapes", SHAPES),
+    ):
+        table = Table(title=title, title_justify="left", show_header=False)
+        table.add_column("name", style="bold")
+        table.add_column("description")
+        for key, desc in items.items():
+            table.add_row(key, desc)
+        stdout.print(table)
+    runs = list_runs(out_dir)
+    table = Table(title=f"Runs in {out_dir}", title_justify="left")
+    for col in ("run", "status", "created", "cells", "profiled"):
+        table.add_column(col)
+    for r in runs:
+        table.add_row(r["name"], r["status"], r["created"], str(r["cells"]),
+                      "yes" if r["profiled"] else "")  # fmt: skip
+    stdout.print(table if runs else f"No runs in {out_dir} yet: run 'python bench.py'.")
+
+
+def _add_optional_commands() -> None:
+    """Commands that live beside their feature's package."""
+    try:
+        from reports.cli import compare_command, report_command
+    except ImportError:
+        return
+    cli.add_command(report_command, "report")
+    cli.add_command(compare_command, "compare")
+
+
+_add_optional_commands()
 
 
 def main() -> None:
-    cli(prog_name="bench.py")
+    try:
+        cli.main(prog_name="bench.py", standalone_mode=False)
+    except click.exceptions.Abort:
+        console.print("Aborted.")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        console.print("Interrupted.")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -1,0 +1,219 @@
+"""Run configuration: frozen dataclasses, validated once at the edge.
+
+Every error names the option it is about and says what a good value looks like.
+Nothing downstream reads the environment or globals: the CLI builds a ``RunConfig``
+and hands it down.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from harness.errors import ConfigError
+
+TARGETS: dict[str, str] = {
+    "sync": "plain sync views: the baseline technique-wise",
+    "async": "async def views; /upstream awaits its calls concurrently",
+    "cached": "sync views plus Flask-Caching and conditional GET",
+    "uncached": "the plain baseline with nothing added",
+}
+
+SERVERS: dict[str, str] = {
+    "werkzeug": "Werkzeug development server (flask run), threaded",
+    "gunicorn-sync": "gunicorn, sync workers (one request at a time, no keep-alive)",
+    "gunicorn-gthread": "gunicorn, gthread workers (threads, keep-alive)",
+    "gunicorn-gevent": "gunicorn, gevent workers (greenlets, monkey-patched I/O)",
+    "waitress": "waitress, a pure-Python threaded WSGI server",
+}
+
+SHAPES: dict[str, str] = {
+    "constant": "all users spawned at --spawn-rate, then held",
+    "step": "users added in steps over the run (latency against throughput)",
+    "spike": "a short burst of extra users in the middle of the run",
+}
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+_DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
+
+
+def parse_duration(text: str | float | int, option: str = "--duration") -> float:
+    """Seconds from ``30``, ``30s``, ``2m``, ``1h30m`` or ``1m30s``."""
+    if isinstance(text, int | float):
+        seconds = float(text)
+    else:
+        value = text.strip().lower()
+        match = _DURATION_RE.match(value)
+        if not value or not match or not any(match.groups()):
+            raise ConfigError(f"{option}: '{text}' is not a duration; use e.g. 30s, 2m or 1h30m")
+        hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    if seconds < 0:
+        raise ConfigError(f"{option} must not be negative")
+    return seconds
+
+
+def parse_cpus(text: str, option: str) -> tuple[int, ...]:
+    """A CPU list like ``0``, ``1,3`` or ``2-5``."""
+    cpus: set[int] = set()
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                lo, hi = (int(p) for p in part.split("-", 1))
+                cpus.update(range(lo, hi + 1))
+            elif part:
+                cpus.add(int(part))
+    except ValueError:
+        raise ConfigError(
+            f"{option}: '{text}' is not a CPU list; use e.g. 0 or 1,2 or 2-3"
+        ) from None
+    available = available_cpus()
+    unknown = sorted(cpus - set(available))
+    if not cpus or unknown:
+        raise ConfigError(
+            f"{option}: CPUs {unknown or text} are not available here; "
+            f"this machine offers {','.join(map(str, available))}"
+        )
+    return tuple(sorted(cpus))
+
+
+def available_cpus() -> tuple[int, ...]:
+    try:
+        return tuple(sorted(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return tuple(range(os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class Pinning:
+    """Which CPUs the server side and the load generator may use (None: not pinned)."""
+
+    server_cpus: tuple[int, ...] | None
+    generator_cpus: tuple[int, ...] | None
+
+    @property
+    def enabled(self) -> bool:
+        return self.server_cpus is not None
+
+    @classmethod
+    def default(cls) -> Pinning:
+        """Disjoint CPU sets when the machine has two or more CPUs.
+
+        The generator gets a quarter of the CPUs (at least one), the server side the rest:
+        a Locust process is single-threaded, a server with several workers is not.
+        """
+        cpus = available_cpus()
+        if len(cpus) < 2:
+            return cls(None, None)
+        n_gen = max(1, len(cpus) // 4)
+        return cls(server_cpus=cpus[n_gen:], generator_cpus=cpus[:n_gen])
+
+    def to_json(self) -> dict[str, list[int] | None]:
+        return {
+            "server_cpus": list(self.server_cpus) if self.server_cpus else None,
+            "generator_cpus": list(self.generator_cpus) if self.generator_cpus else None,
+        }
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    targets: tuple[str, ...] = ("sync",)
+    scenarios: tuple[str, ...] = ("browse",)
+    servers: tuple[str, ...] = ("gunicorn-gthread",)
+    workers: int = 2
+    threads: int = 8
+    users: int = 16
+    spawn_rate: float | None = None  # None: all users in one second
+    rate: float | None = None  # open model: requests per second for the whole generator
+    shape: str = "constant"
+    duration: float = 30.0
+    warmup: float = 5.0
+    repeat: int = 1
+    processes: int = 1
+    instances: int = 1
+    out: Path = Path("runs")
+    name: str = "run"
+    profile: bool = False
+    profile_rate: float = 0.05
+    redis: bool = False
+    pinning: Pinning = field(default_factory=Pinning.default)
+    think_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def effective_spawn_rate(self) -> float:
+        return self.spawn_rate if self.spawn_rate is not None else float(self.users)
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["out"] = str(self.out)
+        data["pinning"] = self.pinning.to_json()
+        for key in ("targets", "scenarios", "servers"):
+            data[key] = list(data[key])
+        return data
+
+
+def _choices_error(option: str, value: str, choices: object) -> ConfigError:
+    names = ", ".join(sorted(choices))  # type: ignore[arg-type]
+    return ConfigError(f"{option}: unknown value '{value}'; choose from {names}")
+
+
+def validate(cfg: RunConfig) -> None:
+    from loadtests.catalog import SCENARIOS
+
+    if not cfg.targets:
+        raise ConfigError("--target: at least one target is needed")
+    for t in cfg.targets:
+        if t not in TARGETS:
+            raise _choices_error("--target", t, TARGETS)
+    if not cfg.scenarios:
+        raise ConfigError("--scenario: at least one scenario is needed")
+    for s in cfg.scenarios:
+        if s not in SCENARIOS:
+            raise _choices_error("--scenario", s, SCENARIOS)
+    for s in cfg.servers:
+        if s not in SERVERS:
+            raise _choices_error("--server", s, SERVERS)
+    if cfg.shape not in SHAPES:
+        raise _choices_error("--shape", cfg.shape, SHAPES)
+    positive = {
+        "--workers": cfg.workers,
+        "--threads": cfg.threads,
+        "--users": cfg.users,
+        "--repeat": cfg.repeat,
+        "--processes": cfg.processes,
+        "--instances": cfg.instances,
+    }
+    for option, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{option} must be > 0 (got {value})")
+    if cfg.spawn_rate is not None and cfg.spawn_rate <= 0:
+        raise ConfigError(f"--spawn-rate must be > 0 (got {cfg.spawn_rate})")
+    if cfg.rate is not None:
+        if cfg.rate <= 0:
+            raise ConfigError(f"--rate must be > 0 requests per second (got {cfg.rate})")
+        closed = [s for s in cfg.scenarios if not SCENARIOS[s].open_model_ok]
+        if closed:
+            raise ConfigError(
+                f"--rate: scenario {closed[0]} keeps per-user state (a login session) and "
+                "cannot run on the open model; use an endpoint scenario such as json or db"
+            )
+    if cfg.duration <= 0:
+        raise ConfigError("--duration must be > 0, e.g. 30s")
+    if cfg.warmup < 0:
+        raise ConfigError("--warmup must not be negative")
+    if not 0 < cfg.profile_rate <= 1:
+        raise ConfigError(f"--profile-rate must be in (0, 1] (got {cfg.profile_rate})")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", cfg.name):
+        raise ConfigError(
+            f"--name: '{cfg.name}' must be 1-64 letters, digits, '.', '_' or '-' "
+            "(it becomes part of a folder name)"
+        )
+    if cfg.think_ms < 0:
+        raise ConfigError("--think-ms must not be negative")

@@ -1,0 +1,393 @@
+"""The run orchestrator: config -> servers -> load -> raw data -> summary -> report.
+
+``run_benchmark`` is short on purpose; each step is a function that can be tested
+alone. Data is kept whatever happens: ``meta.json`` says ``running`` from the first
+moment and ends as ``complete``, ``failed`` or ``interrupted``; ``summary.json``
+is rewritten after every cell, so a run that dies half-way keeps what it measured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from harness import results, storage
+from harness.config import RunConfig
+from harness.errors import HarnessError, Interrupted, ProcessError
+from harness.loadgen import locust_argv
+from harness.machine import environment
+from harness.monitor import CpuMonitor
+from harness.processes import Child, Supervisor, tail
+from harness.servers import ServerSpec, Stack, start_stack
+
+REPO = Path(__file__).resolve().parent.parent
+LOCUST_GRACE_S = 60.0
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One combination measured: a target on a server under a scenario."""
+
+    target: str
+    server: str
+    scenario: str
+    workers: int
+    threads: int
+    instances: int = 1
+    suffix: str = ""
+
+    @property
+    def cell_id(self) -> str:
+        return f"{self.target}-{self.server}-{self.scenario}{self.suffix}".lower()
+
+    def to_json(self, cfg: RunConfig) -> dict[str, Any]:
+        return {
+            "cell_id": self.cell_id,
+            "target": self.target,
+            "server": self.server,
+            "scenario": self.scenario,
+            "workers": self.workers,
+            "threads": self.threads,
+            "instances": self.instances,
+            "users": cfg.users,
+            "rate": cfg.rate,
+            "repetitions": cfg.repeat,
+        }
+
+
+def plan_cells(cfg: RunConfig) -> list[Cell]:
+    return [
+        Cell(t, srv, sc, cfg.workers, cfg.threads, cfg.instances)
+        for sc in cfg.scenarios
+        for srv in cfg.servers
+        for t in cfg.targets
+    ]
+
+
+def interleave(cells: list[Cell], repeat: int) -> list[tuple[Cell, int]]:
+    """A B C A B C ...: drift over time hits every cell alike."""
+    return [(cell, rep) for rep in range(repeat) for cell in cells]
+
+
+@dataclass
+class Progress:
+    """Callbacks the CLI uses to show progress; the engine works without them."""
+
+    cell_started: Callable[[int, int, Cell, int, float], None] = lambda *a: None
+    tick: Callable[[float], None] = lambda elapsed: None
+    cell_finished: Callable[[dict[str, Any]], None] = lambda row: None
+    message: Callable[[str], None] = lambda text: None
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    status: str
+    rows: list[dict[str, Any]]
+    error: str | None = None
+    report: Path | None = None
+
+
+class _Meta:
+    """meta.json, rewritten atomically whenever it changes."""
+
+    def __init__(self, run_dir: Path, data: dict[str, Any]) -> None:
+        self.path = run_dir / "meta.json"
+        self.data = data
+        self.save()
+
+    def save(self) -> None:
+        storage.write_json(self.path, self.data)
+
+    def add_commands(self, commands: list[list[str]]) -> None:
+        for cmd in commands:
+            if cmd not in self.data["commands"]:
+                self.data["commands"].append(cmd)
+        self.save()
+
+
+def run_benchmark(cfg: RunConfig, progress: Progress | None = None) -> RunOutcome:
+    """Run every cell of ``cfg`` ``cfg.repeat`` times; always leaves a consistent run folder."""
+    progress = progress or Progress()
+    cells = plan_cells(cfg)
+    run_dir = storage.create_run_dir(cfg.out, cfg.name)
+    storage.set_latest(cfg.out, run_dir)
+    meta = _Meta(
+        run_dir,
+        {
+            "format_version": storage.FORMAT_VERSION,
+            "status": "running",
+            "name": cfg.name,
+            "created": storage.utc_now(),
+            "finished": None,
+            "error": None,
+            "profiled": cfg.profile,
+            **environment(REPO),
+            "pinning": cfg.pinning.to_json(),
+            "config": cfg.to_json(),
+            "commands": [],
+            "cells": [c.to_json(cfg) for c in cells],
+        },
+    )
+    rows: list[dict[str, Any]] = []
+    status, error = "complete", None
+    db_root = Path(tempfile.mkdtemp(prefix="flask-bench-db-"))
+    schedule = interleave(cells, cfg.repeat)
+    try:
+        for index, (cell, rep) in enumerate(schedule):
+            total = cfg.warmup + cfg.duration
+            progress.cell_started(index, len(schedule), cell, rep, total)
+            row = run_cell(cfg, cell, rep, run_dir, db_root / f"{cell.cell_id}-r{rep}", meta,
+                           progress, rows)  # fmt: skip
+            progress.cell_finished(row)
+    except KeyboardInterrupt:
+        status, error = "interrupted", "interrupted by the user (Ctrl-C)"
+    except HarnessError as exc:
+        status, error = "failed", exc.format_message()
+    except Exception as exc:  # a bug: keep the data, say where the traceback went
+        status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+        (run_dir / "error.txt").write_text(_traceback_text())
+    finally:
+        shutil.rmtree(db_root, ignore_errors=True)
+        write_summary(run_dir, rows)
+        meta.data.update(status=status, error=error, finished=storage.utc_now())
+        meta.save()
+    outcome = RunOutcome(run_dir, status, rows, error)
+    with _no_interrupt():
+        outcome.report = build_derived(run_dir, cfg.profile, progress)
+    if status == "interrupted":
+        raise Interrupted(f"interrupted: data so far kept in {run_dir}")
+    if status == "failed":
+        raise HarnessError(f"{error} (run folder: {run_dir})")
+    return outcome
+
+
+def _traceback_text() -> str:
+    import traceback
+
+    return traceback.format_exc()
+
+
+@contextlib.contextmanager
+def _no_interrupt() -> Iterator[None]:
+    """Ignore a second Ctrl-C while the last files are written."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def write_summary(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    storage.write_json(
+        run_dir / "summary.json", {"format_version": storage.FORMAT_VERSION, "rows": rows}
+    )
+
+
+def build_derived(run_dir: Path, profiled: bool, progress: Progress) -> Path | None:
+    """Profile aggregation and the HTML report; a failure here never loses the run."""
+    if profiled:
+        try:
+            from profiles.aggregate import aggregate_run
+
+            aggregate_run(run_dir)
+        except Exception as exc:  # derived files can be rebuilt later
+            progress.message(f"warning: profile aggregation failed: {exc}")
+    try:
+        from reports.report import render_report
+    except ImportError:
+        return None
+    try:
+        return render_report(run_dir)
+    except Exception as exc:
+        progress.message(
+            f"warning: the report could not be built ({exc}); "
+            f"retry with 'python bench.py report {run_dir}'"
+        )
+        return None
+
+
+def run_cell(
+    cfg: RunConfig,
+    cell: Cell,
+    rep: int,
+    run_dir: Path,
+    db_dir: Path,
+    meta: _Meta,
+    progress: Progress,
+    rows: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Measure one repetition of one cell; its row is appended to ``rows`` even on failure."""
+    cell_dir = run_dir / "cells" / cell.cell_id / f"r{rep}"
+    cell_dir.mkdir(parents=True)
+    db_dir.mkdir(parents=True, exist_ok=True)
+    spec = ServerSpec(cell.target, cell.server, cell.workers, cell.threads)
+    pin = cfg.pinning
+    failure: BaseException | None = None
+    with Supervisor() as sup:
+        stack = start_stack(
+            sup,
+            spec,
+            cell_dir,
+            db_path=db_dir / "bench.sqlite3",
+            cpus=pin.server_cpus,
+            instances=cell.instances,
+            redis=cfg.redis,
+            profile_dir=cell_dir / "profiles" if cfg.profile else None,
+            profile_rate=cfg.profile_rate if cfg.profile else None,
+        )
+        meta.add_commands(stack.commands)
+        verify_stack(stack, cell, cell_dir)
+        argv = locust_argv(
+            scenario=cell.scenario,
+            host=stack.url,
+            out_dir=cell_dir,
+            users=cfg.users,
+            spawn_rate=cfg.effective_spawn_rate,
+            warmup=cfg.warmup,
+            duration=cfg.duration,
+            shape=cfg.shape,
+            rate=cfg.rate,
+            processes=cfg.processes,
+            think_ms=cfg.think_ms,
+        )
+        meta.add_commands([argv])
+        locust = sup.start("locust", argv, log_path=cell_dir / "locust.log", cwd=cell_dir,
+                           cpus=pin.generator_cpus)  # fmt: skip
+        monitor = CpuMonitor(lambda: [locust.pid], lambda: [c.pid for c in stack.server_side()])
+        monitor.start()
+        try:
+            wait_for_load(locust, stack, cfg.warmup + cfg.duration, progress)
+        except (KeyboardInterrupt, ProcessError) as exc:
+            failure = exc
+            stop_locust_gracefully(locust)
+        finally:
+            monitor.stop()
+            recorder = read_recorder(cell_dir)
+            if recorder is not None:
+                monitor.write_csv(cell_dir / "cpu.csv", offset=float(recorder["start_unix"]))
+    row = cell_row(cfg, cell, rep, cell_dir, run_dir, recorder)
+    if row is not None:
+        rows.append(row)
+        write_summary(run_dir, rows)
+    if failure is not None:
+        raise failure
+    if row is None:
+        raise ProcessError(
+            f"Locust wrote no results for {cell.cell_id}: {tail(cell_dir / 'locust.log', 1)} "
+            f"(full log: {cell_dir / 'locust.log'})"
+        )
+    return row
+
+
+def verify_stack(stack: Stack, cell: Cell, cell_dir: Path) -> None:
+    """TechEmpower-style verify: refuse to measure a server that answers wrongly."""
+    from targets.verify import verify_url
+
+    problems = verify_url(stack.url)
+    if problems:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        (cell_dir / "verify.txt").write_text("\n".join(problems) + "\n")
+        raise HarnessError(
+            f"verify failed for {cell.target} on {cell.server}: {problems[0]}{more}; "
+            f"see {cell_dir / 'verify.txt'} and {cell_dir / 'server.log'}"
+        )
+
+
+def wait_for_load(locust: Child, stack: Stack, seconds: float, progress: Progress) -> None:
+    """Wait for Locust to finish; a server dying meanwhile is an error."""
+    start = time.monotonic()
+    deadline = start + seconds + LOCUST_GRACE_S
+    while locust.alive():
+        now = time.monotonic()
+        progress.tick(min(now - start, seconds))
+        dead = stack.dead()
+        if dead:
+            raise ProcessError(
+                f"{dead[0].describe_exit()} during the run: {tail(dead[0].log_path, 1)}"
+            )
+        if now > deadline:
+            raise ProcessError(
+                f"Locust did not finish within {seconds + LOCUST_GRACE_S:.0f}s; "
+                f"see {locust.log_path}"
+            )
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            locust.popen.wait(timeout=0.25)
+    progress.tick(seconds)
+
+
+def stop_locust_gracefully(locust: Child, grace: float = 15.0) -> None:
+    """SIGTERM lets Locust stop its users and the recorder write what it has."""
+    if not locust.alive():
+        return
+    with _no_interrupt():
+        locust.signal_group(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            locust.popen.wait(timeout=grace)
+
+
+def read_recorder(cell_dir: Path) -> dict[str, Any] | None:
+    path = cell_dir / "recorder.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+
+
+def cell_row(
+    cfg: RunConfig,
+    cell: Cell,
+    rep: int,
+    cell_dir: Path,
+    run_dir: Path,
+    recorder: dict[str, Any] | None,
+) -> dict[str, Any] | None:
+    if recorder is None:
+        return None
+    window = results.steady_window(recorder, cfg.warmup, cfg.duration)
+    results.write_timeseries(cell_dir / "timeseries.csv", recorder, window)
+    figures = results.summarize_cell(
+        recorder,
+        results.read_cpu(cell_dir / "cpu.csv"),
+        warmup=cfg.warmup,
+        duration=cfg.duration,
+        processes=cfg.processes,
+    )
+    identity = {
+        "cell_id": cell.cell_id,
+        "repetition": rep,
+        "dir": str(cell_dir.relative_to(run_dir)),
+        "target": cell.target,
+        "server": cell.server,
+        "scenario": cell.scenario,
+        "workers": cell.workers,
+        "threads": cell.threads,
+        "instances": cell.instances,
+        "users": cfg.users,
+        "rate": cfg.rate,
+        "shape": cfg.shape,
+        "processes": cfg.processes,
+        "profiled": cfg.profile,
+        "duration_s": cfg.duration,
+        "warmup_s": cfg.warmup,
+    }
+    return {**identity, **figures}
+
+
+def with_overrides(cfg: RunConfig, **changes: Any) -> RunConfig:
+    return replace(cfg, **changes)

@@ -1,0 +1,66 @@
+"""The Locust command line for one cell: the only place that knows Locust's flags."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+from loadtests.catalog import SCENARIOS, locustfile_path
+
+
+def locust_executable() -> str:
+    return str(Path(sys.executable).parent / "locust")
+
+
+def locust_argv(
+    *,
+    scenario: str,
+    host: str,
+    out_dir: Path,
+    users: int,
+    spawn_rate: float,
+    warmup: float,
+    duration: float,
+    shape: str = "constant",
+    rate: float | None = None,
+    processes: int = 1,
+    think_ms: float = 0.0,
+    locustfile: Path | None = None,
+    user_classes: tuple[str, ...] | None = None,
+    expect_workers: int | None = None,
+    master_bind: tuple[str, int] | None = None,
+) -> list[str]:
+    """Headless Locust for ``warmup + duration`` seconds, recorder writing into ``out_dir``."""
+    if locustfile is None:
+        spec = SCENARIOS[scenario]
+        locustfile = locustfile_path(scenario)
+        user_classes = tuple(spec.user_classes)
+    argv = [locust_executable(), "-f", str(locustfile)]
+    argv += list(user_classes or ())
+    argv += [
+        "--headless",
+        "--host", host,
+        "--users", str(users),
+        "--spawn-rate", f"{spawn_rate:g}",
+        "--run-time", f"{math.ceil(warmup + duration)}s",
+        "--stop-timeout", "5",
+        "--csv", str(out_dir / "locust"),
+        "--csv-full-history",
+        "--only-summary",
+        "--exit-code-on-error", "0",
+        "--bench-out", str(out_dir),
+        "--bench-warmup", f"{warmup:g}",
+        "--bench-shape", shape,
+    ]  # fmt: skip
+    if rate:
+        argv += ["--bench-rate", f"{rate:g}"]
+    if think_ms:
+        argv += ["--bench-think-ms", f"{think_ms:g}"]
+    if expect_workers:
+        host_, port = master_bind or ("127.0.0.1", 5557)
+        argv += ["--master", "--expect-workers", str(expect_workers),
+                 "--master-bind-host", host_, "--master-bind-port", str(port)]  # fmt: skip
+    elif processes > 1:
+        argv += ["--processes", str(processes)]
+    return argv

@@ -1,0 +1,103 @@
+"""CPU sampling once a second: is the generator or the server the bottleneck?
+
+CPU is measured as the change of each process's user+system time between samples,
+in percent of one core. For the generator the busiest single process matters
+(Locust is single-threaded per process); for the server the sum does.
+"""
+
+from __future__ import annotations
+
+import csv
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+FIELDS = ("t", "generator_cpu_pct", "generator_cpu_max_pct", "server_cpu_pct", "server_rss_mb")
+
+
+def _tree(pids: list[int]) -> list[psutil.Process]:
+    procs: dict[int, psutil.Process] = {}
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            procs[pid] = root
+            for child in root.children(recursive=True):
+                procs[child.pid] = child
+        except psutil.Error:
+            continue
+    return list(procs.values())
+
+
+@dataclass
+class CpuMonitor:
+    """Samples two process trees every ``interval`` seconds on a background thread."""
+
+    generator_pids: Callable[[], list[int]]
+    server_pids: Callable[[], list[int]]
+    interval: float = 1.0
+    rows: list[dict[str, float]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _last: dict[int, float] = field(default_factory=dict)
+
+    def start(self) -> CpuMonitor:
+        self._sample(record=False)
+        self._thread = threading.Thread(target=self._loop, name="cpu-monitor", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample(record=True)
+
+    def _cpu(self, procs: list[psutil.Process], elapsed: float) -> tuple[float, float, float]:
+        total = peak = rss = 0.0
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+                used = times.user + times.system
+                rss += proc.memory_info().rss
+            except psutil.Error:
+                continue
+            prev = self._last.get(proc.pid)
+            self._last[proc.pid] = used
+            if prev is None or elapsed <= 0:
+                continue
+            pct = max(0.0, (used - prev) / elapsed * 100)
+            total += pct
+            peak = max(peak, pct)
+        return total, peak, rss / 2**20
+
+    def _sample(self, record: bool) -> None:
+        now = time.monotonic()
+        elapsed = now - getattr(self, "_prev_t", now)
+        self._prev_t = now
+        gen_total, gen_peak, _ = self._cpu(_tree(self.generator_pids()), elapsed)
+        srv_total, _, srv_rss = self._cpu(_tree(self.server_pids()), elapsed)
+        if record:
+            self.rows.append(
+                {
+                    "t": round(time.time(), 3),
+                    "generator_cpu_pct": round(gen_total, 1),
+                    "generator_cpu_max_pct": round(gen_peak, 1),
+                    "server_cpu_pct": round(srv_total, 1),
+                    "server_rss_mb": round(srv_rss, 1),
+                }
+            )
+
+    def write_csv(self, path: Path, offset: float = 0.0) -> None:
+        """Write samples; ``t`` (unix time) minus ``offset`` lines up with the recorder's clock."""
+        with path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=FIELDS)
+            writer.writeheader()
+            for row in self.rows:
+                writer.writerow({**row, "t": round(row["t"] - offset, 3)})

@@ -1,0 +1,246 @@
+"""From the recorder's raw windows to the figures people read.
+
+Everything here is pure: ``recorder.json`` (+ ``cpu.csv``) in, summary row and
+per-second time series out. Percentiles always come from merged histograms, never
+from averaging percentiles.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loadtests import histograms as H
+
+PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p99.9": 99.9}
+THIN_TAIL_SAMPLES = 10
+GENERATOR_CPU_LIMIT_PCT = 90.0
+OPEN_MODEL_SHORTFALL = 0.05
+ALL = "ALL"
+
+
+@dataclass(frozen=True)
+class SteadyWindow:
+    """Which recorder windows lie wholly inside the measured (post-warm-up) interval."""
+
+    first: int
+    last: int  # inclusive
+
+    @property
+    def seconds(self) -> int:
+        return max(0, self.last - self.first + 1)
+
+    def contains(self, t: int) -> bool:
+        return self.first <= t <= self.last
+
+    @classmethod
+    def of(cls, start_unix: float, warmup: float, duration: float) -> SteadyWindow:
+        frac = start_unix - math.floor(start_unix)
+        first = math.ceil(warmup + frac)
+        last = math.floor(warmup + duration + frac - 1)
+        return cls(first, last)
+
+
+def latency_stats(hist: Any) -> dict[str, float | int] | None:
+    """count, min, mean, max and percentiles in ms (µs resolution) of one histogram."""
+    count = hist.get_total_count()
+    if count == 0:
+        return None
+    stats: dict[str, float | int] = {
+        "count": int(count),
+        "min": hist.get_min_value() / 1000,
+        "mean": round(hist.get_mean_value() / 1000, 3),
+        "max": hist.get_max_value() / 1000,
+    }
+    for key, q in PERCENTILES.items():
+        stats[key] = hist.get_value_at_percentile(q) / 1000
+    return stats
+
+
+def thin_percentiles(count: int) -> list[str]:
+    return [k for k, q in PERCENTILES.items() if count * (1 - q / 100) < THIN_TAIL_SAMPLES]
+
+
+class _Acc:
+    """Accumulates one endpoint's windows."""
+
+    def __init__(self) -> None:
+        self.hist = H.new_histogram()
+        self.corrected = H.new_histogram()
+        self.has_corrected = False
+        self.count = 0
+        self.failures: dict[str, int] = {}
+        self.profiled = 0
+
+    def add(self, entry: dict[str, Any], hist: Any | None = None) -> None:
+        if hist is None and entry.get("hist"):
+            hist = H.decode(entry["hist"])
+        if hist is not None:
+            H.merge_into(self.hist, hist)
+        if entry.get("corrected_hist"):
+            H.merge_into(self.corrected, H.decode(entry["corrected_hist"]))
+            self.has_corrected = True
+        self.count += int(entry.get("count", 0))
+        for status, n in (entry.get("failures") or {}).items():
+            self.failures[str(status)] = self.failures.get(str(status), 0) + int(n)
+        self.profiled += int(entry.get("profiled", 0))
+
+    def merge(self, other: _Acc) -> None:
+        H.merge_into(self.hist, other.hist)
+        if other.has_corrected:
+            H.merge_into(self.corrected, other.corrected)
+            self.has_corrected = True
+        self.count += other.count
+        for status, n in other.failures.items():
+            self.failures[status] = self.failures.get(status, 0) + n
+        self.profiled += other.profiled
+
+    def figures(self, seconds: int) -> dict[str, Any]:
+        failed = sum(self.failures.values())
+        requests = self.count + failed + self.profiled
+        stats = latency_stats(self.hist)
+        return {
+            "requests": requests,
+            "failures": dict(sorted(self.failures.items())),
+            "error_pct": round(100 * failed / requests, 3) if requests else 0.0,
+            "rps": round(requests / seconds, 2) if seconds else 0.0,
+            "profiled": self.profiled,
+            "latency_ms": stats,
+            "corrected_latency_ms": latency_stats(self.corrected) if self.has_corrected else None,
+            "thin": thin_percentiles(stats["count"] if stats else 0),  # type: ignore[arg-type]
+        }
+
+
+def steady_window(recorder: dict[str, Any], warmup: float, duration: float) -> SteadyWindow:
+    return SteadyWindow.of(float(recorder["start_unix"]), warmup, duration)
+
+
+def summarize_endpoints(
+    recorder: dict[str, Any], window: SteadyWindow
+) -> tuple[dict[str, dict[str, Any]], dict[str, _Acc]]:
+    accs: dict[str, _Acc] = {}
+    for w in recorder.get("windows", []):
+        if not window.contains(int(w["t"])):
+            continue
+        for name, entry in w.get("endpoints", {}).items():
+            accs.setdefault(name, _Acc()).add(entry)
+    total = _Acc()
+    for acc in accs.values():
+        total.merge(acc)
+    out = {name: accs[name].figures(window.seconds) for name in sorted(accs)}
+    if accs:
+        out[ALL] = total.figures(window.seconds)
+    return out, accs
+
+
+def read_cpu(path: Path) -> list[dict[str, float]]:
+    if not path.exists():
+        return []
+    with path.open() as fh:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def summarize_cell(
+    recorder: dict[str, Any],
+    cpu_rows: list[dict[str, float]],
+    *,
+    warmup: float,
+    duration: float,
+    processes: int = 1,
+) -> dict[str, Any]:
+    """The figures of one cell repetition (the ``summary.json`` row minus identity fields)."""
+    window = steady_window(recorder, warmup, duration)
+    endpoints, _ = summarize_endpoints(recorder, window)
+    steady_cpu = [r for r in cpu_rows if window.first <= r["t"] <= window.last + 1]
+    gen_max = max((r["generator_cpu_max_pct"] for r in steady_cpu), default=None)
+    gen_mean_peak = (
+        sum(r["generator_cpu_max_pct"] for r in steady_cpu) / len(steady_cpu)
+        if steady_cpu
+        else None
+    )
+    srv_mean = (
+        sum(r["server_cpu_pct"] for r in steady_cpu) / len(steady_cpu) if steady_cpu else None
+    )
+    warnings: list[str] = []
+    generator_bound = False
+    if gen_mean_peak is not None and gen_mean_peak > GENERATOR_CPU_LIMIT_PCT:
+        generator_bound = True
+        warnings.append(
+            f"generator-bound: a Locust process averaged {gen_mean_peak:.0f}% of a core "
+            f"(limit {GENERATOR_CPU_LIMIT_PCT:.0f}%); the throughput is the generator's, "
+            "not the server's capacity: add --processes or give the generator more CPUs"
+        )
+    open_model = recorder.get("open_model")
+    if open_model:
+        achieved = endpoints.get(ALL, {}).get("rps", 0.0)
+        open_model = {**open_model, "achieved_rps": achieved}
+        if achieved < (1 - OPEN_MODEL_SHORTFALL) * float(open_model["rate"]):
+            generator_bound = True
+            warnings.append(
+                f"achieved {achieved:.0f} req/s, more than 5% short of --rate "
+                f"{float(open_model['rate']):.0f}: the generator or the server could not keep up"
+            )
+        if open_model.get("dropped"):
+            warnings.append(f"{open_model['dropped']} scheduled requests were dropped")
+    if window.seconds <= 0:
+        warnings.append("no steady-state window: the run was shorter than its warm-up")
+    thin = sorted({p for e in endpoints.values() for p in e["thin"]}, key=list(PERCENTILES).index)
+    if thin:
+        warnings.append(f"thin samples: {', '.join(thin)} rest on fewer than "
+                        f"{THIN_TAIL_SAMPLES} requests for some endpoints")  # fmt: skip
+    return {
+        "steady_seconds": window.seconds,
+        "generator_bound": generator_bound,
+        "generator_cpu_max_pct": gen_max,
+        "generator_cpu_mean_peak_pct": round(gen_mean_peak, 1) if gen_mean_peak else gen_mean_peak,
+        "server_cpu_mean_pct": round(srv_mean, 1) if srv_mean is not None else None,
+        "open_model": open_model,
+        "warnings": warnings,
+        "endpoints": endpoints,
+    }
+
+
+TIMESERIES_FIELDS = (
+    "t", "endpoint", "users", "requests", "failures", "rps", "p50", "p90", "p99", "p99.9", "max",
+    "steady",
+)  # fmt: skip
+
+
+def timeseries_rows(recorder: dict[str, Any], window: SteadyWindow) -> Iterable[dict[str, Any]]:
+    """One row per window and endpoint, plus an ``ALL`` row per window."""
+    width = float(recorder.get("window_s", 1)) or 1.0
+    for w in sorted(recorder.get("windows", []), key=lambda w: w["t"]):
+        t = int(w["t"])
+        total = _Acc()
+        rows = []
+        for name, entry in sorted(w.get("endpoints", {}).items()):
+            acc = _Acc()
+            acc.add(entry)
+            total.merge(acc)
+            rows.append((name, acc))
+        rows.append((ALL, total))
+        for name, acc in rows:
+            failed = sum(acc.failures.values())
+            requests = acc.count + failed + acc.profiled
+            stats = latency_stats(acc.hist) or {}
+            yield {
+                "t": t,
+                "endpoint": name,
+                "users": w.get("users", ""),
+                "requests": requests,
+                "failures": failed,
+                "rps": round(requests / width, 2),
+                **{k: stats.get(k, "") for k in ("p50", "p90", "p99", "p99.9", "max")},
+                "steady": int(window.contains(t)),
+            }
+
+
+def write_timeseries(path: Path, recorder: dict[str, Any], window: SteadyWindow) -> None:
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=TIMESERIES_FIELDS)
+        writer.writeheader()
+        writer.writerows(timeseries_rows(recorder, window))

@@ -1,0 +1,231 @@
+"""Start a target with everything it needs: upstream service, optional Redis, the server.
+
+``start_stack`` is the one place that knows how each server kind is launched. It
+returns a ``Stack`` whose URL is what the load generator should hit. All processes
+belong to the caller's ``Supervisor``, so leaving it stops them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.config import SERVERS, TARGETS
+from harness.errors import ConfigError, ProcessError
+from harness.processes import (
+    LOOPBACK,
+    Child,
+    Supervisor,
+    free_port,
+    port_in_use,
+    require_executable,
+    wait_http_ready,
+    wait_tcp_ready,
+)
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """How to serve one target: which app, which server kind, how many workers."""
+
+    target: str | None  # a reference target id, or None with ``app`` set
+    server: str = "gunicorn-gthread"
+    workers: int = 2
+    threads: int = 8
+    app: str | None = None  # "module:object" or "module:factory()" for a user's own app
+    app_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.server not in SERVERS:
+            raise ConfigError(f"--server: unknown value '{self.server}'")
+        if self.target is None and self.app is None:
+            raise ConfigError("either --target or --app is needed")
+        if self.target is not None and self.target not in TARGETS:
+            raise ConfigError(f"--target: unknown value '{self.target}'")
+
+    @property
+    def app_spec(self) -> str:
+        """The import string servers take, e.g. ``targets.sync_app:create_app()``."""
+        if self.app:
+            return self.app
+        return f"targets.{self.target}_app:create_app()"
+
+
+@dataclass
+class Stack:
+    """A running target: its URL and the processes behind it."""
+
+    url: str
+    server: Child
+    instances: list[Child] = field(default_factory=list)
+    upstream: Child | None = None
+    redis: Child | None = None
+    proxy: Child | None = None
+    commands: list[list[str]] = field(default_factory=list)
+    instance_urls: list[str] = field(default_factory=list)
+
+    def server_side(self) -> list[Child]:
+        """Every process that serves requests (for CPU accounting and crash checks)."""
+        procs = [*self.instances]
+        if self.proxy:
+            procs.append(self.proxy)
+        return procs
+
+    def dead(self) -> list[Child]:
+        return [c for c in self.server_side() if not c.alive()]
+
+
+def server_argv(spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
+    """The command line that serves ``spec`` on ``host:port``."""
+    bin_dir = Path(sys.executable).parent
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if spec.server == "werkzeug":
+        return [
+            sys.executable, "-m", "flask", "--app", spec.app_spec, "run",
+            "--host", host, "--port", str(port),
+            "--no-reload", "--no-debugger", "--with-threads",
+        ]  # fmt: skip
+    if spec.server == "waitress":
+        module, _, obj = spec.app_spec.partition(":")
+        call = obj.endswith("()")
+        argv = [
+            str(bin_dir / "waitress-serve"), f"--listen={bind}", f"--threads={spec.threads}",
+        ]  # fmt: skip
+        if call:
+            argv += ["--call", f"{module}:{obj[:-2]}"]
+        else:
+            argv.append(spec.app_spec)
+        return argv
+    worker_class = spec.server.removeprefix("gunicorn-")
+    argv = [
+        str(bin_dir / "gunicorn"), "--bind", bind, "--workers", str(spec.workers),
+        "--worker-class", worker_class, "--graceful-timeout", "3", "--timeout", "60",
+        "--backlog", "2048",
+    ]  # fmt: skip
+    if worker_class == "gthread":
+        argv += ["--threads", str(spec.threads)]
+    if worker_class == "gevent":
+        argv += ["--worker-connections", "1000"]
+    argv.append(spec.app_spec)
+    return argv
+
+
+def start_upstream(sup: Supervisor, log_dir: Path, cpus: tuple[int, ...] | None) -> Child:
+    port = free_port()
+    child = sup.start(
+        "upstream service",
+        [sys.executable, "-m", "targets.upstream", "--host", LOOPBACK, "--port", str(port)],
+        log_path=log_dir / "upstream.log",
+        cpus=cpus,
+    )
+    child.url = f"http://{LOOPBACK}:{port}"  # type: ignore[attr-defined]
+    wait_http_ready(child, f"{child.url}/healthz", timeout=20)  # type: ignore[attr-defined]
+    return child
+
+
+def start_redis(sup: Supervisor, log_dir: Path, cpus: tuple[int, ...] | None) -> Child:
+    exe = require_executable("redis-server")
+    port = free_port()
+    child = sup.start(
+        "redis-server",
+        [exe, "--bind", LOOPBACK, "--port", str(port), "--save", "", "--appendonly", "no",
+         "--protected-mode", "yes"],
+        log_path=log_dir / "redis.log",
+        cpus=cpus,
+    )  # fmt: skip
+    wait_tcp_ready(child, LOOPBACK, port)
+    child.url = f"redis://{LOOPBACK}:{port}/0"  # type: ignore[attr-defined]
+    return child
+
+
+def start_stack(
+    sup: Supervisor,
+    spec: ServerSpec,
+    log_dir: Path,
+    *,
+    db_path: Path,
+    cpus: tuple[int, ...] | None = None,
+    port: int | None = None,
+    instances: int = 1,
+    redis: bool = False,
+    profile_dir: Path | None = None,
+    profile_rate: float | None = None,
+    debug: bool = False,
+    extra_env: dict[str, str] | None = None,
+    ready_timeout: float = 60.0,
+    balance: str = "round_robin",
+) -> Stack:
+    """Start upstream (+ Redis) and ``instances`` servers of ``spec`` (behind nginx if > 1)."""
+    if port is not None and port_in_use(port):
+        raise ProcessError(
+            f"port {port} on {LOOPBACK} is already in use: stop whatever listens there "
+            "or choose another with --port"
+        )
+    commands: list[list[str]] = []
+    upstream = start_upstream(sup, log_dir, cpus) if spec.target else None
+    if upstream:
+        commands.append(upstream.argv)
+    redis_child = start_redis(sup, log_dir, cpus) if redis else None
+    if redis_child:
+        commands.append(redis_child.argv)
+
+    env = {
+        "FLASK_DATABASE_URL": f"sqlite:///{db_path}",
+        # one key for every worker and instance, so a login on one is valid on all
+        "FLASK_SECRET_KEY": "k-" + secrets.token_hex(24),
+        "PYTHONUNBUFFERED": "1",
+    }
+    if upstream:
+        env["FLASK_UPSTREAM_URL"] = upstream.url  # type: ignore[attr-defined]
+    if redis_child:
+        env["FLASK_CACHE_REDIS_URL"] = redis_child.url  # type: ignore[attr-defined]
+    if profile_dir is not None:
+        env["FLASK_PROFILE_DIR"] = str(profile_dir)
+        if profile_rate is not None:
+            env["FLASK_PROFILE_RATE"] = str(profile_rate)
+    if debug:
+        env["FLASK_DEBUG_TOOLBAR"] = "true"
+    if extra_env:
+        env.update(extra_env)
+    cwd = spec.app_dir
+    if spec.app_dir is not None:
+        env["PYTHONPATH"] = str(spec.app_dir)
+
+    children: list[Child] = []
+    urls: list[str] = []
+    for i in range(instances):
+        inst_port = port if (port is not None and instances == 1) else free_port()
+        argv = server_argv(spec, inst_port)
+        name = f"{spec.server} server" + (f" #{i + 1}" if instances > 1 else "")
+        log_name = "server.log" if instances == 1 else f"server-{i + 1}.log"
+        child = sup.start(name, argv, log_path=log_dir / log_name, env=env, cwd=cwd, cpus=cpus)
+        commands.append(argv)
+        children.append(child)
+        urls.append(f"http://{LOOPBACK}:{inst_port}")
+    for child, url in zip(children, urls, strict=True):
+        wait_http_ready(child, f"{url}/healthz" if spec.target else url, timeout=ready_timeout,
+                        expect_status=200 if spec.target else None)  # fmt: skip
+
+    proxy = None
+    url = urls[0]
+    if instances > 1:
+        from harness import nginx
+
+        proxy_port = port if port is not None else free_port()
+        ports = [int(u.rsplit(":", 1)[1]) for u in urls]
+        conf = nginx.write_nginx_config(log_dir, proxy_port, ports, balance=balance)
+        proxy = nginx.start_nginx(sup, conf, log_dir / "nginx.log", cpus=cpus)
+        commands.append(proxy.argv)
+        url = f"http://{LOOPBACK}:{proxy_port}"
+    return Stack(
+        url=url,
+        server=proxy or children[0],
+        instances=children,
+        upstream=upstream,
+        redis=redis_child,
+        proxy=proxy,
+        commands=commands,
+        instance_urls=urls,
+    )
