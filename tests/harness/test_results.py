@@ -1,0 +1,128 @@
+"""Summary arithmetic on synthetic recorder output with known values."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from harness import results
+from loadtests import histograms as H
+
+START = 1_764_213_000.25  # a quarter second into a unix second
+
+
+def window(t: int, values_ms: dict[str, list[float]], failures=None, users=10, corrected=None):
+    endpoints = {}
+    for name, values in values_ms.items():
+        h = H.new_histogram()
+        for v in values:
+            H.record(h, v)
+        entry = {"count": len(values), "hist": H.encode(h), "corrected_hist": None,
+                 "failures": (failures or {}).get(name, {}), "profiled": 0}  # fmt: skip
+        if corrected and name in corrected:
+            c = H.new_histogram()
+            for v in corrected[name]:
+                H.record(c, v)
+            entry["corrected_hist"] = H.encode(c)
+        endpoints[name] = entry
+    return {"t": t, "users": users, "endpoints": endpoints}
+
+
+def recorder(windows, open_model=None):
+    return {"format_version": 1, "unit": "us", "start_unix": START, "window_s": 1,
+            "warmup_s": 2.0, "shape": "constant", "processes": 1, "open_model": open_model,
+            "windows": windows, "locust_totals": {}}  # fmt: skip
+
+
+def test_steady_window_excludes_partial_and_warmup_seconds() -> None:
+    w = results.SteadyWindow.of(START, warmup=2, duration=5)
+    # start at .25: second 0 covers [-.25, .75), warm-up ends at 2.0 -> first whole is t=3
+    assert w.first == 3
+    # end at 7.0 -> last whole second is [5.75, 6.75): t=6
+    assert w.last == 6
+    assert w.seconds == 4
+
+
+def test_warmup_windows_are_excluded_from_percentiles() -> None:
+    slow = [500.0] * 100  # warm-up: very slow
+    fast = [1.234] * 100
+    rec = recorder([window(t, {"GET /json": slow if t < 3 else fast}) for t in range(8)])
+    figures = results.summarize_cell(rec, [], warmup=2, duration=5)
+    lat = figures["endpoints"]["GET /json"]["latency_ms"]
+    assert lat["count"] == 400  # t = 3..6
+    assert lat["max"] < 2
+    assert lat["p50"] == pytest.approx(1.234, abs=0.002)  # sub-millisecond resolution
+    assert figures["endpoints"]["GET /json"]["rps"] == 100
+
+
+def test_merged_percentiles_equal_percentiles_of_all_values() -> None:
+    rng = random.Random(7)
+    per_window = [[rng.lognormvariate(0, 0.8) for _ in range(500)] for _ in range(10)]
+    rec = recorder([window(t, {"GET /db": vals}) for t, vals in enumerate(per_window)])
+    figures = results.summarize_cell(rec, [], warmup=0, duration=20)
+    everything = sorted(v for vals in per_window[1:] for v in vals)  # t=0 is partial
+    lat = figures["endpoints"]["GET /db"]["latency_ms"]
+    assert lat["count"] == len(everything)
+    exact_p99 = everything[math.ceil(0.99 * len(everything)) - 1]
+    assert lat["p99"] == pytest.approx(exact_p99, rel=0.002)
+
+
+def test_failures_counted_not_in_latency_and_all_row() -> None:
+    rec = recorder([
+        window(t, {"GET /a": [1.0] * 10, "GET /b": [3.0] * 30},
+               failures={"GET /b": {"500": 2, "ConnectionError": 1}})
+        for t in range(6)
+    ])  # fmt: skip
+    figures = results.summarize_cell(rec, [], warmup=1, duration=4)
+    b = figures["endpoints"]["GET /b"]
+    n = figures["steady_seconds"]
+    assert b["requests"] == 33 * n
+    assert b["failures"] == {"500": 2 * n, "ConnectionError": n}
+    assert b["error_pct"] == pytest.approx(100 * 3 / 33, abs=0.01)
+    assert b["latency_ms"]["count"] == 30 * n
+    everything = figures["endpoints"]["ALL"]
+    assert everything["requests"] == 43 * n
+    assert everything["latency_ms"]["count"] == 40 * n
+
+
+def test_thin_percentiles_flagged() -> None:
+    rec = recorder([window(t, {"GET /x": [1.0] * 50}) for t in range(4)])
+    figures = results.summarize_cell(rec, [], warmup=0, duration=3)
+    assert figures["endpoints"]["GET /x"]["thin"] == ["p99", "p99.9"]
+    assert any("thin samples" in w for w in figures["warnings"])
+
+
+def test_generator_bound_from_cpu() -> None:
+    rec = recorder([window(t, {"GET /x": [1.0] * 2000}) for t in range(6)])
+    cpu = [{"t": float(t), "generator_cpu_pct": 97.0, "generator_cpu_max_pct": 97.0,
+            "server_cpu_pct": 50.0, "server_rss_mb": 1.0} for t in range(6)]  # fmt: skip
+    figures = results.summarize_cell(rec, cpu, warmup=1, duration=4)
+    assert figures["generator_bound"] is True
+    assert figures["server_cpu_mean_pct"] == 50.0
+    cpu_ok = [{**row, "generator_cpu_max_pct": 40.0} for row in cpu]
+    assert results.summarize_cell(rec, cpu_ok, warmup=1, duration=4)["generator_bound"] is False
+
+
+def test_open_model_shortfall_and_corrected() -> None:
+    rec = recorder(
+        [window(t, {"GET /x": [1.0] * 80}, corrected={"GET /x": [1.0] * 70 + [900.0] * 10})
+         for t in range(6)],
+        open_model={"rate": 100.0, "scheduled": 600, "sent": 480, "late": 5, "dropped": 3},
+    )  # fmt: skip
+    figures = results.summarize_cell(rec, [], warmup=1, duration=4)
+    assert figures["generator_bound"] is True
+    assert figures["open_model"]["achieved_rps"] == 80
+    lat = figures["endpoints"]["GET /x"]
+    assert lat["corrected_latency_ms"]["p99"] > 800
+    assert lat["latency_ms"]["p99"] < 2
+
+
+def test_timeseries_rows_per_window_and_endpoint() -> None:
+    rec = recorder([window(t, {"GET /a": [1.0] * 5, "GET /b": [2.0] * 7}) for t in range(4)])
+    rows = list(results.timeseries_rows(rec, results.SteadyWindow.of(START, 1, 2)))
+    assert len(rows) == 4 * 3
+    alls = [r for r in rows if r["endpoint"] == "ALL"]
+    assert [r["requests"] for r in alls] == [12] * 4
+    assert [r["steady"] for r in alls] == [0, 0, 1, 0]
