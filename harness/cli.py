@@ -18,7 +18,16 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from harness.config import SERVERS, SHAPES, TARGETS, Pinning, RunConfig, parse_cpus, parse_duration
+from harness.config import (
+    SERVERS,
+    SHAPES,
+    TARGETS,
+    Pinning,
+    RunConfig,
+    parse_cpus,
+    parse_duration,
+    parse_host_port,
+)
 from harness.errors import ConfigError, HarnessError
 
 console = Console(stderr=True, highlight=False)
@@ -96,6 +105,10 @@ def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--generator-cpus", default=None,
                      help="CPUs for Locust, e.g. 0. Default: the first quarter."),
         click.option("--no-pin", is_flag=True, help="Do not pin server and generator to CPUs."),
+        click.option("--expect-workers", type=int, default=0,
+                     help="Wait for N Locust workers started elsewhere with 'bench.py worker'."),
+        click.option("--master-bind", default="127.0.0.1:5557", show_default=True,
+                     help="Where the Locust master listens for --expect-workers."),
         click.option("--out", type=click.Path(path_type=Path), default=Path("runs"),
                      show_default=True, help="Where run folders go."),
         click.option("--name", default=None, help="Run name (part of the folder name)."),
@@ -149,6 +162,10 @@ def config_from_options(opts: dict[str, Any], *, profile: bool = False) -> RunCo
         name=name,
         profile=profile or bool(opts.get("profile")),
         profile_rate=opts.get("profile_rate") or 0.05,
+        overhead=bool(opts.get("overhead")),
+        expect_workers=opts["expect_workers"],
+        master_bind=parse_host_port(opts["master_bind"], "--master-bind"),
+        sweep=opts.get("sweep", ()),
     )
 
 
@@ -294,6 +311,137 @@ def cli(ctx: click.Context) -> None:
 def run(**opts: Any) -> None:
     """Measure targets x servers x scenarios and store a self-describing run folder."""
     execute_run(config_from_options(opts))
+
+
+@cli.command()
+@run_options
+@click.option(
+    "--profile-rate",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="Fraction of requests profiled per endpoint (after the first 20 of each).",
+)
+@click.option(
+    "--overhead",
+    is_flag=True,
+    help="Run every cell with and without profiling, interleaved, and state the cost.",
+)
+def profile(**opts: Any) -> None:
+    """Like 'run', with a sample of requests profiled per endpoint (pyinstrument).
+
+    Hotspots per endpoint, pyinstrument HTML, speedscope JSON and folded stacks land
+    in the run folder's profiles/; profiled requests are kept out of the latency figures.
+    """
+    cfg = config_from_options(opts, profile=not opts["overhead"])
+    execute_run(cfg)
+
+
+def _int_list(text: str, option: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{option}: '{text}' is not a list of numbers; use e.g. 1,2,4") from None
+    if not values or any(v <= 0 for v in values):
+        raise ConfigError(f"{option}: values must be whole numbers > 0, e.g. 1,2,4")
+    return values
+
+
+@cli.command()
+@click.option("--target", "targets", multiple=True, type=_choice(TARGETS))
+@click.option("--server", "servers", multiple=True, type=_choice(SERVERS))
+@click.option("--scenario", "scenarios", multiple=True, default=("json",), show_default=True)
+@click.option(
+    "--workers",
+    "workers_list",
+    default="1,2,4",
+    show_default=True,
+    help="Worker counts to measure, comma-separated.",
+)
+@click.option(
+    "--instances",
+    "instances_list",
+    default="1,2",
+    show_default=True,
+    help="Instance counts (behind nginx when > 1), comma-separated.",
+)
+@click.option("--threads", type=int, default=8, show_default=True)
+@click.option("--users", type=int, default=32, show_default=True)
+@click.option("--duration", type=DURATION, default="15s", show_default=True)
+@click.option("--warmup", type=DURATION, default="3s", show_default=True)
+@click.option("--repeat", type=int, default=1, show_default=True)
+@click.option("--processes", type=int, default=1, show_default=True)
+@click.option("--redis", is_flag=True)
+@click.option("--server-cpus", default=None)
+@click.option("--generator-cpus", default=None)
+@click.option("--no-pin", is_flag=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
+@click.option("--name", default="scale", show_default=True)
+def scale(workers_list: str, instances_list: str, **opts: Any) -> None:
+    """The scaling curve: throughput, p99 and efficiency per workers x instances."""
+    sweep = tuple(
+        (w, i)
+        for i in _int_list(instances_list, "--instances")
+        for w in _int_list(workers_list, "--workers")
+    )
+    opts.update(
+        sweep=sweep, workers=sweep[0][0], instances=sweep[0][1], spawn_rate=None, rate=None,
+        shape="constant", think_ms=0.0, expect_workers=0, master_bind="127.0.0.1:5557",
+    )  # fmt: skip
+    cfg = config_from_options(opts)
+    execute_run(cfg)
+    _print_scaling(cfg)
+
+
+def _print_scaling(cfg: RunConfig) -> None:
+    from harness.storage import read_json, resolve_run
+
+    run_dir = resolve_run("latest", cfg.out)
+    data = read_json(run_dir / "summary.json")
+    table = Table(title="Scaling", title_justify="left")
+    for col in ("target", "server", "workers", "instances", "req/s", "p99 ms", "efficiency",
+                "server CPU %"):  # fmt: skip
+        table.add_column(col, justify="right")
+    for row in data.get("scaling", []):
+        table.add_row(row["target"], row["server"], str(row["workers"]), str(row["instances"]),
+                      f"{row['rps']:,.0f}" if row["rps"] else "-", _fmt_ms(row["p99_ms"]),
+                      f"{row['efficiency']:.2f}" if row["efficiency"] else "-",
+                      f"{row['server_cpu_pct']:.0f}" if row["server_cpu_pct"] else "-")  # fmt: skip
+    stdout.print(table)
+    cpus = len(cfg.pinning.server_cpus or ()) or None
+    biggest = max(w * i for w, i in cfg.sweep)
+    if cpus and biggest > cpus:
+        stdout.print(
+            f"Note: the server side has {cpus} CPU(s); cells with more than {cpus} worker "
+            "processes share CPUs, so beyond that the curve shows this machine's limit, "
+            "not the app's. Run on a bigger machine to extend it."
+        )
+
+
+@cli.command()
+@click.option("--master", "master", required=True, help="HOST:PORT of the master's Locust port.")
+@click.option("--scenario", default="browse", show_default=True)
+@click.option("--processes", type=int, default=1, show_default=True)
+def worker(master: str, scenario: str, processes: int) -> None:
+    """Join a run started elsewhere with --expect-workers, as a Locust worker."""
+    import subprocess
+
+    from loadtests.catalog import SCENARIOS, locustfile_path
+
+    from harness.loadgen import locust_executable
+
+    if scenario not in SCENARIOS:
+        raise ConfigError(f"--scenario: unknown value '{scenario}'; see 'python bench.py list'")
+    host, port = parse_host_port(master, "--master")
+    argv = [locust_executable(), "-f", str(locustfile_path(scenario)),
+            *SCENARIOS[scenario].user_classes, "--worker", "--master-host", host,
+            "--master-port", str(port)]  # fmt: skip
+    if processes > 1:
+        argv += ["--processes", str(processes)]
+    console.print(f"joining master {host}:{port} as a Locust worker ({scenario}); Ctrl-C leaves")
+    code = subprocess.call(argv)
+    if code not in (0, -2, 130):
+        raise HarnessError(f"the Locust worker ended with exit code {code}")
 
 
 @cli.command()

@@ -139,9 +139,13 @@ class RunConfig:
     name: str = "run"
     profile: bool = False
     profile_rate: float = 0.05
+    overhead: bool = False  # each cell with and without profiling, interleaved
+    sweep: tuple[tuple[int, int], ...] = ()  # (workers, instances) pairs for the scale suite
     redis: bool = False
     pinning: Pinning = field(default_factory=Pinning.default)
     think_ms: float = 0.0
+    expect_workers: int = 0  # Locust workers joining from elsewhere (python bench.py worker)
+    master_bind: tuple[str, int] = ("127.0.0.1", 5557)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -154,6 +158,7 @@ class RunConfig:
         data = asdict(self)
         data["out"] = str(self.out)
         data["pinning"] = self.pinning.to_json()
+        data["master_bind"] = f"{self.master_bind[0]}:{self.master_bind[1]}"
         for key in ("targets", "scenarios", "servers"):
             data[key] = list(data[key])
         return data
@@ -215,5 +220,37 @@ def validate(cfg: RunConfig) -> None:
             f"--name: '{cfg.name}' must be 1-64 letters, digits, '.', '_' or '-' "
             "(it becomes part of a folder name)"
         )
+    for workers, instances in cfg.sweep:
+        if workers <= 0 or instances <= 0:
+            raise ConfigError("--workers and --instances values must be > 0")
+    if cfg.expect_workers < 0:
+        raise ConfigError("--expect-workers must not be negative")
     if cfg.think_ms < 0:
         raise ConfigError("--think-ms must not be negative")
+
+
+def parse_host_port(text: str, option: str, default_port: int = 5557) -> tuple[str, int]:
+    """``HOST:PORT``, ``HOST`` or ``[::1]:PORT``."""
+    host, port = text, default_port
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest.startswith(":"):
+            port = _port(rest[1:], option, text)
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+        port = _port(port_text, option, text)
+    if not host:
+        raise ConfigError(f"{option}: '{text}' has no host; use HOST:PORT, e.g. 127.0.0.1:5557")
+    return host, port
+
+
+def _port(text: str, option: str, whole: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 < port < 65536:
+        raise ConfigError(
+            f"{option}: '{whole}' has no valid port; use HOST:PORT, e.g. 10.0.0.5:5557"
+        )
+    return port

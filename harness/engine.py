@@ -44,6 +44,7 @@ class Cell:
     threads: int
     instances: int = 1
     suffix: str = ""
+    profiled: bool = False
 
     @property
     def cell_id(self) -> str:
@@ -58,6 +59,7 @@ class Cell:
             "workers": self.workers,
             "threads": self.threads,
             "instances": self.instances,
+            "profiled": self.profiled,
             "users": cfg.users,
             "rate": cfg.rate,
             "repetitions": cfg.repeat,
@@ -65,12 +67,20 @@ class Cell:
 
 
 def plan_cells(cfg: RunConfig) -> list[Cell]:
-    return [
-        Cell(t, srv, sc, cfg.workers, cfg.threads, cfg.instances)
-        for sc in cfg.scenarios
-        for srv in cfg.servers
-        for t in cfg.targets
-    ]
+    """Every cell of the run; a scale sweep adds workers x instances, --overhead pairs."""
+    sizes = cfg.sweep or ((cfg.workers, cfg.instances),)
+    cells = []
+    for sc in cfg.scenarios:
+        for srv in cfg.servers:
+            for t in cfg.targets:
+                for workers, instances in sizes:
+                    suffix = f"-w{workers}-i{instances}" if cfg.sweep else ""
+                    base = Cell(t, srv, sc, workers, cfg.threads, instances, suffix, cfg.profile)
+                    cells.append(base)
+                    if cfg.overhead:
+                        cells[-1] = replace(base, profiled=False)
+                        cells.append(replace(base, suffix=suffix + "-profiled", profiled=True))
+    return cells
 
 
 def interleave(cells: list[Cell], repeat: int) -> list[tuple[Cell, int]]:
@@ -130,7 +140,8 @@ def run_benchmark(cfg: RunConfig, progress: Progress | None = None) -> RunOutcom
             "created": storage.utc_now(),
             "finished": None,
             "error": None,
-            "profiled": cfg.profile,
+            "profiled": cfg.profile or cfg.overhead,
+            "overhead": cfg.overhead,
             **environment(REPO),
             "pinning": cfg.pinning.to_json(),
             "config": cfg.to_json(),
@@ -163,7 +174,7 @@ def run_benchmark(cfg: RunConfig, progress: Progress | None = None) -> RunOutcom
         meta.save()
     outcome = RunOutcome(run_dir, status, rows, error)
     with _no_interrupt():
-        outcome.report = build_derived(run_dir, cfg.profile, progress)
+        outcome.report = build_derived(run_dir, cfg.profile or cfg.overhead, progress)
     if status == "interrupted":
         raise Interrupted(f"interrupted: data so far kept in {run_dir}")
     if status == "failed":
@@ -192,9 +203,14 @@ def _no_interrupt() -> Iterator[None]:
 
 
 def write_summary(run_dir: Path, rows: list[dict[str, Any]]) -> None:
-    storage.write_json(
-        run_dir / "summary.json", {"format_version": storage.FORMAT_VERSION, "rows": rows}
-    )
+    data: dict[str, Any] = {"format_version": storage.FORMAT_VERSION, "rows": rows}
+    overhead = results.profiling_overhead(rows)
+    if overhead:
+        data["profiling_overhead"] = overhead
+    scaling = results.scaling(rows)
+    if scaling:
+        data["scaling"] = scaling
+    storage.write_json(run_dir / "summary.json", data)
 
 
 def build_derived(run_dir: Path, profiled: bool, progress: Progress) -> Path | None:
@@ -246,8 +262,8 @@ def run_cell(
             cpus=pin.server_cpus,
             instances=cell.instances,
             redis=cfg.redis,
-            profile_dir=cell_dir / "profiles" if cfg.profile else None,
-            profile_rate=cfg.profile_rate if cfg.profile else None,
+            profile_dir=cell_dir / "profiles" if cell.profiled else None,
+            profile_rate=cfg.profile_rate if cell.profiled else None,
         )
         meta.add_commands(stack.commands)
         verify_stack(stack, cell, cell_dir)
@@ -263,6 +279,8 @@ def run_cell(
             rate=cfg.rate,
             processes=cfg.processes,
             think_ms=cfg.think_ms,
+            expect_workers=cfg.expect_workers or None,
+            master_bind=cfg.master_bind,
         )
         meta.add_commands([argv])
         locust = sup.start("locust", argv, log_path=cell_dir / "locust.log", cwd=cell_dir,
@@ -382,7 +400,7 @@ def cell_row(
         "rate": cfg.rate,
         "shape": cfg.shape,
         "processes": cfg.processes,
-        "profiled": cfg.profile,
+        "profiled": cell.profiled,
         "duration_s": cfg.duration,
         "warmup_s": cfg.warmup,
     }
