@@ -39,7 +39,7 @@ def test_resolve_errors(tmp_path: Path) -> None:
     with pytest.raises(RunFolderError, match="no such run folder"):
         storage.resolve_run("missing", tmp_path)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(RunFolderError, match="no meta.json"):
+    with pytest.raises(RunFolderError, match="no meta\\.json"):
         storage.resolve_run("empty", tmp_path)
 
 

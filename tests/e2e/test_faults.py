@@ -1,0 +1,149 @@
+"""Bad input and faults: one-line errors, non-zero exits, data kept, nothing left running."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.e2e.helpers import REPO, bench, latest_run, load
+
+pytestmark = pytest.mark.e2e
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error:"), lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["run", "--target", "nope"], "--target"),
+        (["run", "--scenario", "nope"], "--scenario"),
+        (["run", "--duration", "3x"], "'3x' is not a duration"),
+        (["run", "--users", "0"], "--users must be > 0"),
+        (["run", "--users", "-1"], "--users must be > 0"),
+        (["run", "--server", "apache"], "--server"),
+        (["run", "--server-cpus", "0", "--generator-cpus", "0"], "disjoint"),
+        (["run", "--rate", "50", "--scenario", "browse"], "open model"),
+        (["run", "--bogus-flag"], "No such option"),
+        (["scale", "--workers", "1,x"], "--workers"),
+        (["worker", "--master", "127.0.0.1:notaport"], "--master"),
+        (["report", "/nonexistent/run"], "no such run folder"),
+    ],
+)
+def test_bad_input_one_line_error(workdir: Path, args: list[str], needle: str) -> None:
+    result = bench(args, workdir, timeout=60)
+    assert result.returncode != 0
+    assert needle in one_line_error(result)
+    assert not (workdir / "runs" / "latest").exists()
+
+
+def test_serve_port_in_use(workdir: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = bench(["serve", "--target", "sync", "--port", str(port)], workdir, timeout=60)
+    assert result.returncode == 1
+    assert f"port {port}" in one_line_error(result)
+
+
+def test_missing_executable_names_package(workdir: Path) -> None:
+    env_path = os.path.dirname(sys.executable) + ":/nonexistent"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench.py"), "run", "--scenario", "json", "--instances", "2",
+         "--duration", "2s", "--warmup", "0s"],
+        cwd=workdir, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PATH": env_path},
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "apt-get install nginx" in result.stderr
+    meta = load(latest_run(workdir / "runs"), "meta.json")
+    assert meta["status"] == "failed"
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def start_bench(workdir: Path, args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "bench.py"), *args],
+        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def wait_for_locust(proc: subprocess.Popen, timeout: float = 60) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        kids = descendants(proc.pid)
+        if any("locust" in " ".join(p.cmdline()) for p in kids if p.is_running()):
+            return kids
+        assert proc.poll() is None, proc.communicate()[1]
+        time.sleep(0.2)
+    raise AssertionError("Locust never started")
+
+
+def test_ctrl_c_marks_interrupted_and_leaves_nothing(workdir: Path) -> None:
+    proc = start_bench(workdir, ["run", "--scenario", "json", "--warmup", "1s",
+                                 "--duration", "60s", "--users", "2"])  # fmt: skip
+    try:
+        kids = wait_for_locust(proc)
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err.lower()
+    time.sleep(0.5)
+    assert not [p for p in kids if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    run_dir = latest_run(workdir / "runs")
+    meta = load(run_dir, "meta.json")
+    assert meta["status"] == "interrupted"
+    rows = load(run_dir, "summary.json")["rows"]
+    assert rows and rows[0]["endpoints"]["GET /json"]["requests"] > 0  # data so far kept
+
+
+def test_server_killed_mid_run_marks_failed_keeps_data(workdir: Path) -> None:
+    args = ["run", "--scenario", "json", "--server", "gunicorn-sync", "--warmup", "1s",
+            "--duration", "60s", "--users", "2"]  # fmt: skip
+    proc = start_bench(workdir, args)
+    try:
+        kids = wait_for_locust(proc)
+        time.sleep(3)
+        masters = [
+            p
+            for p in kids
+            if "gunicorn" in " ".join(p.cmdline())
+            and p.ppid() not in {k.pid for k in kids if "gunicorn" in " ".join(k.cmdline())}
+        ]
+        assert masters
+        os.killpg(masters[0].pid, signal.SIGKILL)
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert "during the run" in err
+    time.sleep(0.5)
+    assert not [p for p in kids if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    run_dir = latest_run(workdir / "runs")
+    assert load(run_dir, "meta.json")["status"] == "failed"
+    rows = load(run_dir, "summary.json")["rows"]
+    assert rows and rows[0]["endpoints"]["GET /json"]["requests"] > 0
