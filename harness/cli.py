@@ -70,8 +70,21 @@ def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--target", "targets", multiple=True, type=_choice(TARGETS),
                      help="Reference target (repeatable). Default: sync."),
-        click.option("--scenario", "scenarios", multiple=True, type=_choice(SCENARIOS),
-                     help="Load scenario (repeatable). Default: browse."),
+        click.option("--scenario", "scenarios", multiple=True, metavar="NAME|FILE.py",
+                     help="Scenario (repeatable): " + ", ".join(SCENARIOS) + "; 'routes' "
+                     "(generated from --app's URL map); or your own locustfile. "
+                     "Default: browse, or routes with --app."),
+        click.option("--app", default=None, metavar="MODULE:OBJECT",
+                     help="Your own Flask app instead of a reference target, as Flask's --app "
+                     "takes it (myapp:app, myapp:create_app())."),
+        click.option("--app-dir", type=click.Path(path_type=Path), default=None,
+                     help="Folder to import --app from. Default: the current folder."),
+        click.option("--routes", "routes_file", type=click.Path(path_type=Path), default=None,
+                     help="TOML file of example values for routes with arguments."),
+        click.option("--host", default=None, metavar="URL",
+                     help="Drive an app that is already running; no server is started."),
+        click.option("--allow-remote", is_flag=True,
+                     help="Allow --host to name a machine other than this one."),
         click.option("--server", "servers", multiple=True, type=_choice(SERVERS),
                      help="Server kind (repeatable). Default: gunicorn-gthread."),
         click.option("--workers", type=int, default=2, show_default=True,
@@ -140,9 +153,16 @@ def _pinning(server_cpus: str | None, generator_cpus: str | None, no_pin: bool) 
 
 def config_from_options(opts: dict[str, Any], *, profile: bool = False) -> RunConfig:
     name = opts["name"] or ("profile" if profile else "run")
+    own = bool(opts.get("app") or opts.get("host"))
+    default_scenario = ("routes",) if opts.get("app") else ("browse",)
     return RunConfig(
-        targets=tuple(opts["targets"]) or ("sync",),
-        scenarios=tuple(opts["scenarios"]) or ("browse",),
+        targets=tuple(opts["targets"]) or (() if own else ("sync",)),
+        scenarios=tuple(opts["scenarios"]) or default_scenario,
+        app=opts.get("app"),
+        app_dir=opts.get("app_dir") or (Path.cwd() if opts.get("app") else None),
+        routes_file=opts.get("routes_file"),
+        host=opts.get("host"),
+        allow_remote=bool(opts.get("allow_remote")),
         servers=tuple(opts["servers"]) or ("gunicorn-gthread",),
         workers=opts["workers"],
         threads=opts["threads"],
@@ -387,6 +407,7 @@ def scale(workers_list: str, instances_list: str, **opts: Any) -> None:
     opts.update(
         sweep=sweep, workers=sweep[0][0], instances=sweep[0][1], spawn_rate=None, rate=None,
         shape="constant", think_ms=0.0, expect_workers=0, master_bind="127.0.0.1:5557",
+        app=None, host=None,
     )  # fmt: skip
     cfg = config_from_options(opts)
     execute_run(cfg)

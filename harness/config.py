@@ -35,7 +35,29 @@ SHAPES: dict[str, str] = {
     "spike": "a short burst of extra users in the middle of the run",
 }
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+GENERATED_SCENARIO = "routes"
+
+
+def validate_host(url: str, allow_remote: bool) -> None:
+    """``--host`` must be an http(s) URL; a non-loopback host needs --allow-remote."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"--host: '{url}' is not a URL; use e.g. http://127.0.0.1:5000")
+    host = parts.hostname
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback and not allow_remote:
+        raise ConfigError(
+            f"--host: {host} is not a loopback address; load another machine only if it is "
+            "yours to load, and say so with --allow-remote"
+        )
+
 
 _DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
@@ -146,6 +168,22 @@ class RunConfig:
     think_ms: float = 0.0
     expect_workers: int = 0  # Locust workers joining from elsewhere (python bench.py worker)
     master_bind: tuple[str, int] = ("127.0.0.1", 5557)
+    # the user's own app: "module:object" or "module:factory()", imported from app_dir
+    app: str | None = None
+    app_dir: Path | None = None
+    routes_file: Path | None = None  # TOML example values for routes with arguments
+    host: str | None = None  # drive an app that is already running; no server started
+    allow_remote: bool = False
+
+    @property
+    def subject_label(self) -> str | None:
+        """The cell label of a user's app or host (None: the reference targets)."""
+        if self.app:
+            module = self.app.split(":", 1)[0].rsplit(".", 1)[-1]
+            return re.sub(r"[^a-z0-9_]+", "_", module.lower()) or "app"
+        if self.host:
+            return "host"
+        return None
 
     def __post_init__(self) -> None:
         validate(self)
@@ -157,6 +195,8 @@ class RunConfig:
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         data["out"] = str(self.out)
+        for key in ("app_dir", "routes_file"):
+            data[key] = str(data[key]) if data[key] is not None else None
         data["pinning"] = self.pinning.to_json()
         data["master_bind"] = f"{self.master_bind[0]}:{self.master_bind[1]}"
         for key in ("targets", "scenarios", "servers"):
@@ -172,16 +212,37 @@ def _choices_error(option: str, value: str, choices: object) -> ConfigError:
 def validate(cfg: RunConfig) -> None:
     from loadtests.catalog import SCENARIOS
 
-    if not cfg.targets:
-        raise ConfigError("--target: at least one target is needed")
-    for t in cfg.targets:
-        if t not in TARGETS:
-            raise _choices_error("--target", t, TARGETS)
+    if cfg.app or cfg.host:
+        if cfg.targets:
+            raise ConfigError("--target cannot be combined with --app or --host")
+        if cfg.app and not re.fullmatch(r"[\w.]+(:[\w.]+(\(.*\))?)?", cfg.app):
+            raise ConfigError(f"--app: '{cfg.app}' is not MODULE:OBJECT, e.g. myapp:app or "
+                              "myapp:create_app()")  # fmt: skip
+        if cfg.app_dir is not None and not cfg.app_dir.is_dir():
+            raise ConfigError(f"--app-dir: {cfg.app_dir} is not a folder")
+        if cfg.host:
+            validate_host(cfg.host, cfg.allow_remote)
+    else:
+        if not cfg.targets:
+            raise ConfigError("--target: at least one target is needed")
+        for t in cfg.targets:
+            if t not in TARGETS:
+                raise _choices_error("--target", t, TARGETS)
+        if cfg.app_dir is not None or cfg.routes_file is not None:
+            raise ConfigError("--app-dir and --routes go with --app")
     if not cfg.scenarios:
         raise ConfigError("--scenario: at least one scenario is needed")
     for s in cfg.scenarios:
-        if s not in SCENARIOS:
-            raise _choices_error("--scenario", s, SCENARIOS)
+        if s == GENERATED_SCENARIO:
+            if not cfg.app:
+                raise ConfigError("--scenario routes is generated from --app's URL map: give --app")
+        elif s.endswith(".py"):
+            if not Path(s).is_file():
+                raise ConfigError(f"--scenario: locustfile {s} does not exist")
+        elif s not in SCENARIOS:
+            raise _choices_error("--scenario", s, [*SCENARIOS, GENERATED_SCENARIO])
+    if cfg.routes_file is not None and not cfg.routes_file.is_file():
+        raise ConfigError(f"--routes: {cfg.routes_file} does not exist")
     for s in cfg.servers:
         if s not in SERVERS:
             raise _choices_error("--server", s, SERVERS)
@@ -203,7 +264,7 @@ def validate(cfg: RunConfig) -> None:
     if cfg.rate is not None:
         if cfg.rate <= 0:
             raise ConfigError(f"--rate must be > 0 requests per second (got {cfg.rate})")
-        closed = [s for s in cfg.scenarios if not SCENARIOS[s].open_model_ok]
+        closed = [s for s in cfg.scenarios if s in SCENARIOS and not SCENARIOS[s].open_model_ok]
         if closed:
             raise ConfigError(
                 f"--rate: scenario {closed[0]} keeps per-user state (a login session) and "

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import results, storage
-from harness.config import RunConfig
+from harness.config import GENERATED_SCENARIO, RunConfig
 from harness.errors import HarnessError, Interrupted, ProcessError
 from harness.loadgen import locust_argv
 from harness.machine import environment
@@ -30,6 +30,7 @@ from harness.processes import Child, Supervisor, tail
 from harness.servers import ServerSpec, Stack, start_stack
 
 REPO = Path(__file__).resolve().parent.parent
+LOADTESTS = REPO / "loadtests"
 LOCUST_GRACE_S = 60.0
 
 
@@ -45,6 +46,14 @@ class Cell:
     instances: int = 1
     suffix: str = ""
     profiled: bool = False
+    scenario_arg: str = ""  # what --scenario said: a name or a locustfile path
+
+    @property
+    def reference(self) -> bool:
+        """A reference target (as opposed to the user's app or an external host)."""
+        from harness.config import TARGETS
+
+        return self.target in TARGETS and self.server != "external"
 
     @property
     def cell_id(self) -> str:
@@ -69,13 +78,17 @@ class Cell:
 def plan_cells(cfg: RunConfig) -> list[Cell]:
     """Every cell of the run; a scale sweep adds workers x instances, --overhead pairs."""
     sizes = cfg.sweep or ((cfg.workers, cfg.instances),)
+    subjects = [cfg.subject_label] if cfg.subject_label else list(cfg.targets)
+    servers = ["external"] if cfg.host else cfg.servers
     cells = []
     for sc in cfg.scenarios:
-        for srv in cfg.servers:
-            for t in cfg.targets:
+        scenario_label = Path(sc).stem if sc.endswith(".py") else sc
+        for srv in servers:
+            for t in subjects:
                 for workers, instances in sizes:
                     suffix = f"-w{workers}-i{instances}" if cfg.sweep else ""
-                    base = Cell(t, srv, sc, workers, cfg.threads, instances, suffix, cfg.profile)
+                    base = Cell(t, srv, scenario_label, workers, cfg.threads, instances, suffix,
+                                cfg.profile, scenario_arg=sc)  # fmt: skip
                     cells.append(base)
                     if cfg.overhead:
                         cells[-1] = replace(base, profiled=False)
@@ -154,6 +167,8 @@ def run_benchmark(cfg: RunConfig, progress: Progress | None = None) -> RunOutcom
     db_root = Path(tempfile.mkdtemp(prefix="flask-bench-db-"))
     schedule = interleave(cells, cfg.repeat)
     try:
+        if cfg.app and GENERATED_SCENARIO in cfg.scenarios:
+            write_routes(cfg, run_dir, progress)
         for index, (cell, rep) in enumerate(schedule):
             total = cfg.warmup + cfg.duration
             progress.cell_started(index, len(schedule), cell, rep, total)
@@ -180,6 +195,24 @@ def run_benchmark(cfg: RunConfig, progress: Progress | None = None) -> RunOutcom
     if status == "failed":
         raise HarnessError(f"{error} (run folder: {run_dir})")
     return outcome
+
+
+def write_routes(cfg: RunConfig, run_dir: Path, progress: Progress) -> None:
+    """The generated scenario's routes, read from the app's URL map (once per run)."""
+    from harness.routes import build_routes, discover_routes, load_values
+
+    assert cfg.app is not None
+    routes, skipped = build_routes(
+        discover_routes(cfg.app, cfg.app_dir), load_values(cfg.routes_file)
+    )
+    for note in skipped:
+        progress.message(f"route left out: {note}")
+    if not routes:
+        raise HarnessError(
+            f"--app {cfg.app}: no GET route without arguments, and no example values given: "
+            "add a TOML file with --routes (see 'python bench.py run --help')"
+        )
+    storage.write_json(run_dir / "routes.json", {"routes": routes, "skipped": skipped})
 
 
 def _traceback_text() -> str:
@@ -250,25 +283,34 @@ def run_cell(
     cell_dir = run_dir / "cells" / cell.cell_id / f"r{rep}"
     cell_dir.mkdir(parents=True)
     db_dir.mkdir(parents=True, exist_ok=True)
-    spec = ServerSpec(cell.target, cell.server, cell.workers, cell.threads)
     pin = cfg.pinning
     failure: BaseException | None = None
     with Supervisor() as sup:
-        stack = start_stack(
-            sup,
-            spec,
-            cell_dir,
-            db_path=db_dir / "bench.sqlite3",
-            cpus=pin.server_cpus,
-            instances=cell.instances,
-            redis=cfg.redis,
-            profile_dir=cell_dir / "profiles" if cell.profiled else None,
-            profile_rate=cfg.profile_rate if cell.profiled else None,
-        )
-        meta.add_commands(stack.commands)
-        verify_stack(stack, cell, cell_dir)
+        if cfg.host:
+            stack = Stack(url=cfg.host.rstrip("/"), server=None)  # type: ignore[arg-type]
+        else:
+            spec = ServerSpec(
+                cell.target if cell.reference else None, cell.server, cell.workers,
+                cell.threads, app=cfg.app, app_dir=cfg.app_dir.resolve() if cfg.app_dir else None,
+            )  # fmt: skip
+            stack = start_stack(
+                sup,
+                spec,
+                cell_dir,
+                db_path=db_dir / "bench.sqlite3",
+                cpus=pin.server_cpus,
+                instances=cell.instances,
+                redis=cfg.redis,
+                profile_dir=cell_dir / "profiles" if cell.profiled else None,
+                profile_rate=cfg.profile_rate if cell.profiled else None,
+            )
+            meta.add_commands(stack.commands)
+        workload = prepare_workload(cfg, cell, stack, cell_dir, run_dir)
         argv = locust_argv(
             scenario=cell.scenario,
+            locustfile=workload.locustfile,
+            user_classes=workload.user_classes,
+            extra=workload.extra_args,
             host=stack.url,
             out_dir=cell_dir,
             users=cfg.users,
@@ -299,6 +341,7 @@ def run_cell(
                 monitor.write_csv(cell_dir / "cpu.csv", offset=float(recorder["start_unix"]))
     row = cell_row(cfg, cell, rep, cell_dir, run_dir, recorder)
     if row is not None:
+        row["warnings"] = [*workload.notes, *row["warnings"]]
         rows.append(row)
         write_summary(run_dir, rows)
     if failure is not None:
@@ -309,6 +352,51 @@ def run_cell(
             f"(full log: {cell_dir / 'locust.log'})"
         )
     return row
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What Locust runs for a cell: a locustfile (or several), classes, extra flags."""
+
+    locustfile: str
+    user_classes: tuple[str, ...] = ()
+    extra_args: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def prepare_workload(cfg: RunConfig, cell: Cell, stack: Stack, cell_dir: Path,
+                     run_dir: Path) -> Workload:  # fmt: skip
+    """Resolve the scenario and verify the server before any load is sent."""
+    from loadtests.catalog import SCENARIOS, locustfile_path
+
+    arg = cell.scenario_arg or cell.scenario
+    if arg in SCENARIOS:
+        if cell.reference or cfg.host:
+            verify_stack(stack, cell, cell_dir)
+        return Workload(str(locustfile_path(arg)), tuple(SCENARIOS[arg].user_classes))
+    if arg == GENERATED_SCENARIO:
+        from harness.routes import verify_routes
+
+        routes = json.loads((run_dir / "routes.json").read_text())["routes"]
+        good, failed = verify_routes(stack.url, routes)
+        if failed:
+            (cell_dir / "verify.txt").write_text("\n".join(failed) + "\n")
+        if not good:
+            raise HarnessError(
+                f"verify failed: none of the {len(routes)} generated routes answered below 400 "
+                f"({failed[0] if failed else 'no routes'}); see {cell_dir / 'verify.txt'}"
+            )
+        routes_path = cell_dir / "routes.json"
+        storage.write_json(routes_path, good)
+        notes = tuple(f"route left out, it failed verify: {f}" for f in failed)
+        return Workload(
+            str(LOADTESTS / "app_routes.py"),
+            ("AppRoutesUser",),
+            ("--bench-routes", str(routes_path)),
+            notes,
+        )
+    # the user's own locustfile, with the recorder loaded beside it
+    return Workload(f"{Path(arg).resolve()},{LOADTESTS / 'recorder.py'}")
 
 
 def verify_stack(stack: Stack, cell: Cell, cell_dir: Path) -> None:

@@ -26,15 +26,16 @@ def locust_argv(
     rate: float | None = None,
     processes: int = 1,
     think_ms: float = 0.0,
-    locustfile: Path | None = None,
+    locustfile: str | None = None,
     user_classes: tuple[str, ...] | None = None,
+    extra: tuple[str, ...] = (),
     expect_workers: int | None = None,
     master_bind: tuple[str, int] | None = None,
 ) -> list[str]:
     """Headless Locust for ``warmup + duration`` seconds, recorder writing into ``out_dir``."""
     if locustfile is None:
         spec = SCENARIOS[scenario]
-        locustfile = locustfile_path(scenario)
+        locustfile = str(locustfile_path(scenario))
         user_classes = tuple(spec.user_classes)
     argv = [locust_executable(), "-f", str(locustfile)]
     argv += list(user_classes or ())
@@ -53,6 +54,7 @@ def locust_argv(
         "--bench-warmup", f"{warmup:g}",
         "--bench-shape", shape,
     ]  # fmt: skip
+    argv += list(extra)
     if rate:
         argv += ["--bench-rate", f"{rate:g}"]
     if think_ms:

@@ -66,7 +66,7 @@ class Stack:
     commands: list[list[str]] = field(default_factory=list)
     instance_urls: list[str] = field(default_factory=list)
 
-    def server_side(self) -> list[Child]:
+    def server_side(self) -> list[Child]:  # empty for an external --host
         """Every process that serves requests (for CPU accounting and crash checks)."""
         procs = [*self.instances]
         if self.proxy:
