@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -447,9 +448,8 @@ def worker(master: str, scenario: str, processes: int) -> None:
     """Join a run started elsewhere with --expect-workers, as a Locust worker."""
     import subprocess
 
-    from loadtests.catalog import SCENARIOS, locustfile_path
-
     from harness.loadgen import locust_executable
+    from loadtests.catalog import SCENARIOS, locustfile_path
 
     if scenario not in SCENARIOS:
         raise ConfigError(f"--scenario: unknown value '{scenario}'; see 'python bench.py list'")
@@ -465,36 +465,73 @@ def worker(master: str, scenario: str, processes: int) -> None:
         raise HarnessError(f"the Locust worker ended with exit code {code}")
 
 
+def serve_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options that say what to serve: shared by ``serve`` and ``dashboard``."""
+    options = [
+        click.option("--target", type=_choice(TARGETS), default=None,
+                     help="Reference target. Default: sync (unless --app)."),
+        click.option("--app", default=None, metavar="MODULE:OBJECT",
+                     help="Your own Flask app (myapp:app, myapp:create_app())."),
+        click.option("--app-dir", type=click.Path(path_type=Path), default=None,
+                     help="Folder to import --app from. Default: the current folder."),
+        click.option("--server", type=_choice(SERVERS), default="gunicorn-gthread",
+                     show_default=True),
+        click.option("--workers", type=int, default=2, show_default=True),
+        click.option("--threads", type=int, default=8, show_default=True),
+        click.option("--instances", type=int, default=1, show_default=True,
+                     help="Server instances behind nginx."),
+        click.option("--redis", is_flag=True,
+                     help="Start redis-server; the cached target uses it."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def server_spec(target: str | None, app: str | None, app_dir: Path | None, server: str,
+                workers: int, threads: int) -> Any:  # fmt: skip
+    from harness.servers import ServerSpec
+
+    if target and app:
+        raise ConfigError("--target cannot be combined with --app")
+    if app_dir is not None and not app_dir.is_dir():
+        raise ConfigError(f"--app-dir: {app_dir} is not a folder")
+    if workers <= 0 or threads <= 0:
+        raise ConfigError("--workers and --threads must be > 0")
+    app_dir = (app_dir or Path.cwd()).resolve() if app else None
+    return ServerSpec(None if app else (target or "sync"), server, workers, threads, app=app,
+                      app_dir=app_dir)  # fmt: skip
+
+
 @cli.command()
-@click.option("--target", type=_choice(TARGETS), default="sync", show_default=True)
-@click.option("--server", type=_choice(SERVERS), default="gunicorn-gthread", show_default=True)
-@click.option("--workers", type=int, default=2, show_default=True)
-@click.option("--threads", type=int, default=8, show_default=True)
+@serve_options
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
               help="Port on 127.0.0.1. Default: 8000, or a free one if taken.")  # fmt: skip
 @click.option("--debug", is_flag=True, help="Debug mode with Flask-DebugToolbar (local use only).")
-@click.option("--redis", is_flag=True, help="Start redis-server; the cached target uses it.")
 @click.option("--db", type=click.Path(path_type=Path), default=Path("instance/serve.sqlite3"),
               show_default=True,
               help="SQLite database file (created and seeded if missing).")  # fmt: skip
-def serve(target: str, server: str, workers: int, threads: int, port: int | None, debug: bool,
-          redis: bool, db: Path) -> None:  # fmt: skip
+def serve(target: str | None, app: str | None, app_dir: Path | None, server: str, workers: int,
+          threads: int, instances: int, redis: bool, port: int | None, debug: bool,
+          db: Path) -> None:  # fmt: skip
     """Start one target (with its upstream service) for a person to use; Ctrl-C stops it."""
     from harness.processes import Supervisor, port_in_use
-    from harness.servers import ServerSpec, start_stack
+    from harness.servers import start_stack
 
-    if debug and server != "werkzeug" and workers > 1:
-        workers = 1  # the toolbar keeps its panels in process memory
+    spec = server_spec(target, app, app_dir, server, workers, threads)
+    if debug and spec.workers > 1:
+        spec = replace(spec, workers=1)  # the toolbar keeps its panels in process memory
     if port is None:
         port = 8000 if not port_in_use(8000) else None
-    spec = ServerSpec(target, server, workers, threads)
     log_dir = db.parent.resolve() / "logs"
     db.parent.mkdir(parents=True, exist_ok=True)
     with Supervisor() as sup:
         stack = start_stack(sup, spec, log_dir, db_path=db.resolve(), port=port, redis=redis,
-                            debug=debug)  # fmt: skip
-        stdout.print(f"{target} target on {server}: {stack.url}/  (logs in {log_dir})")
-        stdout.print(f"upstream service: {stack.upstream.url}" if stack.upstream else "")  # type: ignore[attr-defined]
+                            debug=debug, instances=instances)  # fmt: skip
+        what = f"{spec.target} target" if spec.target else spec.app
+        stdout.print(f"{what} on {server}: {stack.url}/  (logs in {log_dir})")
+        if stack.upstream:
+            stdout.print(f"upstream service: {stack.upstream.url}")  # type: ignore[attr-defined]
         if debug:
             stdout.print("debug mode: Flask-DebugToolbar is on; keep this on 127.0.0.1")
         stdout.print("Press Ctrl-C to stop.")
@@ -510,9 +547,8 @@ def serve(target: str, server: str, workers: int, threads: int, port: int | None
               show_default=True)  # fmt: skip
 def list_(out_dir: Path) -> None:
     """Targets, scenarios, servers and the runs stored so far."""
-    from loadtests.catalog import SCENARIOS
-
     from harness.storage import list_runs
+    from loadtests.catalog import SCENARIOS
 
     for title, items in (
         ("Targets", TARGETS),
