@@ -542,6 +542,69 @@ def serve(target: str | None, app: str | None, app_dir: Path | None, server: str
             time.sleep(0.5)
 
 
+@cli.command()
+@serve_options
+@click.option(
+    "--scenario",
+    default=None,
+    metavar="NAME|FILE.py",
+    help="Scenario loaded in the UI. Default: browse, or routes with --app.",
+)
+@click.option(
+    "--routes",
+    "routes_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TOML file of example values for routes with arguments (--app).",
+)
+@click.option("--host", default=None, metavar="URL", help="Drive an app that is already running.")
+@click.option("--allow-remote", is_flag=True, help="Allow --host to name another machine.")
+@click.option("--users", type=int, default=16, show_default=True, help="Initial users in the UI.")
+@click.option("--spawn-rate", type=float, default=None)
+@click.option("--processes", type=int, default=1, show_default=True)
+@click.option(
+    "--web-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port of the web UI. Default: 8089, or a free one if taken.",
+)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
+def dashboard(target: str | None, app: str | None, app_dir: Path | None, server: str,
+              workers: int, threads: int, instances: int, redis: bool, scenario: str | None,
+              routes_file: Path | None, host: str | None, allow_remote: bool, users: int,
+              spawn_rate: float | None, processes: int, web_port: int | None,
+              out: Path) -> None:  # fmt: skip
+    """Locust's web UI on a target; every test you start and stop becomes a run folder."""
+    from harness.dashboard import run_dashboard
+
+    if target and (app or host):
+        raise ConfigError("--target cannot be combined with --app or --host")
+    cfg = RunConfig(
+        targets=() if (app or host) else (target or "sync",),
+        scenarios=(scenario or ("routes" if app else "browse"),),
+        servers=(server,), workers=workers, threads=threads, instances=instances,
+        users=users, spawn_rate=spawn_rate, processes=processes, redis=redis, out=out,
+        app=app, app_dir=(app_dir or Path.cwd()) if app else None, routes_file=routes_file,
+        host=host, allow_remote=allow_remote, name="dashboard",
+    )  # fmt: skip
+
+    def ready(web: str, target_url: str) -> None:
+        stdout.print(f"Locust dashboard: {web}/")
+        stdout.print(f"Target:           {target_url}/")
+        stdout.print("Start and stop tests in the dashboard; each becomes a run folder in "
+                     f"{out}/. Press Ctrl-C here to quit.")  # fmt: skip
+
+    def made(run_dir: Path) -> None:
+        report = run_dir / "report.html"
+        stdout.print(f"Test saved: {run_dir}" + (f"  (report: {report})" if report.exists()
+                                                  else ""))  # fmt: skip
+
+    try:
+        run_dashboard(cfg, port=web_port, on_ready=ready, on_run=made)
+    except KeyboardInterrupt:
+        stdout.print("Dashboard stopped.")
+
+
 @cli.command(name="list")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("runs"),
               show_default=True)  # fmt: skip

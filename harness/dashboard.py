@@ -1,0 +1,189 @@
+"""Locust's web dashboard on a target, with every test kept as its own run folder.
+
+Locust runs with its web UI on 127.0.0.1 and the recorder in ``--bench-per-test``
+mode: each test started and stopped in the UI leaves ``test-NNN/recorder.json`` in
+a staging folder. The harness watches that folder and turns each finished test into
+a complete run folder (summary, time series, CPU, report), exactly like ``run`` does.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from harness import storage
+from harness.config import RunConfig
+from harness.engine import (
+    REPO,
+    Cell,
+    Progress,
+    Stack,
+    build_derived,
+    cell_row,
+    prepare_workload,
+    write_routes,
+    write_summary,
+)
+from harness.errors import HarnessError
+from harness.loadgen import locust_executable
+from harness.machine import environment
+from harness.monitor import CpuMonitor
+from harness.processes import Supervisor, free_port, port_in_use, wait_http_ready
+from harness.servers import ServerSpec, start_stack
+
+DEFAULT_WEB_PORT = 8089
+
+
+def web_port(preferred: int | None) -> int:
+    if preferred is not None:
+        if port_in_use(preferred):
+            raise HarnessError(f"port {preferred} on 127.0.0.1 is already in use: choose another "
+                               "with --web-port")  # fmt: skip
+        return preferred
+    return DEFAULT_WEB_PORT if not port_in_use(DEFAULT_WEB_PORT) else free_port()
+
+
+def run_dashboard(
+    cfg: RunConfig,
+    *,
+    port: int | None = None,
+    on_ready: Callable[[str, str], None] = lambda web, target: None,
+    on_run: Callable[[Path], None] = lambda run_dir: None,
+    progress: Progress | None = None,
+    max_seconds: float | None = None,
+) -> list[Path]:
+    """Serve the dashboard until Ctrl-C (or ``max_seconds``); returns the run folders made."""
+    progress = progress or Progress()
+    cell = Cell(
+        cfg.subject_label or cfg.targets[0],
+        "external" if cfg.host else cfg.servers[0],
+        Path(cfg.scenarios[0]).stem if cfg.scenarios[0].endswith(".py") else cfg.scenarios[0],
+        cfg.workers,
+        cfg.threads,
+        cfg.instances,
+        scenario_arg=cfg.scenarios[0],
+    )
+    made: list[Path] = []
+    staging = Path(tempfile.mkdtemp(prefix="flask-bench-dashboard-"))
+    try:
+        with Supervisor() as sup:
+            if cfg.host:
+                stack = Stack(url=cfg.host.rstrip("/"), server=None)  # type: ignore[arg-type]
+            else:
+                spec = ServerSpec(
+                    cell.target if cell.reference else None, cell.server, cell.workers,
+                    cell.threads, app=cfg.app,
+                    app_dir=cfg.app_dir.resolve() if cfg.app_dir else None,
+                )  # fmt: skip
+                stack = start_stack(sup, spec, staging, db_path=staging / "bench.sqlite3",
+                                    cpus=cfg.pinning.server_cpus, instances=cfg.instances,
+                                    redis=cfg.redis)  # fmt: skip
+            if cfg.app and cell.scenario_arg == "routes":
+                write_routes(cfg, staging, progress)
+            workload = prepare_workload(cfg, cell, stack, staging, staging)
+            port = web_port(port)
+            argv = [
+                locust_executable(), "-f", workload.locustfile, *workload.user_classes,
+                *workload.extra_args, "--host", stack.url, "--web-host", "127.0.0.1",
+                "--web-port", str(port), "--users", str(cfg.users),
+                "--spawn-rate", f"{cfg.effective_spawn_rate:g}",
+                "--bench-out", str(staging / "tests"), "--bench-per-test",
+            ]  # fmt: skip
+            if cfg.processes > 1:
+                argv += ["--processes", str(cfg.processes)]
+            locust = sup.start("locust web UI", argv, log_path=staging / "locust.log",
+                               cwd=staging, cpus=cfg.pinning.generator_cpus)  # fmt: skip
+            web = f"http://127.0.0.1:{port}"
+            wait_http_ready(locust, web + "/", timeout=30)
+            monitor = CpuMonitor(lambda: [locust.pid], lambda: [c.pid for c in stack.server_side()])
+            monitor.start()
+            on_ready(web, stack.url)
+            commands = [*stack.commands, argv]
+            deadline = time.monotonic() + max_seconds if max_seconds else None
+            try:
+                while deadline is None or time.monotonic() < deadline:
+                    for run_dir in collect_tests(staging, cfg, cell, monitor, commands, made):
+                        made.append(run_dir)
+                        build_derived(run_dir, False, progress)
+                        on_run(run_dir)
+                    dead = stack.dead() + ([locust] if not locust.alive() else [])
+                    if dead:
+                        raise HarnessError(f"{dead[0].describe_exit()}")
+                    time.sleep(0.5)
+            finally:
+                monitor.stop()
+                for run_dir in collect_tests(staging, cfg, cell, monitor, commands, made):
+                    made.append(run_dir)
+                    build_derived(run_dir, False, progress)
+                    on_run(run_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return made
+
+
+def collect_tests(staging: Path, cfg: RunConfig, cell: Cell, monitor: CpuMonitor,
+                  commands: list[list[str]], made: list[Path]) -> list[Path]:  # fmt: skip
+    """New run folders for tests the recorder finished since the last look."""
+    tests = staging / "tests"
+    if not tests.is_dir():
+        return []
+    marks = staging / ".converted"
+    done = {p.name for p in marks.glob("*")} if marks.is_dir() else set()
+    new = []
+    for recorder_path in sorted(tests.glob("*/recorder.json")):
+        test_name = recorder_path.parent.name
+        if test_name in done:
+            continue
+        new.append(convert_test(recorder_path, cfg, cell, monitor, commands))
+        (staging / ".converted").mkdir(exist_ok=True)
+        (staging / ".converted" / test_name).touch()
+    return new
+
+
+def convert_test(recorder_path: Path, cfg: RunConfig, cell: Cell, monitor: CpuMonitor,
+                 commands: list[list[str]]) -> Path:  # fmt: skip
+    """One test from the UI -> one complete run folder."""
+    import json
+
+    recorder: dict[str, Any] = json.loads(recorder_path.read_text())
+    windows = recorder.get("windows", [])
+    span = (max(w["t"] for w in windows) + 1) if windows else 1
+    users = max((int(w.get("users") or 0) for w in windows), default=cfg.users) or cfg.users
+    test_cfg = replace(cfg, warmup=0.0, duration=float(span), users=users,
+                       name=f"dashboard-{cell.target}")  # fmt: skip
+    run_dir = storage.create_run_dir(cfg.out, test_cfg.name)
+    meta = {
+        "format_version": storage.FORMAT_VERSION,
+        "status": "running",
+        "name": test_cfg.name,
+        "created": storage.utc_now(),
+        "finished": None,
+        "error": None,
+        "profiled": False,
+        "mode": "dashboard",
+        **environment(REPO),
+        "pinning": cfg.pinning.to_json(),
+        "config": test_cfg.to_json(),
+        "commands": commands,
+        "cells": [cell.to_json(test_cfg)],
+    }
+    storage.write_json(run_dir / "meta.json", meta)
+    cell_dir = run_dir / "cells" / cell.cell_id / "r0"
+    cell_dir.mkdir(parents=True)
+    shutil.copy2(recorder_path, cell_dir / "recorder.json")
+    start = float(recorder["start_unix"])
+    end = start + span + 1
+    rows = [r for r in monitor.rows if start <= r["t"] <= end]
+    snapshot = CpuMonitor(monitor.generator_pids, monitor.server_pids, rows=rows)
+    snapshot.write_csv(cell_dir / "cpu.csv", offset=start)
+    row = cell_row(test_cfg, cell, 0, cell_dir, run_dir, recorder)
+    write_summary(run_dir, [row] if row else [])
+    meta.update(status="complete", finished=storage.utc_now())
+    storage.write_json(run_dir / "meta.json", meta)
+    storage.set_latest(cfg.out, run_dir)
+    return run_dir
