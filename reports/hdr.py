@@ -1,0 +1,94 @@
+"""HdrHistogram access for reports: decode, merge and read percentiles in milliseconds.
+
+Histograms hold microseconds (the recorder's contract). ``loadtests.histograms`` is
+the project's shared codec; until it is importable this module falls back to the
+``hdrhistogram`` package with the same parameters, so encodings are identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000
+SIGNIFICANT_DIGITS = 3
+
+try:  # the shared codec, when it has landed
+    from loadtests import histograms as _shared
+except ImportError:  # pragma: no cover - depends on the parallel work in loadtests/
+    _shared = None
+
+
+def new_histogram() -> Any:
+    if _shared is not None and hasattr(_shared, "new_histogram"):
+        return _shared.new_histogram()
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+def encode(hist: Any) -> str:
+    if _shared is not None and hasattr(_shared, "encode"):
+        return _shared.encode(hist)
+    raw = hist.encode()
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def decode(text: str) -> Any:
+    if _shared is not None and hasattr(_shared, "decode"):
+        return _shared.decode(text)
+    return HdrHistogram.decode(text)
+
+
+def merge_encoded(acc: Any, texts: Iterable[str | None]) -> Any:
+    """Add every encoded histogram in ``texts`` into ``acc`` (exact: counts are summed)."""
+    for text in texts:
+        if not text:
+            continue
+        if isinstance(acc, HdrHistogram):
+            acc.decode_and_add(text)  # C-accelerated decode and in-place add
+        elif _shared is not None:
+            _shared.merge_into(acc, _shared.decode(text))
+    return acc
+
+
+def record_ms(hist: Any, ms: float, count: int = 1) -> None:
+    """Record a latency given in ms (stored as whole µs, at least 1)."""
+    hist.record_value(max(1, round(ms * 1000)), count)
+
+
+def percentile_ms(hist: Any, q: float) -> float | None:
+    if hist.get_total_count() == 0:
+        return None
+    return hist.get_value_at_percentile(q) / 1000
+
+
+def percentiles_ms(hist: Any, qs: Sequence[float]) -> dict[float, float]:
+    if hist.get_total_count() == 0:
+        return {}
+    values = hist.get_percentile_to_value_dict(list(qs))
+    return {q: values[q] / 1000 for q in qs}
+
+
+# The spectrum's x positions: HdrHistogram plots latency against 1 / (1 - q).
+SPECTRUM_PERCENTILES: tuple[float, ...] = tuple(
+    sorted(
+        {0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.999}
+        | {100 - 100 / 2 ** (k / 2) for k in range(1, 34)}
+    )
+)
+
+
+def spectrum(hist: Any) -> list[tuple[float, float]]:
+    """(percentile, latency ms) pairs up to the highest percentile the samples support."""
+    count = hist.get_total_count()
+    if count == 0:
+        return []
+    # beyond 1 - 1/count a percentile is the max: stop one step after that
+    limit = 100 * (1 - 1 / count)
+    qs = [q for q in SPECTRUM_PERCENTILES if q <= limit]
+    values = percentiles_ms(hist, qs)
+    points = [(q, values[q]) for q in qs]
+    points.append((min(100 * (1 - 0.5 / count), 99.9999), hist.get_max_value() / 1000))
+    return points
