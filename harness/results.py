@@ -62,7 +62,7 @@ def latency_stats(hist: Any) -> dict[str, float | int] | None:
 
 
 def thin_percentiles(count: int) -> list[str]:
-    return [k for k, q in PERCENTILES.items() if count * (1 - q / 100) < THIN_TAIL_SAMPLES]
+    return [k for k, q in PERCENTILES.items() if count * (100 - q) / 100 < THIN_TAIL_SAMPLES]
 
 
 class _Acc:
