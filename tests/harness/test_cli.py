@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import cli
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def commands() -> list[str]:
+    return sorted(cli.commands)
+
+
+@pytest.mark.parametrize("name", commands())
+def test_every_command_has_help_and_is_in_readme(name: str) -> None:
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    assert f"bench.py {name}" in README, f"README does not mention 'bench.py {name}'"
+
+
+def test_expected_commands_exist() -> None:
+    assert {"run", "serve", "list", "profile", "scale", "worker", "dashboard"} <= set(cli.commands)
+
+
+def test_run_options_cover_the_issue() -> None:
+    result = CliRunner().invoke(cli, ["run", "--help"])
+    for flag in ("--target", "--scenario", "--server", "--workers", "--threads", "--users",
+                 "--spawn-rate", "--rate", "--duration", "--warmup", "--repeat", "--processes",
+                 "--out", "--name", "--app", "--app-dir", "--host", "--instances"):  # fmt: skip
+        assert flag in result.output
+
+
+def test_list_shows_catalogue_and_no_runs(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["list", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for word in ("sync", "async", "cached", "uncached", "browse", "gunicorn-gevent", "No runs"):
+        assert word in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["run", "--users", "0"], "--users must be > 0"),
+        (["run", "--duration", "soon"], "not a duration"),
+        (["run", "--target", "sync", "--app", "x:app"], "--target cannot be combined"),
+        (["run", "--host", "http://10.1.2.3:80"], "not a loopback address"),
+        (["run", "--host", "not a url"], "is not a URL"),
+        (["run", "--scenario", "missing.py"], "does not exist"),
+        (["run", "--scenario", "routes"], "give --app"),
+        (["run", "--app", "bad app"], "MODULE:OBJECT"),
+        (["serve", "--target", "sync", "--app", "x:app"], "--target cannot be combined"),
+    ],
+)
+def test_bad_flags_are_config_errors(args: list[str], needle: str) -> None:
+    result = CliRunner().invoke(cli, args, standalone_mode=True)
+    assert result.exit_code == 2
+    assert needle in result.output
