@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import run_wrk, target_stack  # noqa: E402
-from harness.config import Pinning, RunConfig  # noqa: E402
-from harness.engine import run_benchmark  # noqa: E402
-from harness.servers import ServerSpec  # noqa: E402
+from benchmarks._common import run_wrk, target_stack
+from harness.config import Pinning, RunConfig
+from harness.engine import run_benchmark
+from harness.servers import ServerSpec
 
 ENDPOINTS = {"json": "/json", "db": "/db", "fortunes": "/fortunes"}
 
