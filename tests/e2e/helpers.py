@@ -28,3 +28,42 @@ def latest_run(out: Path) -> Path:
 
 def load(run_dir: Path, name: str) -> Any:
     return json.loads((run_dir / name).read_text())
+
+
+def server_group_pids(bench_pid: int) -> list[int]:
+    """Process-group leaders of the gunicorn servers started under ``bench_pid``."""
+    import psutil
+
+    try:
+        kids = psutil.Process(bench_pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    return [p.pid for p in kids if "gunicorn" in " ".join(p.cmdline()) and p.ppid() == bench_pid]
+
+
+def stall_server(bench_pid: int, after: float, stall: float, timeout: float = 60) -> float:
+    """Freeze the server (SIGSTOP its process group) for ``stall`` seconds; returns when."""
+    import os
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        import psutil
+
+        kids = psutil.Process(bench_pid).children(recursive=True)
+        if any("locust" in " ".join(p.cmdline()) for p in kids):
+            break
+        time.sleep(0.1)
+    time.sleep(after)
+    leaders = server_group_pids(bench_pid)
+    assert leaders, "no gunicorn server found to stall"
+    when = time.time()
+    for pid in leaders:
+        os.killpg(pid, signal.SIGSTOP)
+    try:
+        time.sleep(stall)
+    finally:
+        for pid in leaders:
+            os.killpg(pid, signal.SIGCONT)
+    return when
