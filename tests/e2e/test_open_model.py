@@ -22,7 +22,7 @@ def run_with_stall(workdir: Path, *, rate: int, warmup: int, duration: int, stal
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         stall_server(proc.pid, after=warmup + stall_after, stall=stall)
-        out, err = proc.communicate(timeout=warmup + duration + 90)
+        _, err = proc.communicate(timeout=warmup + duration + 90)
     finally:
         if proc.poll() is None:
             proc.kill()
