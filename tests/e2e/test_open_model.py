@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import REPO, latest_run, load, stall_server
+from tests.e2e.helpers import run_with_stall
 
 pytestmark = pytest.mark.e2e
-
-
-def run_with_stall(workdir: Path, *, rate: int, warmup: int, duration: int, stall_after: float,
-                   stall: float = 1.0) -> dict:  # fmt: skip
-    args = ["run", "--target", "sync", "--scenario", "json", "--server", "gunicorn-sync",
-            "--workers", "1", "--rate", str(rate), "--warmup", f"{warmup}s",
-            "--duration", f"{duration}s", "--name", "stall"]  # fmt: skip
-    proc = subprocess.Popen([sys.executable, str(REPO / "bench.py"), *args], cwd=workdir,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        stall_server(proc.pid, after=warmup + stall_after, stall=stall)
-        _, err = proc.communicate(timeout=warmup + duration + 90)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, err[-3000:]
-    run_dir = latest_run(workdir / "runs")
-    (row,) = load(run_dir, "summary.json")["rows"]
-    return row
 
 
 def test_stall_shows_in_corrected_not_uncorrected(workdir: Path) -> None:
