@@ -1,0 +1,360 @@
+"""nginx in front of several server instances: write its configuration, start it, read its log.
+
+nginx runs as an ordinary child of the harness (foreground, unprivileged port, every
+path inside one folder), so a run folder holds the exact configuration and both logs:
+
+    <dir>/nginx.conf         written by ``write_nginx_config``
+    <dir>/nginx-access.log   one tab-separated line per request (see ``ACCESS_LOG_FIELDS``)
+    <dir>/nginx-error.log    nginx's own error log (failovers show up here)
+    <dir>/nginx.log          whatever the process prints (the ``log_path`` of ``start_nginx``)
+    <dir>/nginx-temp/        body and proxy buffers; empty unless a response is large
+
+Every proxied response carries ``X-Upstream: <$upstream_addr>`` so the load side can
+attribute requests to instances without reading the log. When nginx failed over,
+the header lists every address tried (``"127.0.0.1:8001, 127.0.0.1:8002"``); the last
+one answered. ``upstream_that_answered`` reads either form.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import grp
+import os
+import re
+import resource
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import ConfigError, ProcessError
+from harness.processes import (
+    LOOPBACK,
+    Child,
+    Supervisor,
+    require_executable,
+    tail,
+    wait_http_ready,
+)
+from harness.storage import write_atomic
+
+BALANCES = ("round_robin", "least_conn")
+CONF_NAME = "nginx.conf"
+ACCESS_LOG_NAME = "nginx-access.log"
+ERROR_LOG_NAME = "nginx-error.log"
+PID_NAME = "nginx.pid"
+TEMP_DIR_NAME = "nginx-temp"
+READY_PATH = "/__nginx_ready"
+UPSTREAM_HEADER = "X-Upstream"
+
+# Order of the tab-separated fields of each access log line (the nginx variables).
+ACCESS_LOG_FIELDS = (
+    "time_iso8601",
+    "status",
+    "request_method",
+    "request_uri",
+    "body_bytes_sent",
+    "upstream_addr",
+    "upstream_status",
+    "request_time",
+    "upstream_response_time",
+    "upstream_connect_time",
+)
+
+# Where Debian puts nginx; /usr/sbin is often missing from a non-root user's PATH.
+_SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
+_TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+_LISTEN_RE = re.compile(r"^\s*listen\s+(\S+?)(?:\s[^;]*)?;", re.MULTILINE)
+
+
+def write_nginx_config(
+    directory: Path,
+    listen_port: int,
+    upstream_ports: list[int],
+    *,
+    balance: str = "round_robin",
+    keepalive: int = 32,
+    host: str = LOOPBACK,
+) -> Path:
+    """Write ``<directory>/nginx.conf``: nginx on ``host:listen_port`` in front of the instances.
+
+    ``balance`` is ``"round_robin"`` (nginx's default) or ``"least_conn"``.
+    ``keepalive`` is the number of idle connections each nginx worker keeps open to the
+    instances (0: a new connection per request, as a client without keep-alive would).
+    ``host`` is both where nginx listens and where the instances listen.
+
+    A request that fails to connect, errors or times out before a response header
+    is retried on the next instance, so killing one instance costs no failed request.
+    """
+    if balance not in BALANCES:
+        raise ConfigError(f"balance must be one of {', '.join(BALANCES)}, not '{balance}'")
+    if not upstream_ports:
+        raise ConfigError("upstream_ports must name at least one instance port")
+    for port in (listen_port, *upstream_ports):
+        if not 0 < int(port) < 65536:
+            raise ConfigError(f"port {port} is outside 1..65535")
+    if listen_port in upstream_ports:
+        raise ConfigError(f"nginx port {listen_port} is also an instance port")
+    if keepalive < 0:
+        raise ConfigError(f"keepalive must be >= 0, not {keepalive}")
+
+    directory = Path(directory).resolve()
+    temp_root = directory / TEMP_DIR_NAME
+    for kind in _TEMP_KINDS:
+        (temp_root / kind).mkdir(parents=True, exist_ok=True)
+    text = _render(directory, temp_root, listen_port, upstream_ports, balance, keepalive, host)
+    conf = directory / CONF_NAME
+    write_atomic(conf, text)
+    return conf
+
+
+def _render(
+    directory: Path,
+    temp_root: Path,
+    listen_port: int,
+    upstream_ports: list[int],
+    balance: str,
+    keepalive: int,
+    host: str,
+) -> str:
+    addr = f"[{host}]" if ":" in host else host
+    nofile, connections = _file_limits()
+    servers = "\n".join(
+        f"        server {addr}:{port} max_fails=1 fail_timeout=10s;" for port in upstream_ports
+    )
+    balance_line = "        least_conn;\n" if balance == "least_conn" else ""
+    if keepalive:
+        # idle upstream connections close after 1 s, before gunicorn's 2 s keep-alive
+        # timeout can close one under nginx (a race that would cost a retry)
+        upstream_keepalive = (
+            f"        keepalive {keepalive};\n"
+            "        keepalive_timeout 1s;\n"
+            "        keepalive_requests 10000;\n"
+        )
+        proxy_keepalive = (
+            '            proxy_http_version 1.1;\n            proxy_set_header Connection "";\n'
+        )
+    else:
+        upstream_keepalive = ""
+        proxy_keepalive = ""
+    fields = "\\t".join(f"${name}" for name in ACCESS_LOG_FIELDS)
+    return f"""\
+# Written by harness/nginx.py for one run: nginx in the foreground, unprivileged,
+# every path inside {directory}
+# balance={balance} keepalive={keepalive} instances={len(upstream_ports)}
+daemon off;
+master_process on;
+worker_processes 1;
+{_user_line()}worker_rlimit_nofile {nofile};
+pid {directory / PID_NAME};
+error_log {directory / ERROR_LOG_NAME} notice;
+
+events {{
+    worker_connections {connections};
+}}
+
+http {{
+    client_body_temp_path {temp_root / "client_body"};
+    proxy_temp_path {temp_root / "proxy"};
+    fastcgi_temp_path {temp_root / "fastcgi"};
+    uwsgi_temp_path {temp_root / "uwsgi"};
+    scgi_temp_path {temp_root / "scgi"};
+
+    log_format bench "{fields}";
+    access_log {directory / ACCESS_LOG_NAME} bench;
+
+    default_type application/octet-stream;
+    server_tokens off;
+    tcp_nodelay on;
+    keepalive_timeout 65s;
+    keepalive_requests 100000;
+    client_max_body_size 10m;
+
+    upstream bench_instances {{
+{balance_line}{servers}
+{upstream_keepalive}    }}
+
+    server {{
+        listen {addr}:{listen_port} backlog=2048;
+        server_name _;
+
+        location = {READY_PATH} {{
+            access_log off;
+            default_type text/plain;
+            return 200 "ready\\n";
+        }}
+
+        location / {{
+            proxy_pass http://bench_instances;
+{proxy_keepalive}            proxy_set_header Host $http_host;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $host;
+            proxy_set_header X-Forwarded-Port $server_port;
+            proxy_connect_timeout 2s;
+            proxy_send_timeout 120s;
+            proxy_read_timeout 120s;
+            proxy_next_upstream error timeout;
+            proxy_next_upstream_tries 0;
+            proxy_redirect off;
+            add_header {UPSTREAM_HEADER} $upstream_addr always;
+        }}
+    }}
+}}
+"""
+
+
+def _user_line() -> str:
+    """As root, keep the workers' user: nobody could not reach a private run folder."""
+    if os.geteuid() != 0:
+        return ""  # nginx ignores (and warns about) ``user`` when not root
+    try:
+        group = grp.getgrgid(os.getegid()).gr_name
+    except KeyError:
+        group = str(os.getegid())
+    return f"user {getpass.getuser()} {group};\n"
+
+
+def _file_limits() -> tuple[int, int]:
+    """``worker_rlimit_nofile`` and ``worker_connections`` this process may have.
+
+    Each proxied request holds two descriptors (client and instance side).
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    ceiling = hard if hard != resource.RLIM_INFINITY else 65536
+    nofile = max(soft if soft != resource.RLIM_INFINITY else 65536, min(ceiling, 16384))
+    return nofile, max(256, min(4096, nofile // 2 - 16))
+
+
+def find_nginx() -> str:
+    """The nginx executable: on PATH, else in the sbin folders, else a ProcessError."""
+    found = shutil.which("nginx") or shutil.which("nginx", path=os.pathsep.join(_SBIN_DIRS))
+    return found or require_executable("nginx")  # raises, naming the Debian package
+
+
+def listen_url(conf_path: Path) -> str:
+    """``http://host:port`` of the first ``listen`` directive of a written config."""
+    match = _LISTEN_RE.search(Path(conf_path).read_text())
+    if not match:
+        raise ConfigError(f"{conf_path} has no listen directive")
+    return f"http://{match.group(1)}"
+
+
+def nginx_argv(conf_path: Path) -> list[str]:
+    conf_path = Path(conf_path).resolve()
+    directory = conf_path.parent
+    return [
+        find_nginx(),
+        "-e", str(directory / ERROR_LOG_NAME),
+        "-c", str(conf_path),
+        "-p", f"{directory}{os.sep}",
+    ]  # fmt: skip
+
+
+def start_nginx(
+    supervisor: Supervisor,
+    conf_path: Path,
+    log_path: Path,
+    cpus: tuple[int, ...] | None = None,
+    *,
+    timeout: float = 15.0,
+) -> Child:
+    """Start nginx with ``conf_path`` under ``supervisor`` and wait until it answers.
+
+    Readiness is nginx's own ``/__nginx_ready`` location, so it does not depend on the
+    instances (check those before). The returned child has a ``url`` attribute: the
+    address to send load to. Leaving the supervisor stops nginx and its worker.
+    """
+    conf_path = Path(conf_path).resolve()
+    url = listen_url(conf_path)
+    child = supervisor.start("nginx", nginx_argv(conf_path), log_path=log_path, cpus=cpus)
+    child.url = url  # type: ignore[attr-defined]
+    try:
+        wait_http_ready(child, url + READY_PATH, timeout=timeout)
+    except ProcessError as exc:
+        supervisor.stop(child)
+        error_log = conf_path.parent / ERROR_LOG_NAME
+        last = tail(error_log, 3).strip().replace("\n", " | ")
+        hint = f"; nginx error log: {last}" if last else ""
+        raise ProcessError(f"{exc.message}{hint} (see {error_log})") from exc
+    return child
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """One line of the access log. Times in seconds; ``None`` where nginx wrote ``-``."""
+
+    status: int
+    method: str
+    uri: str
+    upstream_addrs: tuple[str, ...]  # every instance tried, in order
+    upstream_statuses: tuple[str, ...]
+    request_time: float
+    upstream_response_time: float | None
+
+    @property
+    def upstream(self) -> str:
+        """The instance that answered (the last one tried), or ``"-"`` for none."""
+        return self.upstream_addrs[-1] if self.upstream_addrs else "-"
+
+
+def upstream_that_answered(upstream_addr: str) -> str:
+    """The last address of an ``$upstream_addr`` value (or ``X-Upstream`` header); ``-``: none."""
+    addrs = _split_upstream(upstream_addr)
+    return addrs[-1] if addrs else "-"
+
+
+def _split_upstream(value: str) -> tuple[str, ...]:
+    # ", " separates retries, " : " internal redirects; "-" means no instance was tried
+    parts = re.split(r", | : ", value.strip())
+    return tuple(p for p in parts if p and p != "-")
+
+
+def _seconds(value: str) -> float | None:
+    # several attempts: "0.001, 0.004"; the last belongs to the instance that answered
+    last = value.rsplit(",", 1)[-1].rsplit(":", 1)[-1].strip()
+    try:
+        return float(last)
+    except ValueError:
+        return None
+
+
+def read_access_log(access_log: Path) -> list[AccessRecord]:
+    """Every complete line of an access log written with the ``bench`` format."""
+    records: list[AccessRecord] = []
+    with contextlib.suppress(FileNotFoundError), Path(access_log).open(errors="replace") as fh:
+        for line in fh:
+            if not line.endswith("\n"):
+                break  # nginx is writing it right now
+            values = line.rstrip("\n").split("\t")
+            if len(values) != len(ACCESS_LOG_FIELDS):
+                continue
+            row = dict(zip(ACCESS_LOG_FIELDS, values, strict=True))
+            try:
+                status = int(row["status"])
+                request_time = float(row["request_time"])
+            except ValueError:
+                continue
+            records.append(
+                AccessRecord(
+                    status=status,
+                    method=row["request_method"],
+                    uri=row["request_uri"],
+                    upstream_addrs=_split_upstream(row["upstream_addr"]),
+                    upstream_statuses=_split_upstream(row["upstream_status"]),
+                    request_time=request_time,
+                    upstream_response_time=_seconds(row["upstream_response_time"]),
+                )
+            )
+    return records
+
+
+def requests_per_upstream(access_log: Path) -> dict[str, int]:
+    """Requests per instance address (``"127.0.0.1:8001"``) that answered them.
+
+    A request that failed over counts once, for the instance that finally answered;
+    requests no instance answered count under ``"-"``. A missing log gives ``{}``.
+    """
+    return dict(Counter(record.upstream for record in read_access_log(access_log)))
