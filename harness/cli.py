@@ -508,17 +508,22 @@ def server_spec(target: str | None, app: str | None, app_dir: Path | None, serve
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
               help="Port on 127.0.0.1. Default: 8000, or a free one if taken.")  # fmt: skip
 @click.option("--debug", is_flag=True, help="Debug mode with Flask-DebugToolbar (local use only).")
+@click.option("--bind", default="127.0.0.1", show_default=True,
+              help="Address to listen on; another than 127.0.0.1 exposes the app to the network "
+              "(for a load run from other machines).")  # fmt: skip
 @click.option("--db", type=click.Path(path_type=Path), default=Path("instance/serve.sqlite3"),
               show_default=True,
               help="SQLite database file (created and seeded if missing).")  # fmt: skip
 def serve(target: str | None, app: str | None, app_dir: Path | None, server: str, workers: int,
           threads: int, instances: int, redis: bool, port: int | None, debug: bool,
-          db: Path) -> None:  # fmt: skip
+          bind: str, db: Path) -> None:  # fmt: skip
     """Start one target (with its upstream service) for a person to use; Ctrl-C stops it."""
     from harness.processes import Supervisor, port_in_use
     from harness.servers import start_stack
 
     spec = server_spec(target, app, app_dir, server, workers, threads)
+    if debug and bind != "127.0.0.1":
+        raise ConfigError("--debug is for this machine only: it cannot be combined with --bind")
     if debug and spec.workers > 1:
         spec = replace(spec, workers=1)  # the toolbar keeps its panels in process memory
     if port is None:
@@ -527,7 +532,9 @@ def serve(target: str | None, app: str | None, app_dir: Path | None, server: str
     db.parent.mkdir(parents=True, exist_ok=True)
     with Supervisor() as sup:
         stack = start_stack(sup, spec, log_dir, db_path=db.resolve(), port=port, redis=redis,
-                            debug=debug, instances=instances)  # fmt: skip
+                            debug=debug, instances=instances, bind=bind)  # fmt: skip
+        if bind != "127.0.0.1":
+            stdout.print(f"listening on {bind}: reachable from other machines")
         what = f"{spec.target} target" if spec.target else spec.app
         stdout.print(f"{what} on {server}: {stack.url}/  (logs in {log_dir})")
         if stack.upstream:

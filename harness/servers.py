@@ -156,6 +156,7 @@ def start_stack(
     extra_env: dict[str, str] | None = None,
     ready_timeout: float = 60.0,
     balance: str = "round_robin",
+    bind: str = LOOPBACK,
 ) -> Stack:
     """Start upstream (+ Redis) and ``instances`` servers of ``spec`` (behind nginx if > 1)."""
     if port is not None and port_in_use(port):
@@ -197,7 +198,7 @@ def start_stack(
     urls: list[str] = []
     for i in range(instances):
         inst_port = port if (port is not None and instances == 1) else free_port()
-        argv = server_argv(spec, inst_port)
+        argv = server_argv(spec, inst_port, host=bind if instances == 1 else LOOPBACK)
         name = f"{spec.server} server" + (f" #{i + 1}" if instances > 1 else "")
         log_name = "server.log" if instances == 1 else f"server-{i + 1}.log"
         child = sup.start(name, argv, log_path=log_dir / log_name, env=env, cwd=cwd, cpus=cpus)
