@@ -329,8 +329,10 @@ def run_cell(
                            cpus=pin.generator_cpus)  # fmt: skip
         monitor = CpuMonitor(lambda: [locust.pid], lambda: [c.pid for c in stack.server_side()])
         monitor.start()
+        notes: list[str] = []
+        grace = LOCUST_GRACE_S + (600.0 if cfg.expect_workers else 0.0)  # workers join first
         try:
-            wait_for_load(locust, stack, cfg.warmup + cfg.duration, progress)
+            notes = wait_for_load(locust, stack, cfg.warmup + cfg.duration, progress, grace)
         except (KeyboardInterrupt, ProcessError) as exc:
             failure = exc
             stop_locust_gracefully(locust)
@@ -341,7 +343,9 @@ def run_cell(
                 monitor.write_csv(cell_dir / "cpu.csv", offset=float(recorder["start_unix"]))
     row = cell_row(cfg, cell, rep, cell_dir, run_dir, recorder)
     if row is not None:
-        row["warnings"] = [*workload.notes, *row["warnings"]]
+        row["warnings"] = [*workload.notes, *notes, *row["warnings"]]
+        if stack.proxy is not None:
+            row["instance_requests"] = instance_requests(cell_dir)
         rows.append(row)
         write_summary(run_dir, rows)
     if failure is not None:
@@ -413,26 +417,53 @@ def verify_stack(stack: Stack, cell: Cell, cell_dir: Path) -> None:
         )
 
 
-def wait_for_load(locust: Child, stack: Stack, seconds: float, progress: Progress) -> None:
-    """Wait for Locust to finish; a server dying meanwhile is an error."""
+def wait_for_load(locust: Child, stack: Stack, seconds: float, progress: Progress,
+                  grace: float = LOCUST_GRACE_S) -> list[str]:  # fmt: skip
+    """Wait for Locust to finish; returns notes on instances lost behind the proxy.
+
+    A server dying is an error, except an instance behind nginx while others still
+    serve: that is what running several instances is for, so the run goes on and says so.
+    """
     start = time.monotonic()
-    deadline = start + seconds + LOCUST_GRACE_S
+    deadline = start + seconds + grace
+    lost: dict[int, str] = {}
     while locust.alive():
         now = time.monotonic()
         progress.tick(min(now - start, seconds))
         dead = stack.dead()
-        if dead:
+        survivors = [c for c in stack.instances if c.alive()]
+        fatal = [c for c in dead if c is stack.proxy or not survivors or stack.proxy is None]
+        if fatal:
             raise ProcessError(
-                f"{dead[0].describe_exit()} during the run: {tail(dead[0].log_path, 1)}"
+                f"{fatal[0].describe_exit()} during the run: {tail(fatal[0].log_path, 1)}"
             )
+        for child in dead:
+            if child.pid not in lost:
+                lost[child.pid] = (
+                    f"{child.describe_exit()} {now - start:.0f}s into the run; "
+                    f"{len(survivors)} instance(s) kept serving behind nginx"
+                )
+                progress.message(f"warning: {lost[child.pid]}")
         if now > deadline:
             raise ProcessError(
-                f"Locust did not finish within {seconds + LOCUST_GRACE_S:.0f}s; "
-                f"see {locust.log_path}"
+                f"Locust did not finish within {seconds + grace:.0f}s; see {locust.log_path}"
             )
         with contextlib.suppress(subprocess.TimeoutExpired):
             locust.popen.wait(timeout=0.25)
     progress.tick(seconds)
+    return list(lost.values())
+
+
+def instance_requests(cell_dir: Path) -> dict[str, int]:
+    """Requests each instance served, from nginx's access log."""
+    from harness.nginx import requests_per_upstream
+
+    logs = sorted(cell_dir.glob("*access*.log"))
+    counts: dict[str, int] = {}
+    for log in logs:
+        for upstream, n in requests_per_upstream(log).items():
+            counts[upstream] = counts.get(upstream, 0) + n
+    return counts
 
 
 def stop_locust_gracefully(locust: Child, grace: float = 15.0) -> None:
