@@ -1,0 +1,145 @@
+"""HdrHistograms of request latencies, in microseconds: the only latency store of the project.
+
+No locust import here: the harness imports this module to read ``recorder.json``.
+
+Every latency is kept in an ``HdrHistogram(1, 3_600_000_000, 3)`` counting
+microseconds (1 µs to 1 hour, 3 significant digits). Histograms merge exactly
+(``merge_into``), so per-window, per-worker or per-repetition histograms can be
+summed without ever averaging percentiles.
+
+Two quirks of hdrhistogram 0.10.8 that the helpers here work around:
+
+- ``HdrHistogram.add`` of an *empty* histogram sets the destination's minimum to 0
+  (``get_min_value()`` answers 0 for an empty histogram): ``merge_into`` skips empty
+  sources.
+- ``get_mean_value`` walks a recorded-values iterator in pure Python (~70 ms for a
+  busy histogram): ``mean_us`` computes the same figure from the counts array.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000
+SIGNIFICANT_FIGURES = 3
+
+DEFAULT_PERCENTILES: tuple[float, ...] = (50.0, 90.0, 99.0, 99.9)
+
+
+def new_histogram() -> HdrHistogram:
+    """An empty latency histogram in microseconds (1 µs .. 1 h, 3 significant digits)."""
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
+
+
+def to_us(ms: float) -> int:
+    """A duration in float milliseconds as whole microseconds, clamped to the histogram range."""
+    us = int(ms * 1000.0 + 0.5)
+    if us < LOWEST_US:
+        return LOWEST_US
+    if us > HIGHEST_US:
+        return HIGHEST_US
+    return us
+
+
+def record(h: HdrHistogram, ms: float, count: int = 1) -> int:
+    """Record one duration given in milliseconds (float); returns the microseconds recorded.
+
+    Values are rounded to the nearest microsecond and clamped to [1 µs, 1 h], so
+    nothing is ever silently dropped (``record_value`` refuses out-of-range values).
+    """
+    us = to_us(ms)
+    h.record_value(us, count)
+    return us
+
+
+def encode(h: HdrHistogram) -> str:
+    """The standard compressed, base64 ``HISTFAAA…`` text of ``h`` (HdrHistogram V2 format)."""
+    return h.encode().decode("ascii")
+
+
+def decode(s: str | bytes) -> HdrHistogram:
+    """A histogram from ``encode``'s text (or any V2 HdrHistogram blob)."""
+    return HdrHistogram.decode(s.encode("ascii") if isinstance(s, str) else s)
+
+
+def merge_into(dst: HdrHistogram, src: HdrHistogram) -> HdrHistogram:
+    """Add every count of ``src`` to ``dst`` (exact); returns ``dst``."""
+    if src.get_total_count() == 0:
+        return dst  # add() of an empty histogram would reset dst's minimum to 0
+    dst.add(src)
+    return dst
+
+
+def merged(hists: Iterable[HdrHistogram]) -> HdrHistogram:
+    """A new histogram holding the counts of all ``hists``."""
+    out = new_histogram()
+    for h in hists:
+        merge_into(out, h)
+    return out
+
+
+def total_count(h: HdrHistogram) -> int:
+    return int(h.get_total_count())
+
+
+def _nonzero_counts(h: HdrHistogram) -> Iterable[tuple[int, int]]:
+    counts = h.counts
+    top = h.get_counts_array_index(h.max_value) + 1 if h.total_count else 0
+    for index in range(min(top, h.counts_len)):
+        c = counts[index]
+        if c:
+            yield index, c
+
+
+def mean_us(h: HdrHistogram) -> float:
+    """The mean in microseconds (same definition as ``get_mean_value``, much faster)."""
+    n = h.get_total_count()
+    if not n:
+        return 0.0
+    total = 0
+    for index, c in _nonzero_counts(h):
+        value = h.get_value_from_index(index)
+        total += c * h._hdr_median_equiv_value(value)
+    return total / n
+
+
+def percentiles_ms(
+    h: HdrHistogram, qs: Iterable[float] = DEFAULT_PERCENTILES
+) -> dict[float, float | None]:
+    """Percentiles (0-100) in milliseconds with microsecond resolution; None when empty."""
+    qs = list(qs)
+    if not h.get_total_count():
+        return {q: None for q in qs}
+    values = h.get_percentile_to_value_dict(qs)
+    return {q: values[q] / 1000 for q in qs}
+
+
+def percentile_key(q: float) -> str:
+    """``50.0`` -> ``"p50"``, ``99.9`` -> ``"p99.9"`` (the keys of summary.json)."""
+    return f"p{q:g}"
+
+
+def summary_ms(
+    h: HdrHistogram, qs: Iterable[float] = DEFAULT_PERCENTILES
+) -> dict[str, Any] | None:
+    """count, min, mean, max and percentiles in ms (µs resolution); None for an empty histogram.
+
+    Keys: ``count``, ``min``, ``mean``, ``max`` and ``p50``/``p90``/``p99``/``p99.9`` (for
+    the default ``qs``), the shape of ``latency_ms`` in ``summary.json``.
+    """
+    count = h.get_total_count()
+    if not count:
+        return None
+    out: dict[str, Any] = {
+        "count": int(count),
+        "min": h.get_min_value() / 1000,
+        "mean": round(mean_us(h) / 1000, 3),
+        "max": h.get_max_value() / 1000,
+    }
+    for q, v in percentiles_ms(h, qs).items():
+        out[percentile_key(q)] = v
+    return out
