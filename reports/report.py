@@ -1,0 +1,424 @@
+"""One self-contained HTML report per run folder.
+
+``render_report(run_dir)`` reads the run folder only (meta, summary, recorder
+histograms, time series, CPU, hotspots) and writes ``run_dir/report.html``: inline
+CSS and SVG charts, no scripts, no network fetches.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.errors import RunFolderError
+from reports import charts, hdr
+from reports.html import ms, num, render, safe_href, svg, table
+from reports.load import ALL, PERCENTILES, THIN_TAIL_SAMPLES, CellHistograms, Run, load_run
+
+MAX_SPECTRUM_LINES = 8
+
+
+@dataclass
+class EndpointFigures:
+    """One cell's figures for one endpoint, repetitions combined."""
+
+    cell_id: str
+    target: str
+    server: str
+    scenario: str
+    endpoint: str
+    repetitions: int
+    requests: int
+    failures: dict[str, int]
+    rps: float | None
+    latency: dict[str, Any] | None
+    corrected: dict[str, Any] | None
+    generator_bound: bool
+    merged: bool
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
+    @property
+    def error_pct(self) -> float:
+        return 100 * self.failed / self.requests if self.requests else 0.0
+
+
+def thin(count: int) -> list[str]:
+    return [k for k, q in PERCENTILES.items() if count * (1 - q / 100) < THIN_TAIL_SAMPLES]
+
+
+def _stats(hist: Any) -> dict[str, Any] | None:
+    count = hist.get_total_count()
+    if not count:
+        return None
+    values = hdr.percentiles_ms(hist, list(PERCENTILES.values()))
+    return {"count": int(count), "min": hist.get_min_value() / 1000,
+            "mean": hist.get_mean_value() / 1000, "max": hist.get_max_value() / 1000,
+            **{k: values[q] for k, q in PERCENTILES.items()}}  # fmt: skip
+
+
+def _median(values: list[Any]) -> float | None:
+    vals = sorted(float(v) for v in values if v is not None)
+    if not vals:
+        return None
+    mid = len(vals) // 2
+    return vals[mid] if len(vals) % 2 else (vals[mid - 1] + vals[mid]) / 2
+
+
+def _median_stats(entries: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+    lats = [e.get(key) for e in entries if e.get(key)]
+    if not lats:
+        return None
+    out: dict[str, Any] = {"count": sum(int(x.get("count", 0)) for x in lats)}
+    for k in ("min", "mean", "max", *PERCENTILES):
+        out[k] = _median([x.get(k) for x in lats])
+    return out
+
+
+def cell_figures(run: Run, cell_id: str, hists: CellHistograms | None) -> list[EndpointFigures]:
+    """Per endpoint (``ALL`` last): requests summed, rps averaged, percentiles merged."""
+    rows = run.cell_rows(cell_id)
+    first = rows[0]
+    names: dict[str, None] = {}
+    for row in rows:
+        for name in row["endpoints"]:
+            if name != ALL:
+                names.setdefault(name, None)
+    out = []
+    for name in [*sorted(names), ALL]:
+        entries = [row["endpoints"][name] for row in rows if name in row["endpoints"]]
+        if not entries:
+            continue
+        failures: dict[str, int] = {}
+        for e in entries:
+            for status, n in (e.get("failures") or {}).items():
+                failures[str(status)] = failures.get(str(status), 0) + int(n)
+        merged = len(entries) > 1 and hists is not None and name in hists.endpoints
+        if len(entries) == 1:
+            latency = entries[0].get("latency_ms")
+            corrected = entries[0].get("corrected_latency_ms")
+        elif merged:
+            assert hists is not None
+            latency = _stats(hists.endpoints[name])
+            corrected = _stats(hists.corrected[name]) if name in hists.corrected else None
+        else:
+            latency = _median_stats(entries, "latency_ms")
+            corrected = _median_stats(entries, "corrected_latency_ms")
+        rps_values = [e.get("rps") for e in entries if e.get("rps") is not None]
+        out.append(EndpointFigures(
+            cell_id=cell_id, target=str(first.get("target", "")),
+            server=str(first.get("server", "")), scenario=str(first.get("scenario", "")),
+            endpoint=name, repetitions=len(entries),
+            requests=sum(int(e.get("requests", 0)) for e in entries), failures=failures,
+            rps=sum(rps_values) / len(rps_values) if rps_values else None,
+            latency=latency, corrected=corrected,
+            generator_bound=any(r.get("generator_bound") for r in rows), merged=merged,
+        ))  # fmt: skip
+    return out
+
+
+def _pct_cell(lat: dict[str, Any] | None, key: str) -> str:
+    if not lat or lat.get(key) is None:
+        return "–"
+    count = int(lat.get("count") or 0)
+    above = int(count * (1 - PERCENTILES[key] / 100))
+    mark = " ⚠" if count * (1 - PERCENTILES[key] / 100) < THIN_TAIL_SAMPLES else ""
+    return f"{ms(lat[key])} ({above:,}){mark}"
+
+
+def _failures_text(f: EndpointFigures) -> str:
+    if not f.failures:
+        return ""
+    return ", ".join(
+        f"{status}: {n:,} ({100 * n / f.requests:.2f}%)" for status, n in sorted(f.failures.items())
+    )
+
+
+def _flags(f: EndpointFigures, lat: dict[str, Any] | None) -> str:
+    flags = []
+    if f.generator_bound:
+        flags.append("generator-bound")
+    t = thin(int(lat["count"])) if lat else list(PERCENTILES)
+    if t:
+        flags.append("thin: " + ", ".join(t))
+    if f.repetitions > 1 and not f.merged and f.endpoint:
+        flags.append("median of repetitions")
+    return "; ".join(flags)
+
+
+def summary_frame(figures: list[EndpointFigures], corrected: bool = False) -> pd.DataFrame:
+    """The summary table; server and scenario columns only when they vary."""
+    records = []
+    for f in figures:
+        lat = f.corrected if corrected else f.latency
+        records.append({
+            "target": f.target, "server": f.server, "scenario": f.scenario,
+            "endpoint": "all endpoints" if f.endpoint == ALL else f.endpoint,
+            "reps": f.repetitions, "requests": f"{f.requests:,}", "req/s": num(f.rps),
+            "samples": f"{int(lat['count']):,}" if lat else "0",
+            **{f"{k} ms (n above)": _pct_cell(lat, k) for k in PERCENTILES},
+            "max ms": ms(lat.get("max")) if lat else "–",
+            "errors %": f"{f.error_pct:.2f}", "failures by status": _failures_text(f),
+            "warnings": _flags(f, lat),
+        })  # fmt: skip
+    frame = pd.DataFrame.from_records(records)
+    for col in ("server", "scenario"):
+        if col in frame and frame[col].nunique() <= 1 and len(figures) > 0:
+            frame = frame.drop(columns=col)
+    keys = [c for c in ("target", "server", "scenario", "endpoint") if c in frame]
+    return frame.set_index(keys) if not frame.empty else frame
+
+
+def side_by_side(figures: list[EndpointFigures]) -> list[dict[str, Any]]:
+    """Per server and scenario with several targets: endpoint x target tables."""
+    frame = pd.DataFrame([{"server": f.server, "scenario": f.scenario, "target": f.target,
+                           "endpoint": "all endpoints" if f.endpoint == ALL else f.endpoint,
+                           "req/s": f.rps, "p50": (f.latency or {}).get("p50"),
+                           "p99": (f.latency or {}).get("p99"), "errors %": f.error_pct}
+                          for f in figures])  # fmt: skip
+    blocks = []
+    if frame.empty:
+        return blocks
+    for (server, scenario), group in frame.groupby(["server", "scenario"], sort=False):
+        targets = list(dict.fromkeys(group["target"]))
+        if len(targets) < 2:
+            continue
+        wide = {}
+        for metric, fmt in (("req/s", num), ("p50", ms), ("p99", ms)):
+            pivot = group.pivot_table(index="endpoint", columns="target", values=metric,
+                                      sort=False, dropna=False)  # fmt: skip
+            for t in targets:
+                unit = "" if metric == "req/s" else " ms"
+                col = pivot[t] if t in pivot else pd.Series(index=pivot.index, dtype=float)
+                wide[(metric + unit, t)] = col.map(fmt)
+        records = pd.DataFrame(wide)
+        records.index.name = "endpoint"
+        rps = group.pivot_table(index="endpoint", columns="target", values="req/s", sort=False)
+        rps = rps[[t for t in targets if t in rps.columns]]
+        p99 = group.pivot_table(index="endpoint", columns="target", values="p99", sort=False)
+        p99 = p99[[t for t in targets if t in p99.columns]]
+        blocks.append({
+            "title": f"{server} · {scenario}",
+            "table": table(records, index=True),
+            "charts": [
+                svg(charts.bars_chart(rps, f"Throughput by target ({server}, {scenario})",
+                                      "requests/s")),
+                svg(charts.bars_chart(p99, f"p99 latency by target ({server}, {scenario})",
+                                      "ms")),
+            ],
+        })  # fmt: skip
+    return blocks
+
+
+def cell_labels(run: Run) -> dict[str, str]:
+    """Short, unique names: the target, plus server and scenario when those vary."""
+    cell_ids = run.cell_ids()
+    firsts = {cid: run.cell_rows(cid)[0] for cid in cell_ids}
+    keys = [k for k in ("target", "server", "scenario")
+            if k == "target" or len({str(r.get(k)) for r in firsts.values()}) > 1]  # fmt: skip
+    labels = {cid: " · ".join(str(firsts[cid].get(k, "")) for k in keys) for cid in cell_ids}
+    if len(set(labels.values())) < len(labels) or len(cell_ids) == 1:
+        return {cid: cid for cid in cell_ids}
+    return labels
+
+
+def time_charts(run: Run, series: dict[str, pd.DataFrame]) -> list[Any]:
+    alls = {name: s[s["endpoint"] == ALL] for name, s in series.items()}
+    out = [svg(charts.line_chart(alls, "rps", "Throughput (all endpoints)", "requests/s"))]
+    if any("users" in s and s["users"].notna().any() for s in alls.values()):
+        out.append(svg(charts.line_chart(alls, "users", "Active users", "users")))
+    for name, s in alls.items():
+        steady_t = s.loc[s.get("steady", pd.Series(dtype=int)) == 1, "t"] if "steady" in s else []
+        steady = (float(min(steady_t)) - 0.5, float(max(steady_t)) + 0.5) if len(steady_t) else None
+        out.append(svg(charts.percentiles_chart(s, f"Latency percentiles: {name}", steady)))
+    return out
+
+
+def spectrum_charts(run: Run, hists: dict[str, CellHistograms], labels: dict[str, str]) -> list:
+    out = []
+    for cell_id, h in hists.items():
+        if not h.endpoints:
+            continue
+        names = sorted((n for n in h.endpoints if n != ALL),
+                       key=lambda n: -h.endpoints[n].get_total_count())[: MAX_SPECTRUM_LINES - 1]
+        lines: dict[str, list[tuple[float, float]]] = {}
+        dashed = []
+        for name in [ALL, *names]:
+            shown = "all endpoints" if name == ALL else name
+            lines[shown] = hdr.spectrum(h.endpoints[name])
+            if name in h.corrected:
+                lines[f"{shown} (corrected)"] = hdr.spectrum(h.corrected[name])
+                dashed.append(f"{shown} (corrected)")
+        out.append(svg(charts.spectrum_chart(lines, f"Percentile spectrum: {labels[cell_id]}",
+                                             dashed)))  # fmt: skip
+    return out
+
+
+def knee_charts(series: dict[str, pd.DataFrame]) -> list[Any]:
+    points, levels = {}, {}
+    for name, s in series.items():
+        alls = s[s["endpoint"] == ALL]
+        if alls.empty:
+            continue
+        points[name] = alls
+        if "users" in alls and alls["users"].notna().any():
+            levels[name] = (alls.groupby("users")[["rps", "p50", "p99"]].median()
+                            .reset_index().sort_values("rps"))  # fmt: skip
+    if not points:
+        return []
+    return [svg(charts.knee_chart(points, levels, "p50 and p99 against throughput"))]
+
+
+def hotspot_blocks(run: Run, labels: dict[str, str]) -> tuple[list[dict[str, Any]], str | None]:
+    data = run.hotspots or {}
+    blocks = []
+    for cell_id, cell in (data.get("cells") or {}).items():
+        for endpoint, e in ((cell or {}).get("endpoints") or {}).items():
+            if not isinstance(e, dict):
+                continue
+            stats = (f"{e.get('profiled_requests', '?')} profiled requests · mean wall "
+                     f"{ms(e.get('wall_ms_mean'))} ms · mean CPU {ms(e.get('cpu_ms_mean'))} ms · "
+                     f"p95 wall {ms(e.get('p95_wall_ms'))} ms · "
+                     f"{e.get('tail_requests', 0)} tail requests")  # fmt: skip
+            files = e.get("files") or {}
+            names = {"html": "profile", "tail_html": "tail profile", "folded": "folded stacks"}
+            links = [(names.get(k, k), h) for k, v in files.items() if (h := safe_href(v))]
+            blocks.append({
+                "cell": labels.get(cell_id, cell_id), "endpoint": endpoint, "stats": stats,
+                "links": links, "table": table(_hotspot_frame(e.get("hotspots") or [])),
+                "tail_table": table(_hotspot_frame(e.get("tail_hotspots") or []))
+                if e.get("tail_hotspots") else None,
+            })  # fmt: skip
+    return blocks, safe_href(data.get("speedscope"))
+
+
+def _hotspot_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "function": h.get("function", ""),
+        "where": f"{h.get('file', '')}:{h.get('line', '')}",
+        "self ms/req": ms(h.get("self_ms")), "total ms/req": ms(h.get("total_ms")),
+        "% of request": num(h.get("pct")),
+    } for h in items[:15] if isinstance(h, dict)])  # fmt: skip
+
+
+def environment(run: Run) -> dict[str, Any]:
+    meta = run.meta
+    machine = meta.get("machine") or {}
+    git = meta.get("git") or {}
+    env = [(k, str(v)) for k, v in machine.items()]
+    dirty = " (dirty tree)" if git.get("dirty") else ""
+    env += [("python", str(meta.get("python", "?"))),
+            ("git commit", f"{git.get('commit', '?')}{dirty}"),
+            ("cpu pinning", json.dumps(meta.get("pinning")))]  # fmt: skip
+    packages = pd.DataFrame(sorted((meta.get("packages") or {}).items()),
+                            columns=["package", "version"])  # fmt: skip
+    commands = "\n".join(
+        shlex.join(str(a) for a in c) if isinstance(c, list) else str(c)
+        for c in meta.get("commands") or []
+    )
+    return {"environment": env, "packages_table": table(packages),
+            "commands": commands or "(none recorded)",
+            "config": json.dumps(meta.get("config"), indent=2, default=str)}  # fmt: skip
+
+
+def build_context(run: Run) -> dict[str, Any]:
+    cell_ids = run.cell_ids()
+    labels = cell_labels(run)
+    hists = {cid: run.cell_histograms(cid) for cid in cell_ids}
+    figures = [f for cid in cell_ids for f in cell_figures(run, cid, hists[cid])]
+    warnings = list(run.warnings)
+    by_text: dict[str, list[str]] = {}
+    for cid in cell_ids:
+        rows = run.cell_rows(cid)
+        for row in rows:
+            for w in row.get("warnings") or []:
+                where = labels[cid] + (f" r{row['repetition']}" if len(rows) > 1 else "")
+                by_text.setdefault(str(w), []).append(where)
+    warnings += [f"{', '.join(where)}: {text}" for text, where in by_text.items()]
+    series, cpu = {}, {}
+    for cid in cell_ids:
+        first = run.cell_rows(cid)[0]
+        series[labels[cid]] = run.timeseries(first)
+        cpu[labels[cid]] = run.cpu(first)
+    repeated = any(len(run.cell_rows(c)) > 1 for c in cell_ids)
+    time_note = "Per second, all endpoints" + (
+        "; the first repetition of each cell is shown." if repeated else "."
+    )
+    open_rows = [r for r in run.rows if r.get("open_model")]
+    open_table = None
+    if open_rows:
+        open_table = table(pd.DataFrame([{
+            "cell": labels.get(r["cell_id"], r["cell_id"]), "rep": r["repetition"],
+            **{k: r["open_model"].get(k) for k in ("rate", "achieved_rps", "scheduled", "sent",
+                                                   "late", "dropped")},
+        } for r in open_rows]))  # fmt: skip
+    corrected = [f for f in figures if f.corrected]
+    side = side_by_side(figures)
+    hot, speedscope = hotspot_blocks(run, labels)
+    knee = run.shape in ("step", "spike") or any(
+        s.loc[s["endpoint"] == ALL, "users"].nunique() > 2
+        for s in series.values() if "users" in s and not s.empty
+    )  # fmt: skip
+    toc = [("summary", "Summary")]
+    if side:
+        toc.append(("targets", "Targets"))
+    toc += [("time", "Over time"), ("spectrum", "Distribution")]
+    if knee:
+        toc.append(("knee", "Latency vs throughput"))
+    toc.append(("cpu", "CPU"))
+    if hot:
+        toc.append(("hotspots", "Hotspots"))
+    toc.append(("environment", "Environment"))
+    git = run.meta.get("git") or {}
+    return {
+        "title": f"Benchmark report: {run.name}",
+        "run_name": run.name,
+        "meta": run.meta,
+        "commit": str(git.get("commit") or "?")[:12] + ("+dirty" if git.get("dirty") else ""),
+        "profiled": run.profiled,
+        "shape": run.shape,
+        "open_model": run.open_model,
+        "toc": toc,
+        "warnings": list(dict.fromkeys(warnings)),
+        "thin_limit": THIN_TAIL_SAMPLES,
+        "summary_table": table(summary_frame(figures), index=True),
+        "corrected_table": table(summary_frame(corrected, corrected=True), index=True)
+        if corrected
+        else None,
+        "open_model_table": open_table,
+        "side_by_side": side,
+        "side_by_side_charts": [c for b in side for c in b["charts"]],
+        "time_note": time_note,
+        "time_charts": time_charts(run, series),
+        "spectrum_charts": spectrum_charts(run, hists, labels),
+        "knee_charts": knee_charts(series) if knee else [],
+        "cpu_charts": [
+            svg(charts.cpu_chart(c, f"CPU: {name}")) for name, c in cpu.items() if not c.empty
+        ],
+        "hotspots": hot,
+        "speedscope": speedscope,
+        **environment(run),
+    }
+
+
+def render_report(run_dir: Path) -> Path:
+    """Write ``run_dir/report.html`` from the run folder alone and return its path."""
+    run = load_run(Path(run_dir))
+    html = render("report.html.j2", **build_context(run))
+    out = run.path / "report.html"
+    tmp = out.with_name(".report.html.tmp")
+    try:
+        tmp.write_text(html, encoding="utf-8")
+        tmp.replace(out)
+    except OSError as exc:
+        raise RunFolderError(
+            f"cannot write {out}: {exc.strerror}; is the run folder writable?"
+        ) from None
+    return out
