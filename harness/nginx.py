@@ -356,5 +356,7 @@ def requests_per_upstream(access_log: Path) -> dict[str, int]:
 
     A request that failed over counts once, for the instance that finally answered;
     requests no instance answered count under ``"-"``. A missing log gives ``{}``.
+    nginx writes a line just after sending the response, so read the log after nginx
+    stopped for exact totals (while it runs, the last few requests may be missing).
     """
     return dict(Counter(record.upstream for record in read_access_log(access_log)))
