@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 # `locust -f loadtests/endpoints.py` puts loadtests/ (not the repo) on sys.path
 _REPO = str(Path(__file__).resolve().parents[1])
@@ -98,7 +98,7 @@ def item_ids(payload: Any) -> list[int]:
 class ItemsUser(EndpointUser):
     """REST reads: one paginated list for every four single-item reads."""
 
-    ids: list[int] = list(range(1, ITEM_IDS + 1))
+    ids: ClassVar[list[int]] = list(range(1, ITEM_IDS + 1))
 
     def request(self, context: dict[str, Any]) -> None:
         if random.random() < 0.2:

@@ -123,9 +123,7 @@ def percentile_key(q: float) -> str:
     return f"p{q:g}"
 
 
-def summary_ms(
-    h: HdrHistogram, qs: Iterable[float] = DEFAULT_PERCENTILES
-) -> dict[str, Any] | None:
+def summary_ms(h: HdrHistogram, qs: Iterable[float] = DEFAULT_PERCENTILES) -> dict[str, Any] | None:
     """count, min, mean, max and percentiles in ms (µs resolution); None for an empty histogram.
 
     Keys: ``count``, ``min``, ``mean``, ``max`` and ``p50``/``p90``/``p99``/``p99.9`` (for

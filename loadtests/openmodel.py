@@ -111,10 +111,11 @@ def drain(environment: Any) -> None:
     timeout = max(2.0, float(getattr(environment, "stop_timeout", 0) or 0))
     schedule.group.join(timeout=timeout)
     if len(schedule.group):
-        logger.warning("open model: %d requests still in flight were abandoned", len(schedule.group))
+        logger.warning(
+            "open model: %d requests still in flight were abandoned", len(schedule.group)
+        )
         schedule.group.kill(block=True, timeout=2)
 
 
 def spawn(schedule: Schedule, fn: Any, *args: Any) -> None:
     schedule.group.spawn(fn, *args)
-

@@ -284,9 +284,9 @@ class Recorder:
             entry.live()
             self._cur[key] = entry
         intended = context.get(INTENDED_KEY) if context else None
-        if intended is not None and start_time is not None:
-            if start_time - intended > self.late_after_s:
-                self.open["late"] += 1
+        late = intended is not None and start_time is not None
+        if late and start_time - intended > self.late_after_s:
+            self.open["late"] += 1
         if exception is not None:
             status = failure_key(response, exception)
             entry.failures[status] = entry.failures.get(status, 0) + 1
@@ -533,7 +533,9 @@ def _on_test_stopping(environment: Any, **_kw: Any) -> None:
             gevent.sleep(0.05)
         else:
             missing = sorted((pending & {c.id for c in runner.clients.values()}) - rec._final_from)
-            logger.error("recorder: no final report from workers %s; their last data is lost", missing)
+            logger.error(
+                "recorder: no final report from workers %s; their last data is lost", missing
+            )
     finally:
         rec._awaiting_finals = False
 

@@ -93,7 +93,10 @@ FORM = '<form method="post"><input id="csrf_token" name="csrf_token" type="hidde
 def login():
     if request.method == "POST":
         _check_csrf()
-        if request.form.get("username") != "demo" or request.form.get("password") != "demo-password":
+        if (
+            request.form.get("username") != "demo"
+            or request.form.get("password") != "demo-password"
+        ):
             abort(401)
         session["user"] = "demo"
         return redirect("/items")
