@@ -12,6 +12,7 @@ import concurrent.futures
 import logging
 import random
 import secrets
+import weakref
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
@@ -144,7 +145,9 @@ def build_app(
     else:
         db = Database(engine)
         upstream = UpstreamClient(upstream_url)
-    app.extensions[EXTENSION_KEY] = BenchState(variant, db, upstream, randint, cache)
+    state = BenchState(variant, db, upstream, randint, cache)
+    app.extensions[EXTENSION_KEY] = state
+    weakref.finalize(app, state.close)  # no socket outlives its app
 
     csrf.init_app(app)
     login_manager.init_app(app)

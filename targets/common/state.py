@@ -22,6 +22,11 @@ class BenchState:
     randint: Callable[[int, int], int]
     cache: Any = None  # flask_caching.Cache in the cached variant
 
+    def close(self) -> None:
+        """Close pooled connections (database, upstream); the app can still reopen them."""
+        self.upstream.close()
+        self.db.engine.dispose()
+
 
 def bench_state() -> BenchState:
     return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
