@@ -26,7 +26,10 @@ import httpx
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-password"
 WORLD_ROWS = 10_000
-XSS_ESCAPED = "&lt;script&gt;alert(&#34;This should not be displayed in a browser alert box.&#34;);&lt;/script&gt;"
+XSS_ESCAPED = (
+    "&lt;script&gt;alert(&#34;This should not be displayed in a browser alert box.&#34;);"
+    "&lt;/script&gt;"
+)
 _CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -267,7 +270,7 @@ CHECKS: tuple[Check, ...] = (
         json_body=VERIFY_ITEM,
         location="/api/items/",
         save=save_item_id,
-    ),  # fmt: skip
+    ),
     Check("api get", "GET", "/api/items/{item_id}", 200, JSON, item_matching(**VERIFY_ITEM)),
     Check(
         "api replace",
@@ -277,7 +280,7 @@ CHECKS: tuple[Check, ...] = (
         JSON,
         item_matching(**VERIFY_ITEM_2),
         json_body=VERIFY_ITEM_2,
-    ),  # fmt: skip
+    ),
     Check(
         "api get replaced",
         "GET",
@@ -285,7 +288,7 @@ CHECKS: tuple[Check, ...] = (
         200,
         JSON,
         item_matching(**VERIFY_ITEM_2),
-    ),  # fmt: skip
+    ),
     Check(
         "api invalid",
         "POST",
@@ -294,7 +297,7 @@ CHECKS: tuple[Check, ...] = (
         JSON,
         json_error("fields"),
         json_body={"name": "", "price_cents": "free"},
-    ),  # fmt: skip
+    ),
     Check("api not json", "POST", "/api/items", 400, JSON, json_error(), raw_body="name=x"),
     Check("api delete", "DELETE", "/api/items/{item_id}", 204),
     Check("api get deleted", "GET", "/api/items/{item_id}", 404, JSON, json_error()),
@@ -312,7 +315,7 @@ CHECKS: tuple[Check, ...] = (
         400,
         HTML,
         form={"username": DEMO_USERNAME, "password": DEMO_PASSWORD},
-    ),  # fmt: skip
+    ),
     Check(
         "login wrong password",
         "POST",
@@ -321,7 +324,7 @@ CHECKS: tuple[Check, ...] = (
         HTML,
         contains("Invalid"),
         form={**LOGIN_FORM, "password": "wrong-password"},
-    ),  # fmt: skip
+    ),
     Check("login", "POST", "/login", 303, form=LOGIN_FORM, location="/items"),
     Check("new item form", "GET", "/items/new", 200, HTML, html_form_with_csrf, save=save_csrf),
     Check(
@@ -331,7 +334,7 @@ CHECKS: tuple[Check, ...] = (
         400,
         HTML,
         form={k: v for k, v in ITEM_FORM.items() if k != "csrf_token"},
-    ),  # fmt: skip
+    ),
     Check(
         "new item",
         "POST",
@@ -340,7 +343,7 @@ CHECKS: tuple[Check, ...] = (
         form=ITEM_FORM,
         location="/items/",
         save=save_html_item_id,
-    ),  # fmt: skip
+    ),
     Check(
         "item page",
         "GET",
@@ -348,7 +351,7 @@ CHECKS: tuple[Check, ...] = (
         200,
         HTML,
         contains("verify form item", "&lt;b&gt;made&lt;/b&gt;", "2.50"),
-    ),  # fmt: skip
+    ),
     Check("logout page", "GET", "/logout", 200, HTML, html_form_with_csrf, save=save_csrf),
     Check("logout", "POST", "/logout", 303, form={"csrf_token": "{csrf}"}, location="/login"),
     Check("logged out", "GET", "/items/new", 302, location="/login"),
