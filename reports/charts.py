@@ -24,8 +24,18 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullForma
 
 MAX_POINTS = 300
 WIDTH_IN, HEIGHT_IN = 6.4, 2.6
-PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563",
-           "#db2777", "#65a30d", "#ca8a04"]  # fmt: skip
+PALETTE = [
+    "#2563eb",
+    "#dc2626",
+    "#16a34a",
+    "#9333ea",
+    "#ea580c",
+    "#0891b2",
+    "#4b5563",
+    "#db2777",
+    "#65a30d",
+    "#ca8a04",
+]
 STYLE = {
     "svg.fonttype": "none",
     "svg.hashsalt": "flask-bench",
@@ -73,8 +83,12 @@ def _figure(nrows: int = 1, height: float = HEIGHT_IN) -> tuple[Any, Any]:
         return plt.subplots(nrows, 1, figsize=(WIDTH_IN, height * nrows), squeeze=False)
 
 
-def binned(frame: pd.DataFrame, mean_cols: Sequence[str], max_cols: Sequence[str] = (),
-           max_points: int = MAX_POINTS) -> tuple[pd.DataFrame, int]:  # fmt: skip
+def binned(
+    frame: pd.DataFrame,
+    mean_cols: Sequence[str],
+    max_cols: Sequence[str] = (),
+    max_points: int = MAX_POINTS,
+) -> tuple[pd.DataFrame, int]:
     """At most ``max_points`` rows: means for rates, maxima for latency percentiles."""
     frame = frame.sort_values("t")
     if len(frame) <= max_points:
@@ -92,8 +106,14 @@ def _legend(ax: Any, n: int) -> None:
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
 
-def line_chart(series: dict[str, pd.DataFrame], column: str, title: str, ylabel: str,
-               aggregate: str = "mean", ylim0: bool = True) -> str:  # fmt: skip
+def line_chart(
+    series: dict[str, pd.DataFrame],
+    column: str,
+    title: str,
+    ylabel: str,
+    aggregate: str = "mean",
+    ylim0: bool = True,
+) -> str:
     """One line per label of ``column`` against ``t`` (seconds)."""
     with plt.rc_context(STYLE):
         fig, axes = _figure()
@@ -116,8 +136,12 @@ def line_chart(series: dict[str, pd.DataFrame], column: str, title: str, ylabel:
         return _svg(fig)
 
 
-def percentiles_chart(frame: pd.DataFrame, title: str, steady: tuple[float, float] | None,
-                      columns: Iterable[str] = ("p50", "p90", "p99")) -> str:  # fmt: skip
+def percentiles_chart(
+    frame: pd.DataFrame,
+    title: str,
+    steady: tuple[float, float] | None,
+    columns: Iterable[str] = ("p50", "p90", "p99"),
+) -> str:
     with plt.rc_context(STYLE):
         fig, axes = _figure()
         ax = axes[0][0]
@@ -145,8 +169,9 @@ def _percentile_axis(ax: Any, highest: float) -> None:
     ax.set_xlabel("percentile")
 
 
-def spectrum_chart(lines: dict[str, list[tuple[float, float]]], title: str,
-                   dashed: Iterable[str] = ()) -> str:  # fmt: skip
+def spectrum_chart(
+    lines: dict[str, list[tuple[float, float]]], title: str, dashed: Iterable[str] = ()
+) -> str:
     """Latency by percentile, x = 1 / (1 - q) on a log scale (HdrHistogram style)."""
     dashed = set(dashed)
     with plt.rc_context(STYLE):
@@ -157,8 +182,12 @@ def spectrum_chart(lines: dict[str, list[tuple[float, float]]], title: str,
             if not points:
                 continue
             xs = [1 / (1 - q / 100) for q, _ in points]
-            ax.plot(xs, [v for _, v in points], label=label(name),
-                    linestyle="--" if name in dashed else "-")  # fmt: skip
+            ax.plot(
+                xs,
+                [v for _, v in points],
+                label=label(name),
+                linestyle="--" if name in dashed else "-",
+            )
             highest = max(highest, points[-1][0])
         _percentile_axis(ax, highest)
         ax.set_yscale("log")
@@ -171,8 +200,7 @@ def spectrum_chart(lines: dict[str, list[tuple[float, float]]], title: str,
         return _svg(fig)
 
 
-def knee_chart(points: dict[str, pd.DataFrame], levels: dict[str, pd.DataFrame],
-               title: str) -> str:  # fmt: skip
+def knee_chart(points: dict[str, pd.DataFrame], levels: dict[str, pd.DataFrame], title: str) -> str:
     """Latency against throughput: per-second points and per-load-level medians."""
     with plt.rc_context(STYLE):
         fig, axes = _figure(height=3.0)
@@ -184,10 +212,23 @@ def knee_chart(points: dict[str, pd.DataFrame], levels: dict[str, pd.DataFrame],
             ax.scatter(frame["rps"], frame["p99"], s=6, alpha=0.35, color=color, lw=0)
             level = levels.get(name)
             if level is not None and not level.empty:
-                ax.plot(level["rps"], level["p99"], marker="o", ms=3, color=color,
-                        label=f"{label(name)} p99")  # fmt: skip
-                ax.plot(level["rps"], level["p50"], marker=".", ms=3, color=color, ls=":",
-                        label=f"{label(name)} p50")  # fmt: skip
+                ax.plot(
+                    level["rps"],
+                    level["p99"],
+                    marker="o",
+                    ms=3,
+                    color=color,
+                    label=f"{label(name)} p99",
+                )
+                ax.plot(
+                    level["rps"],
+                    level["p50"],
+                    marker=".",
+                    ms=3,
+                    color=color,
+                    ls=":",
+                    label=f"{label(name)} p50",
+                )
         ax.set_xlabel("throughput (requests/s)")
         ax.set_ylabel("latency (ms)")
         ax.set_ylim(bottom=0)
@@ -200,14 +241,24 @@ def cpu_chart(frame: pd.DataFrame, title: str) -> str:
     with plt.rc_context(STYLE):
         fig, axes = _figure()
         ax = axes[0][0]
-        cols = [c for c in ("server_cpu_pct", "generator_cpu_pct", "generator_cpu_max_pct")
-                if c in frame]  # fmt: skip
+        cols = [
+            c
+            for c in ("server_cpu_pct", "generator_cpu_pct", "generator_cpu_max_pct")
+            if c in frame
+        ]
         data, width = binned(frame[["t", *cols]], cols)
-        names = {"server_cpu_pct": "server (sum)", "generator_cpu_pct": "generator (sum)",
-                 "generator_cpu_max_pct": "generator (busiest process)"}  # fmt: skip
+        names = {
+            "server_cpu_pct": "server (sum)",
+            "generator_cpu_pct": "generator (sum)",
+            "generator_cpu_max_pct": "generator (busiest process)",
+        }
         for col in cols:
-            ax.plot(data["t"], data[col], label=names[col],
-                    ls=":" if col == "generator_cpu_max_pct" else "-")  # fmt: skip
+            ax.plot(
+                data["t"],
+                data[col],
+                label=names[col],
+                ls=":" if col == "generator_cpu_max_pct" else "-",
+            )
         ax.axhline(90, color="#f59e0b", lw=0.8, ls="--", label="90% of a core")
         note = f" ({width} s bins)" if width > 1 else ""
         ax.set_title(label(title) + note)
@@ -227,8 +278,7 @@ def bars_chart(frame: pd.DataFrame, title: str, xlabel: str) -> str:
         height = 0.8 / max(1, n_series)
         for i, col in enumerate(frame.columns):
             ys = [g + i * height for g in range(n_groups)]
-            ax.barh(ys, frame[col].fillna(0).to_numpy(), height=height * 0.95,
-                    label=label(col))  # fmt: skip
+            ax.barh(ys, frame[col].fillna(0).to_numpy(), height=height * 0.95, label=label(col))
         ax.set_yticks([g + 0.4 - height / 2 for g in range(n_groups)])
         ax.set_yticklabels([label(i) for i in frame.index])
         ax.invert_yaxis()
@@ -236,4 +286,26 @@ def bars_chart(frame: pd.DataFrame, title: str, xlabel: str) -> str:
         ax.set_xlabel(xlabel)
         ax.set_title(label(title))
         _legend(ax, n_series)
+        return _svg(fig)
+
+
+def repetitions_chart(changes: dict[str, Any], title: str, baseline: str, candidate: str) -> str:
+    """Per-repetition figures, baseline vs candidate, one panel per metric: the evidence."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(changes), figsize=(WIDTH_IN, 2.2), squeeze=False)
+        for ax, (metric, c) in zip(axes[0], changes.items(), strict=False):
+            for x, values, color in (
+                (0, c.baseline_values, PALETTE[0]),
+                (1, c.candidate_values, PALETTE[1]),
+            ):
+                ax.scatter([x] * len(values), values, s=14, color=color, alpha=0.8, lw=0)
+            ax.set_xticks([0, 1])
+            ax.set_xticklabels(["A", "B"])
+            ax.set_xlim(-0.6, 1.6)
+            ax.set_title(f"{metric} ({'req/s' if metric == 'rps' else 'ms'})", fontsize=9)
+            ax.grid(axis="x", visible=False)
+        fig.suptitle(
+            label(f"{title}: A = {baseline}, B = {candidate}"), fontsize=9, x=0.01, ha="left"
+        )
+        fig.tight_layout()
         return _svg(fig)

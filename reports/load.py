@@ -28,12 +28,39 @@ PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p99.9": 99.9}
 THIN_TAIL_SAMPLES = 10
 
 SUMMARY_COLUMNS = [
-    "cell_id", "repetition", "target", "server", "scenario", "workers", "threads",
-    "instances", "users", "rate", "endpoint", "requests", "failed", "error_pct", "rps",
-    "profiled", "count", "min", "mean", "max", "p50", "p90", "p99", "p99.9",
-    "c_count", "c_p50", "c_p90", "c_p99", "c_p99.9", "thin", "failures",
+    "cell_id",
+    "repetition",
+    "target",
+    "server",
+    "scenario",
+    "workers",
+    "threads",
+    "instances",
+    "users",
+    "rate",
+    "endpoint",
+    "requests",
+    "failed",
+    "error_pct",
+    "rps",
+    "profiled",
+    "count",
+    "min",
+    "mean",
+    "max",
+    "p50",
+    "p90",
+    "p99",
+    "p99.9",
+    "c_count",
+    "c_p50",
+    "c_p90",
+    "c_p99",
+    "c_p99.9",
+    "thin",
+    "failures",
     "generator_bound",
-]  # fmt: skip
+]
 
 
 def resolve_run(ref: str | Path, runs_dir: Path = Path("runs")) -> Path:
@@ -202,21 +229,36 @@ class Run:
                 lat = e.get("latency_ms") or {}
                 cor = e.get("corrected_latency_ms") or {}
                 failures = e.get("failures") or {}
-                records.append({
-                    **{k: row.get(k) for k in ("cell_id", "repetition", "target", "server",
-                                                "scenario", "workers", "threads", "instances",
-                                                "users", "rate", "generator_bound")},
-                    "endpoint": endpoint,
-                    "requests": e.get("requests", 0),
-                    "failed": sum(int(v) for v in failures.values()),
-                    "error_pct": e.get("error_pct", 0.0),
-                    "rps": e.get("rps"),
-                    "profiled": e.get("profiled", 0),
-                    **{k: lat.get(k) for k in ("count", "min", "mean", "max", *PERCENTILES)},
-                    **{f"c_{k}": cor.get(k) for k in ("count", *PERCENTILES)},
-                    "thin": list(e.get("thin") or []),
-                    "failures": dict(failures),
-                })  # fmt: skip
+                records.append(
+                    {
+                        **{
+                            k: row.get(k)
+                            for k in (
+                                "cell_id",
+                                "repetition",
+                                "target",
+                                "server",
+                                "scenario",
+                                "workers",
+                                "threads",
+                                "instances",
+                                "users",
+                                "rate",
+                                "generator_bound",
+                            )
+                        },
+                        "endpoint": endpoint,
+                        "requests": e.get("requests", 0),
+                        "failed": sum(int(v) for v in failures.values()),
+                        "error_pct": e.get("error_pct", 0.0),
+                        "rps": e.get("rps"),
+                        "profiled": e.get("profiled", 0),
+                        **{k: lat.get(k) for k in ("count", "min", "mean", "max", *PERCENTILES)},
+                        **{f"c_{k}": cor.get(k) for k in ("count", *PERCENTILES)},
+                        "thin": list(e.get("thin") or []),
+                        "failures": dict(failures),
+                    }
+                )
         return pd.DataFrame.from_records(records, columns=SUMMARY_COLUMNS)
 
     # raw data -------------------------------------------------------------------
@@ -255,15 +297,27 @@ class Run:
             return frame
         recorder = self.recorder(row)
         if recorder is None:
-            return pd.DataFrame(columns=["t", "endpoint", "users", "requests", "failures", "rps",
-                                         *PERCENTILES, "max", "steady"])  # fmt: skip
+            return pd.DataFrame(
+                columns=[
+                    "t",
+                    "endpoint",
+                    "users",
+                    "requests",
+                    "failures",
+                    "rps",
+                    *PERCENTILES,
+                    "max",
+                    "steady",
+                ]
+            )
         return _timeseries_from_recorder(recorder, self.steady(row, recorder))
 
     def cpu(self, row: dict[str, Any]) -> pd.DataFrame:
         path = self.rep_dir(row) / "cpu.csv"
         if not path.exists():
-            return pd.DataFrame(columns=["t", "generator_cpu_pct", "generator_cpu_max_pct",
-                                         "server_cpu_pct"])  # fmt: skip
+            return pd.DataFrame(
+                columns=["t", "generator_cpu_pct", "generator_cpu_max_pct", "server_cpu_pct"]
+            )
         try:
             return pd.read_csv(path)
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -326,13 +380,19 @@ def _timeseries_from_recorder(recorder: dict[str, Any], window: SteadyWindow) ->
                 total_req += requests
                 total_fail += failed
             values = hdr.percentiles_ms(hist, list(PERCENTILES.values()))
-            records.append({
-                "t": t, "endpoint": name, "users": w.get("users"), "requests": requests,
-                "failures": failed, "rps": requests / width,
-                **{k: values.get(q) for k, q in PERCENTILES.items()},
-                "max": hist.get_max_value() / 1000 if hist.get_total_count() else None,
-                "steady": int(window.contains(t)),
-            })  # fmt: skip
+            records.append(
+                {
+                    "t": t,
+                    "endpoint": name,
+                    "users": w.get("users"),
+                    "requests": requests,
+                    "failures": failed,
+                    "rps": requests / width,
+                    **{k: values.get(q) for k, q in PERCENTILES.items()},
+                    "max": hist.get_max_value() / 1000 if hist.get_total_count() else None,
+                    "steady": int(window.contains(t)),
+                }
+            )
     return pd.DataFrame.from_records(records)
 
 

@@ -59,9 +59,13 @@ def _stats(hist: Any) -> dict[str, Any] | None:
     if not count:
         return None
     values = hdr.percentiles_ms(hist, list(PERCENTILES.values()))
-    return {"count": int(count), "min": hist.get_min_value() / 1000,
-            "mean": hist.get_mean_value() / 1000, "max": hist.get_max_value() / 1000,
-            **{k: values[q] for k, q in PERCENTILES.items()}}  # fmt: skip
+    return {
+        "count": int(count),
+        "min": hist.get_min_value() / 1000,
+        "mean": hist.get_mean_value() / 1000,
+        "max": hist.get_max_value() / 1000,
+        **{k: values[q] for k, q in PERCENTILES.items()},
+    }
 
 
 def _median(values: list[Any]) -> float | None:
@@ -112,15 +116,23 @@ def cell_figures(run: Run, cell_id: str, hists: CellHistograms | None) -> list[E
             latency = _median_stats(entries, "latency_ms")
             corrected = _median_stats(entries, "corrected_latency_ms")
         rps_values = [e.get("rps") for e in entries if e.get("rps") is not None]
-        out.append(EndpointFigures(
-            cell_id=cell_id, target=str(first.get("target", "")),
-            server=str(first.get("server", "")), scenario=str(first.get("scenario", "")),
-            endpoint=name, repetitions=len(entries),
-            requests=sum(int(e.get("requests", 0)) for e in entries), failures=failures,
-            rps=sum(rps_values) / len(rps_values) if rps_values else None,
-            latency=latency, corrected=corrected,
-            generator_bound=any(r.get("generator_bound") for r in rows), merged=merged,
-        ))  # fmt: skip
+        out.append(
+            EndpointFigures(
+                cell_id=cell_id,
+                target=str(first.get("target", "")),
+                server=str(first.get("server", "")),
+                scenario=str(first.get("scenario", "")),
+                endpoint=name,
+                repetitions=len(entries),
+                requests=sum(int(e.get("requests", 0)) for e in entries),
+                failures=failures,
+                rps=sum(rps_values) / len(rps_values) if rps_values else None,
+                latency=latency,
+                corrected=corrected,
+                generator_bound=any(r.get("generator_bound") for r in rows),
+                merged=merged,
+            )
+        )
     return out
 
 
@@ -158,16 +170,23 @@ def summary_frame(figures: list[EndpointFigures], corrected: bool = False) -> pd
     records = []
     for f in figures:
         lat = f.corrected if corrected else f.latency
-        records.append({
-            "target": f.target, "server": f.server, "scenario": f.scenario,
-            "endpoint": "all endpoints" if f.endpoint == ALL else f.endpoint,
-            "reps": f.repetitions, "requests": f"{f.requests:,}", "req/s": num(f.rps),
-            "samples": f"{int(lat['count']):,}" if lat else "0",
-            **{f"{k} ms (n above)": _pct_cell(lat, k) for k in PERCENTILES},
-            "max ms": ms(lat.get("max")) if lat else "–",
-            "errors %": f"{f.error_pct:.2f}", "failures by status": _failures_text(f),
-            "warnings": _flags(f, lat),
-        })  # fmt: skip
+        records.append(
+            {
+                "target": f.target,
+                "server": f.server,
+                "scenario": f.scenario,
+                "endpoint": "all endpoints" if f.endpoint == ALL else f.endpoint,
+                "reps": f.repetitions,
+                "requests": f"{f.requests:,}",
+                "req/s": num(f.rps),
+                "samples": f"{int(lat['count']):,}" if lat else "0",
+                **{f"{k} ms (n above)": _pct_cell(lat, k) for k in PERCENTILES},
+                "max ms": ms(lat.get("max")) if lat else "–",
+                "errors %": f"{f.error_pct:.2f}",
+                "failures by status": _failures_text(f),
+                "warnings": _flags(f, lat),
+            }
+        )
     frame = pd.DataFrame.from_records(records)
     for col in ("server", "scenario"):
         if col in frame and frame[col].nunique() <= 1 and len(figures) > 0:
@@ -178,11 +197,21 @@ def summary_frame(figures: list[EndpointFigures], corrected: bool = False) -> pd
 
 def side_by_side(figures: list[EndpointFigures]) -> list[dict[str, Any]]:
     """Per server and scenario with several targets: endpoint x target tables."""
-    frame = pd.DataFrame([{"server": f.server, "scenario": f.scenario, "target": f.target,
-                           "endpoint": "all endpoints" if f.endpoint == ALL else f.endpoint,
-                           "req/s": f.rps, "p50": (f.latency or {}).get("p50"),
-                           "p99": (f.latency or {}).get("p99"), "errors %": f.error_pct}
-                          for f in figures])  # fmt: skip
+    frame = pd.DataFrame(
+        [
+            {
+                "server": f.server,
+                "scenario": f.scenario,
+                "target": f.target,
+                "endpoint": "all endpoints" if f.endpoint == ALL else f.endpoint,
+                "req/s": f.rps,
+                "p50": (f.latency or {}).get("p50"),
+                "p99": (f.latency or {}).get("p99"),
+                "errors %": f.error_pct,
+            }
+            for f in figures
+        ]
+    )
     blocks = []
     if frame.empty:
         return blocks
@@ -192,8 +221,9 @@ def side_by_side(figures: list[EndpointFigures]) -> list[dict[str, Any]]:
             continue
         wide = {}
         for metric, fmt in (("req/s", num), ("p50", ms), ("p99", ms)):
-            pivot = group.pivot_table(index="endpoint", columns="target", values=metric,
-                                      sort=False, dropna=False)  # fmt: skip
+            pivot = group.pivot_table(
+                index="endpoint", columns="target", values=metric, sort=False, dropna=False
+            )
             for t in targets:
                 unit = "" if metric == "req/s" else " ms"
                 col = pivot[t] if t in pivot else pd.Series(index=pivot.index, dtype=float)
@@ -204,16 +234,24 @@ def side_by_side(figures: list[EndpointFigures]) -> list[dict[str, Any]]:
         rps = rps[[t for t in targets if t in rps.columns]]
         p99 = group.pivot_table(index="endpoint", columns="target", values="p99", sort=False)
         p99 = p99[[t for t in targets if t in p99.columns]]
-        blocks.append({
-            "title": f"{server} · {scenario}",
-            "table": table(records, index=True),
-            "charts": [
-                svg(charts.bars_chart(rps, f"Throughput by target ({server}, {scenario})",
-                                      "requests/s")),
-                svg(charts.bars_chart(p99, f"p99 latency by target ({server}, {scenario})",
-                                      "ms")),
-            ],
-        })  # fmt: skip
+        blocks.append(
+            {
+                "title": f"{server} · {scenario}",
+                "table": table(records, index=True),
+                "charts": [
+                    svg(
+                        charts.bars_chart(
+                            rps, f"Throughput by target ({server}, {scenario})", "requests/s"
+                        )
+                    ),
+                    svg(
+                        charts.bars_chart(
+                            p99, f"p99 latency by target ({server}, {scenario})", "ms"
+                        )
+                    ),
+                ],
+            }
+        )
     return blocks
 
 
@@ -221,8 +259,11 @@ def cell_labels(run: Run) -> dict[str, str]:
     """Short, unique names: the target, plus server and scenario when those vary."""
     cell_ids = run.cell_ids()
     firsts = {cid: run.cell_rows(cid)[0] for cid in cell_ids}
-    keys = [k for k in ("target", "server", "scenario")
-            if k == "target" or len({str(r.get(k)) for r in firsts.values()}) > 1]  # fmt: skip
+    keys = [
+        k
+        for k in ("target", "server", "scenario")
+        if k == "target" or len({str(r.get(k)) for r in firsts.values()}) > 1
+    ]
     labels = {cid: " · ".join(str(firsts[cid].get(k, "")) for k in keys) for cid in cell_ids}
     if len(set(labels.values())) < len(labels) or len(cell_ids) == 1:
         return {cid: cid for cid in cell_ids}
@@ -246,8 +287,9 @@ def spectrum_charts(run: Run, hists: dict[str, CellHistograms], labels: dict[str
     for cell_id, h in hists.items():
         if not h.endpoints:
             continue
-        names = sorted((n for n in h.endpoints if n != ALL),
-                       key=lambda n: -h.endpoints[n].get_total_count())[: MAX_SPECTRUM_LINES - 1]
+        names = sorted(
+            (n for n in h.endpoints if n != ALL), key=lambda n: -h.endpoints[n].get_total_count()
+        )[: MAX_SPECTRUM_LINES - 1]
         lines: dict[str, list[tuple[float, float]]] = {}
         dashed = []
         for name in [ALL, *names]:
@@ -256,8 +298,9 @@ def spectrum_charts(run: Run, hists: dict[str, CellHistograms], labels: dict[str
             if name in h.corrected:
                 lines[f"{shown} (corrected)"] = hdr.spectrum(h.corrected[name])
                 dashed.append(f"{shown} (corrected)")
-        out.append(svg(charts.spectrum_chart(lines, f"Percentile spectrum: {labels[cell_id]}",
-                                             dashed)))  # fmt: skip
+        out.append(
+            svg(charts.spectrum_chart(lines, f"Percentile spectrum: {labels[cell_id]}", dashed))
+        )
     return out
 
 
@@ -269,8 +312,12 @@ def knee_charts(series: dict[str, pd.DataFrame]) -> list[Any]:
             continue
         points[name] = alls
         if "users" in alls and alls["users"].notna().any():
-            levels[name] = (alls.groupby("users")[["rps", "p50", "p99"]].median()
-                            .reset_index().sort_values("rps"))  # fmt: skip
+            levels[name] = (
+                alls.groupby("users")[["rps", "p50", "p99"]]
+                .median()
+                .reset_index()
+                .sort_values("rps")
+            )
     if not points:
         return []
     return [svg(charts.knee_chart(points, levels, "p50 and p99 against throughput"))]
@@ -283,29 +330,44 @@ def hotspot_blocks(run: Run, labels: dict[str, str]) -> tuple[list[dict[str, Any
         for endpoint, e in ((cell or {}).get("endpoints") or {}).items():
             if not isinstance(e, dict):
                 continue
-            stats = (f"{e.get('profiled_requests', '?')} profiled requests · mean wall "
-                     f"{ms(e.get('wall_ms_mean'))} ms · mean CPU {ms(e.get('cpu_ms_mean'))} ms · "
-                     f"p95 wall {ms(e.get('p95_wall_ms'))} ms · "
-                     f"{e.get('tail_requests', 0)} tail requests")  # fmt: skip
+            stats = (
+                f"{e.get('profiled_requests', '?')} profiled requests · mean wall "
+                f"{ms(e.get('wall_ms_mean'))} ms · mean CPU {ms(e.get('cpu_ms_mean'))} ms · "
+                f"p95 wall {ms(e.get('p95_wall_ms'))} ms · "
+                f"{e.get('tail_requests', 0)} tail requests"
+            )
             files = e.get("files") or {}
             names = {"html": "profile", "tail_html": "tail profile", "folded": "folded stacks"}
             links = [(names.get(k, k), h) for k, v in files.items() if (h := safe_href(v))]
-            blocks.append({
-                "cell": labels.get(cell_id, cell_id), "endpoint": endpoint, "stats": stats,
-                "links": links, "table": table(_hotspot_frame(e.get("hotspots") or [])),
-                "tail_table": table(_hotspot_frame(e.get("tail_hotspots") or []))
-                if e.get("tail_hotspots") else None,
-            })  # fmt: skip
+            blocks.append(
+                {
+                    "cell": labels.get(cell_id, cell_id),
+                    "endpoint": endpoint,
+                    "stats": stats,
+                    "links": links,
+                    "table": table(_hotspot_frame(e.get("hotspots") or [])),
+                    "tail_table": table(_hotspot_frame(e.get("tail_hotspots") or []))
+                    if e.get("tail_hotspots")
+                    else None,
+                }
+            )
     return blocks, safe_href(data.get("speedscope"))
 
 
 def _hotspot_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "function": h.get("function", ""),
-        "where": f"{h.get('file', '')}:{h.get('line', '')}",
-        "self ms/req": ms(h.get("self_ms")), "total ms/req": ms(h.get("total_ms")),
-        "% of request": num(h.get("pct")),
-    } for h in items[:15] if isinstance(h, dict)])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                "function": h.get("function", ""),
+                "where": f"{h.get('file', '')}:{h.get('line', '')}",
+                "self ms/req": ms(h.get("self_ms")),
+                "total ms/req": ms(h.get("total_ms")),
+                "% of request": num(h.get("pct")),
+            }
+            for h in items[:15]
+            if isinstance(h, dict)
+        ]
+    )
 
 
 def environment(run: Run) -> dict[str, Any]:
@@ -314,18 +376,24 @@ def environment(run: Run) -> dict[str, Any]:
     git = meta.get("git") or {}
     env = [(k, str(v)) for k, v in machine.items()]
     dirty = " (dirty tree)" if git.get("dirty") else ""
-    env += [("python", str(meta.get("python", "?"))),
-            ("git commit", f"{git.get('commit', '?')}{dirty}"),
-            ("cpu pinning", json.dumps(meta.get("pinning")))]  # fmt: skip
-    packages = pd.DataFrame(sorted((meta.get("packages") or {}).items()),
-                            columns=["package", "version"])  # fmt: skip
+    env += [
+        ("python", str(meta.get("python", "?"))),
+        ("git commit", f"{git.get('commit', '?')}{dirty}"),
+        ("cpu pinning", json.dumps(meta.get("pinning"))),
+    ]
+    packages = pd.DataFrame(
+        sorted((meta.get("packages") or {}).items()), columns=["package", "version"]
+    )
     commands = "\n".join(
         shlex.join(str(a) for a in c) if isinstance(c, list) else str(c)
         for c in meta.get("commands") or []
     )
-    return {"environment": env, "packages_table": table(packages),
-            "commands": commands or "(none recorded)",
-            "config": json.dumps(meta.get("config"), indent=2, default=str)}  # fmt: skip
+    return {
+        "environment": env,
+        "packages_table": table(packages),
+        "commands": commands or "(none recorded)",
+        "config": json.dumps(meta.get("config"), indent=2, default=str),
+    }
 
 
 def build_context(run: Run) -> dict[str, Any]:
@@ -354,18 +422,36 @@ def build_context(run: Run) -> dict[str, Any]:
     open_rows = [r for r in run.rows if r.get("open_model")]
     open_table = None
     if open_rows:
-        open_table = table(pd.DataFrame([{
-            "cell": labels.get(r["cell_id"], r["cell_id"]), "rep": r["repetition"],
-            **{k: r["open_model"].get(k) for k in ("rate", "achieved_rps", "scheduled", "sent",
-                                                   "late", "dropped")},
-        } for r in open_rows]))  # fmt: skip
+        open_table = table(
+            pd.DataFrame(
+                [
+                    {
+                        "cell": labels.get(r["cell_id"], r["cell_id"]),
+                        "rep": r["repetition"],
+                        **{
+                            k: r["open_model"].get(k)
+                            for k in (
+                                "rate",
+                                "achieved_rps",
+                                "scheduled",
+                                "sent",
+                                "late",
+                                "dropped",
+                            )
+                        },
+                    }
+                    for r in open_rows
+                ]
+            )
+        )
     corrected = [f for f in figures if f.corrected]
     side = side_by_side(figures)
     hot, speedscope = hotspot_blocks(run, labels)
     knee = run.shape in ("step", "spike") or any(
         s.loc[s["endpoint"] == ALL, "users"].nunique() > 2
-        for s in series.values() if "users" in s and not s.empty
-    )  # fmt: skip
+        for s in series.values()
+        if "users" in s and not s.empty
+    )
     toc = [("summary", "Summary")]
     if side:
         toc.append(("targets", "Targets"))
