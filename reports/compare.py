@@ -27,6 +27,7 @@ from reports.stats import (
     ALPHA_MWU,
     IMPROVED,
     MWU_MIN_REPS,
+    NO_CHANGE,
     REGRESSED,
     THRESHOLDS,
     UNCONFIRMED,
@@ -110,27 +111,32 @@ class Comparison:
         from rich.text import Text
 
         styles = {IMPROVED: "green", REGRESSED: "bold red", UNCONFIRMED: "yellow"}
+        short = {NO_CHANGE: "no sig. change"}
         for cand in self.candidates:
             rows = [r for r in self.rows if r.candidate == cand.name]
-            t = Table(title=f"{self.baseline.name} → {cand.name}", title_justify="left")
-            t.add_column("cell")
+            cells = list(dict.fromkeys(r.cell for r in rows))
+            title = f"{self.baseline.name} → {cand.name}"
+            if len(cells) == 1:
+                title += f"  ({cells[0]})"
+            t = Table(title=title, title_justify="left")
+            if len(cells) > 1:
+                t.add_column("cell")
             t.add_column("endpoint")
             for metric in SHOWN:
-                t.add_column(metric, justify="right")
+                t.add_column(f"{metric} {'req/s' if metric == 'rps' else 'ms'}", justify="right")
             t.add_column("errors %", justify="right")
             for r in rows:
-                cells = []
+                values = []
                 for metric in SHOWN:
                     c = r.changes[metric]
-                    text = Text(_change_text(c))
-                    text.append(f"\n{c.verdict}", style=styles.get(c.verdict, "dim"))
-                    cells.append(text)
-                t.add_row(
-                    Text(r.cell),
-                    Text(_endpoint(r.endpoint)),
-                    *cells,
-                    f"{r.error_pct_baseline:.2f} → {r.error_pct_candidate:.2f}",
-                )
+                    text = Text(_change_text(c, compact=True))
+                    text.append(
+                        f"\n{short.get(c.verdict, c.verdict)}", style=styles.get(c.verdict, "dim")
+                    )
+                    values.append(text)
+                first = [Text(r.cell)] if len(cells) > 1 else []
+                errors = f"{r.error_pct_baseline:.2f}→{r.error_pct_candidate:.2f}"
+                t.add_row(*first, Text(_endpoint(r.endpoint)), *values, errors)
             console.print(t)
         for w in self.warnings:
             console.print(Text(f"warning: {w}", style="yellow"))
@@ -148,10 +154,13 @@ def _endpoint(name: str) -> str:
     return "all endpoints" if name == ALL else name
 
 
-def _change_text(c: Change) -> str:
+def _change_text(c: Change, compact: bool = False) -> str:
     if c.baseline is None or c.candidate is None:
         return "–"
     fmt = num if c.metric == "rps" else ms
+    if compact:
+        change = f" {c.change_pct:+.1f}%" if c.change_pct is not None else ""
+        return f"{fmt(c.candidate)}{change}"
     change = f" ({c.change_pct:+.1f}%)" if c.change_pct is not None else ""
     return f"{fmt(c.baseline)} → {fmt(c.candidate)}{change}"
 
