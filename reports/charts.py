@@ -289,10 +289,10 @@ def bars_chart(frame: pd.DataFrame, title: str, xlabel: str) -> str:
         return _svg(fig)
 
 
-def repetitions_chart(changes: dict[str, Any], title: str, baseline: str, candidate: str) -> str:
+def repetitions_chart(changes: dict[str, Any]) -> str:
     """Per-repetition figures, baseline vs candidate, one panel per metric: the evidence."""
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(changes), figsize=(WIDTH_IN, 2.2), squeeze=False)
+        fig, axes = plt.subplots(1, len(changes), figsize=(5.0, 1.9), squeeze=False)
         for ax, (metric, c) in zip(axes[0], changes.items(), strict=False):
             for x, values, color in (
                 (0, c.baseline_values, PALETTE[0]),
@@ -304,8 +304,5 @@ def repetitions_chart(changes: dict[str, Any], title: str, baseline: str, candid
             ax.set_xlim(-0.6, 1.6)
             ax.set_title(f"{metric} ({'req/s' if metric == 'rps' else 'ms'})", fontsize=9)
             ax.grid(axis="x", visible=False)
-        fig.suptitle(
-            label(f"{title}: A = {baseline}, B = {candidate}"), fontsize=9, x=0.01, ha="left"
-        )
         fig.tight_layout()
         return _svg(fig)

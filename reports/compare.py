@@ -417,7 +417,8 @@ def compare_runs(
 
 
 def _verdict_cell(c: Change) -> str:
-    return f"{_change_text(c)} · {c.verdict}"
+    p = f", p={c.p_value:.2g}" if c.p_value is not None else ""
+    return f"{_change_text(c)} · {c.verdict}{p}"
 
 
 def _context(cmp: Comparison) -> dict[str, Any]:
@@ -434,12 +435,6 @@ def _context(cmp: Comparison) -> dict[str, Any]:
                         f"{m} ({'req/s' if m == 'rps' else 'ms'})": _verdict_cell(r.changes[m])
                         for m in SHOWN
                     },
-                    **{
-                        f"p ({m})": f"{r.changes[m].p_value:.2g}"
-                        if r.changes[m].p_value is not None
-                        else "–"
-                        for m in SHOWN
-                    },
                     "errors %": f"{r.error_pct_baseline:.2f} → {r.error_pct_candidate:.2f}",
                 }
                 for r in rows
@@ -447,19 +442,14 @@ def _context(cmp: Comparison) -> dict[str, Any]:
         )
         if not frame.empty:
             frame = frame.set_index(["cell", "endpoint"])
-        evidence = []
-        for r in rows:
-            if r.endpoint == ALL:
-                evidence.append(
-                    svg(
-                        charts.repetitions_chart(
-                            {m: r.changes[m] for m in SHOWN},
-                            f"Repetitions: {r.cell} (all endpoints)",
-                            cmp.baseline.name,
-                            cand.name,
-                        )
-                    )
-                )
+        evidence = [
+            {
+                "title": f"{r.cell}, all endpoints: A = baseline, B = {cand.name}",
+                "svg": svg(charts.repetitions_chart({m: r.changes[m] for m in SHOWN})),
+            }
+            for r in rows
+            if r.endpoint == ALL
+        ]
         diff_table = None
         diff = cmp.profile_diffs.get(cand.name)
         if diff:
@@ -467,7 +457,7 @@ def _context(cmp: Comparison) -> dict[str, Any]:
         sections.append(
             {
                 "candidate": cand.name,
-                "table": table(frame, index=True),
+                "table": table(frame, css="data wrap", index=True),
                 "charts": evidence,
                 "profile_diff": diff_table,
                 "verdicts": _verdict_counts(rows),
