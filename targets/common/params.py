@@ -7,14 +7,21 @@ can never ask for unbounded work, and no input reaches SQL except as a bound int
 
 from __future__ import annotations
 
+import re
+
+_DIGITS = re.compile(r"[+-]?\d+")
+
 
 def clamp_int(raw: str | None, *, default: int, low: int, high: int) -> int:
     """``raw`` as an int within ``low..high``; ``default`` when it is not an integer."""
     if raw is None:
         return default
+    text = raw.strip()
     try:
-        value = int(raw.strip(), 10)
-    except ValueError:  # also for more than 4300 digits
+        value = int(text, 10)
+    except ValueError:
+        if _DIGITS.fullmatch(text):  # an integer too long to convert: huge either way
+            return low if text.startswith("-") else high
         return default
     return max(low, min(high, value))
 
