@@ -1,27 +1,34 @@
-"""The open model (``--bench-rate R``): requests on a fixed schedule, like wrk2.
+"""The open model (``--bench-rate R``): requests on a fixed schedule, as wrk2 sends them.
 
 The generator as a whole sends R requests per second whatever the server does. With
-P load processes (``--processes`` / workers), process k of P sends request i at
+P load processes (``--processes`` / workers), process k of P intends to send its i-th
+request at
 
-    intended(i) = t0 + (i * P + k) / R        (t0: when its first user asks for a slot)
+    intended(i) = t0 + (i * P + k) / R        (t0: when its first user started)
 
-so each process sends R/P per second and the processes interleave. Users are only
-connection pools: every user loop takes the next slot, sleeps until it is due and
-starts the request in its own greenlet, so a slow response never delays the next
-send. Each request carries its intended time in its Locust ``context``; the recorder
-measures it twice: from the actual send (``hist``, uncorrected) and from the intended
-time (``corrected_hist``: what a client arriving on schedule would have waited).
+so each process sends R/P per second and the processes interleave. A scheduler
+greenlet per process starts every request in its own greenlet at its intended time, so
+a slow response never moves the schedule. Users are the *connections* (wrk2's ``-c``):
+each idle user carries one request at a time, and a due request takes any idle user.
+When all are busy (a server stall), due requests wait for one: their **actual send** is
+then later than intended.
+
+Each request carries its intended time in its Locust ``context``; the recorder measures
+it twice: from the actual send (Locust's own timer: ``hist``, uncorrected, what a
+closed-loop tool reports) and from the intended time (``corrected_hist``: what a client
+arriving on schedule waited). During a stall only the requests already on a connection
+show it uncorrected; all requests scheduled during it show it corrected.
 
 Counted per process and summed by the master (``open_model`` in recorder.json):
 
 - ``scheduled``: slots that came due; ``sent`` + ``dropped`` = ``scheduled``;
-- ``dropped``: a due slot not sent because ``--bench-max-inflight`` requests were
-  already in flight, or because the schedule was more than ``--bench-max-lag-ms``
-  behind (the generator itself could not keep up);
-- ``late``: a sent request whose actual start was more than ``late_after_ms`` after its
-  intended time, where ``late_after_ms`` = max(1 ms, one interval of the process's
-  schedule, P/R s): only a send that slipped past the next slot counts, not the
-  sub-millisecond jitter of gevent's timers.
+- ``dropped``: a due slot not started because ``--bench-max-inflight`` requests were
+  already started or waiting for a connection, or because the scheduler itself was more
+  than ``--bench-max-lag-ms`` behind (the generator's CPU could not keep up);
+- ``late``: a request actually sent more than ``late_after_ms`` after its intended
+  time, where ``late_after_ms`` = max(1 ms, one interval of the process's schedule,
+  P/R s): it waited for a connection, or the generator fell behind; the sub-millisecond
+  jitter of gevent's timers is not counted.
 
 The achieved rate is the count of requests per second in recorder.json's windows.
 """
@@ -32,16 +39,22 @@ import logging
 import time
 from typing import Any
 
+import gevent
+from gevent import Greenlet
 from gevent.pool import Group
+from gevent.queue import Queue
+
+INTENDED_KEY = "bench_intended"  # request context key: the intended unix send time
 
 logger = logging.getLogger("loadtests.openmodel")
 
 
 class Schedule:
-    """One process's share of the schedule, its in-flight requests and its counters."""
+    """One process's share of the schedule, its connections (idle users) and in-flight requests."""
 
     def __init__(self, rate: float, processes: int = 1, index: int = 0, *,
-                 max_inflight: int = 1000, max_lag_s: float = 1.0) -> None:  # fmt: skip
+                 max_inflight: int = 1000, max_lag_s: float = 1.0,
+                 counters: dict[str, int] | None = None) -> None:  # fmt: skip
         if rate <= 0:
             raise ValueError("rate must be > 0")
         self.rate = rate
@@ -50,26 +63,96 @@ class Schedule:
         self.late_after_s = max(0.001, self.interval)
         self.max_inflight = max(1, max_inflight)
         self.max_lag_s = max_lag_s
-        self.t0: float | None = None
-        self.next_index = 0
+        self.counters = counters if counters is not None else {}
+        for key in ("scheduled", "sent", "late", "dropped"):
+            self.counters.setdefault(key, 0)
+        self.idle: Queue = Queue()
         self.group = Group()
+        self.scheduler: Greenlet | None = None
+        self.waiting = 0  # admitted, waiting for a connection (not sent yet)
 
-    def next_slot(self) -> float:
-        """The intended unix time of the next request of this process."""
-        if self.t0 is None:
-            self.t0 = time.time() + self.phase
-        i = self.next_index
-        self.next_index += 1
-        return self.t0 + i * self.interval
+    # connections ----------------------------------------------------------------------
 
-    def admit(self, intended: float, counters: dict[str, int]) -> bool:
-        """Called when a slot is due: send it (True) or count it dropped (False)."""
-        counters["scheduled"] += 1
+    def add_user(self, user: Any) -> None:
+        """A user (one connection) is ready to carry requests; starts the schedule."""
+        user.bench_retired = False
+        self.idle.put(user)
+        if self.scheduler is None:
+            self.scheduler = Greenlet.spawn(self._run)
+
+    def retire_user(self, user: Any) -> None:
+        user.bench_retired = True  # dropped from the idle queue when it comes up
+
+    def _acquire(self) -> Any:
+        while True:
+            user = self.idle.get()
+            if not getattr(user, "bench_retired", False):
+                return user
+
+    def _release(self, user: Any) -> None:
+        if not getattr(user, "bench_retired", False):
+            self.idle.put(user)
+
+    # schedule -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        t0 = time.time() + self.phase
+        i = 0
+        while True:
+            intended = t0 + i * self.interval
+            i += 1
+            delay = intended - time.time()
+            if delay > 0:
+                gevent.sleep(delay)
+            if self.admit(intended):
+                self.group.spawn(self._send, intended)
+            elif delay <= 0 and i % 64 == 0:
+                gevent.sleep(0)  # far behind: let responses be processed
+
+    def admit(self, intended: float) -> bool:
+        """Called when a slot is due: start it (True) or count it dropped (False)."""
+        c = self.counters
+        c["scheduled"] += 1
         if len(self.group) >= self.max_inflight or time.time() - intended > self.max_lag_s:
-            counters["dropped"] += 1
+            c["dropped"] += 1
             return False
-        counters["sent"] += 1
+        self.waiting += 1
         return True
+
+    def _send(self, intended: float) -> None:
+        user = self._acquire()
+        self.waiting -= 1
+        self.counters["sent"] += 1
+        if time.time() - intended > self.late_after_s:
+            self.counters["late"] += 1
+        try:
+            user.request({INTENDED_KEY: intended})
+        except gevent.GreenletExit:
+            raise
+        except Exception:
+            logger.exception("open model: request of %s failed", type(user).__name__)
+        finally:
+            self._release(user)
+
+    def stop_scheduling(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.kill(block=True)
+            self.scheduler = None
+
+    def stop(self, timeout: float) -> None:
+        """Stop scheduling; let sent requests finish within ``timeout``, then kill them.
+
+        Requests still waiting for a connection when the test stops were never sent:
+        they count as dropped, so that ``scheduled == sent + dropped`` always holds.
+        """
+        self.stop_scheduling()
+        deadline = time.monotonic() + timeout
+        while len(self.group) > self.waiting and time.monotonic() < deadline:
+            gevent.sleep(0.02)
+        self.counters["dropped"] += self.waiting
+        self.waiting = 0
+        if len(self.group):
+            self.group.kill(block=True, timeout=2)
 
 
 _schedule: Schedule | None = None
@@ -79,13 +162,15 @@ def current() -> Schedule | None:
     return _schedule
 
 
-def start_schedule(environment: Any, *, processes: int = 1, index: int = 0) -> Schedule | None:
-    """At test start: the schedule for ``--bench-rate`` (None: closed model)."""
+def start_schedule(
+    environment: Any, counters: dict[str, int], *, processes: int = 1, index: int = 0
+) -> Schedule | None:
+    """At test start: this process's schedule for ``--bench-rate`` (None: closed model)."""
     global _schedule
     opts = environment.parsed_options
     rate = float(getattr(opts, "bench_rate", 0.0) or 0.0)
     if _schedule is not None:
-        _schedule.group.kill(block=False)
+        _schedule.stop(timeout=0)
     if rate <= 0:
         _schedule = None
         return None
@@ -95,27 +180,22 @@ def start_schedule(environment: Any, *, processes: int = 1, index: int = 0) -> S
         index,
         max_inflight=int(getattr(opts, "bench_max_inflight", 1000) or 1000),
         max_lag_s=float(getattr(opts, "bench_max_lag_ms", 1000.0) or 1000.0) / 1000.0,
+        counters=counters,
     )
     logger.info(
-        "open model: %.6g req/s in all, this process %d of %d sends every %.3f ms",
+        "open model: %.6g req/s in all, this process (%d of %d) sends every %.3f ms",
         rate, index + 1, processes, _schedule.interval * 1000,
     )  # fmt: skip
     return _schedule
 
 
+def stop_scheduling() -> None:
+    """When the test starts stopping: no more requests are scheduled."""
+    if _schedule is not None:
+        _schedule.stop_scheduling()
+
+
 def drain(environment: Any) -> None:
-    """At test stop: let in-flight requests finish (up to --stop-timeout, at least 2 s)."""
-    schedule = _schedule
-    if schedule is None or not len(schedule.group):
-        return
-    timeout = max(2.0, float(getattr(environment, "stop_timeout", 0) or 0))
-    schedule.group.join(timeout=timeout)
-    if len(schedule.group):
-        logger.warning(
-            "open model: %d requests still in flight were abandoned", len(schedule.group)
-        )
-        schedule.group.kill(block=True, timeout=2)
-
-
-def spawn(schedule: Schedule, fn: Any, *args: Any) -> None:
-    schedule.group.spawn(fn, *args)
+    """At test stop: no more sends; in-flight requests get --stop-timeout (at least 2 s)."""
+    if _schedule is not None:
+        _schedule.stop(timeout=max(2.0, float(getattr(environment, "stop_timeout", 0) or 0)))

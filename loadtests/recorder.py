@@ -46,11 +46,12 @@ from locust.runners import (
 )
 
 from loadtests import histograms as H
+from loadtests import openmodel
 from loadtests.catalog import SHAPES
+from loadtests.openmodel import INTENDED_KEY
 
 FORMAT_VERSION = 1
 PROFILED_HEADER = "X-Bench-Profiled"
-INTENDED_KEY = "bench_intended"  # request context key: intended unix send time (open model)
 STOP_MESSAGE = "bench_stop"  # master -> worker: stop users, send a final report
 REPORT_KEY = "bench"  # our part of a worker's report_to_master data
 COMPACT_AFTER_S = 3  # windows older than this many seconds are kept encoded
@@ -251,7 +252,6 @@ class Recorder:
         self._cur_sec = -1
         self._cur: dict[tuple[str, str], Entry] = {}
         self._cur_window: dict[str, Entry] = {}
-        self.late_after_s = 0.001
         self.check_profiled = True
 
     # ------------------------------------------------------------------ hot path
@@ -284,9 +284,6 @@ class Recorder:
             entry.live()
             self._cur[key] = entry
         intended = context.get(INTENDED_KEY) if context else None
-        late = intended is not None and start_time is not None
-        if late and start_time - intended > self.late_after_s:
-            self.open["late"] += 1
         if exception is not None:
             status = failure_key(response, exception)
             entry.failures[status] = entry.failures.get(status, 0) + 1
@@ -324,7 +321,9 @@ class Recorder:
             for sec, window in windows.items()
             if window
         }
-        counters, self.open = self.open, dict.fromkeys(OPEN_COUNTERS, 0)
+        counters = dict(self.open)
+        for k in self.open:  # in place: the open-model schedule holds this dict
+            self.open[k] = 0
         return {"windows": wire, "open": counters}
 
     def merge_wire(self, payload: dict[str, Any]) -> None:
@@ -363,7 +362,8 @@ class Recorder:
         rate = float(option(env, "bench_rate", 0.0) or 0.0)
         open_model = None
         if rate > 0:
-            open_model = {"rate": rate, **self.open, "late_after_ms": self.late_after_s * 1000}
+            late_after_ms = max(1.0, 1000.0 * self.processes / rate)  # see openmodel.py
+            open_model = {"rate": rate, **self.open, "late_after_ms": late_after_ms}
         totals: dict[str, dict[str, int]] = {}
         runner = getattr(env, "runner", None)
         if runner is not None:
@@ -481,8 +481,6 @@ def _on_init(environment: Any, runner: Any = None, **_kw: Any) -> None:
 
 @events.test_start.add_listener
 def _on_test_start(environment: Any, **_kw: Any) -> None:
-    from loadtests import openmodel
-
     rec = RECORDER
     per_test = option(environment, "bench_per_test", False)
     if per_test or rec.start_unix is None:
@@ -490,7 +488,6 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
         rec.test_number += 1
         rec.start_unix = _time()
     rec.end_unix = None
-    rec.late_after_s = 0.001
     runner = environment.runner
     if rec.role == "master":
         ids = sorted(c.id for c in runner.clients.values())
@@ -505,9 +502,7 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
             processes = max(1, len(slots))
             index = slots.get(runner.client_id, getattr(runner, "worker_index", 0)) % processes
         rec.processes = processes
-        schedule = openmodel.start_schedule(environment, processes=processes, index=index)
-        if schedule is not None:
-            rec.late_after_s = schedule.late_after_s
+        openmodel.start_schedule(environment, rec.open, processes=processes, index=index)
     if rec._ticker is None or rec._ticker.dead:
         rec._ticker = gevent.spawn(_ticker, rec)
 
@@ -515,7 +510,10 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
 @events.test_stopping.add_listener
 def _on_test_stopping(environment: Any, **_kw: Any) -> None:
     rec = RECORDER
-    if rec.role != "master" or rec._awaiting_finals:
+    if rec.role != "master":
+        openmodel.stop_scheduling()
+        return
+    if rec._awaiting_finals:
         return
     runner = environment.runner
     pending = {c.id for c in runner.clients.values()}
@@ -542,8 +540,6 @@ def _on_test_stopping(environment: Any, **_kw: Any) -> None:
 
 def _stop_and_flush(environment: Any) -> None:
     """Worker: stop the users, wait for open-model requests, send everything to the master."""
-    from loadtests import openmodel
-
     runner = environment.runner
     if runner.state in (STATE_SPAWNING, STATE_RUNNING):
         runner.stop()
@@ -560,8 +556,6 @@ def _on_stop_message(environment: Any, msg: Any, **_kw: Any) -> None:
 
 @events.test_stop.add_listener
 def _on_test_stop(environment: Any, **_kw: Any) -> None:
-    from loadtests import openmodel
-
     rec = RECORDER
     if rec.role == "worker":
         return

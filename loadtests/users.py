@@ -12,19 +12,15 @@ failure and kept out of the latency histograms.
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Collection
 from typing import Any
 
-import gevent
 from locust import task
 from locust.contrib.fasthttp import FastHttpUser
 
-from loadtests import openmodel
-from loadtests.recorder import INTENDED_KEY, RECORDER
+from loadtests import openmodel, recorder  # noqa: F401  (recorder: listeners and options)
 
-logger = logging.getLogger("loadtests.users")
+OPEN_MODEL_IDLE_S = 1.0
 
 JSON = "application/json"
 HTML = "text/html"
@@ -63,38 +59,35 @@ class ThinkingUser(FastHttpUser):
 
 
 class EndpointUser(ThinkingUser):
-    """One stateless request per iteration: closed loop, or open model with --bench-rate."""
+    """One stateless request per iteration: closed loop, or open model with --bench-rate.
+
+    In the open model the user is a connection that the schedule lends to due
+    requests (``openmodel``); its own task loop only idles.
+    """
 
     abstract = True
     open_model_ok = True
-    # the open model runs many requests of one user at once; connections open lazily
-    concurrency = 64
+    concurrency = 1  # one request at a time per user (open model: user = connection)
 
     def request(self, context: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def on_start(self) -> None:
+        schedule = openmodel.current()
+        if schedule is not None:
+            schedule.add_user(self)
+
+    def on_stop(self) -> None:
+        schedule = openmodel.current()
+        if schedule is not None:
+            schedule.retire_user(self)
+
     def wait_time(self) -> float:
         if openmodel.current() is not None:
-            return 0.0
+            return OPEN_MODEL_IDLE_S
         return super().wait_time()
 
     @task
     def iteration(self) -> None:
-        schedule = openmodel.current()
-        if schedule is None:
+        if openmodel.current() is None:
             self.request({})
-            return
-        intended = schedule.next_slot()
-        delay = intended - time.time()
-        if delay > 0:
-            gevent.sleep(delay)
-        if schedule.admit(intended, RECORDER.open):
-            openmodel.spawn(schedule, self._scheduled_request, intended)
-
-    def _scheduled_request(self, intended: float) -> None:
-        try:
-            self.request({INTENDED_KEY: intended})
-        except gevent.GreenletExit:
-            raise
-        except Exception:
-            logger.exception("open model: request of %s failed", type(self).__name__)
