@@ -1,0 +1,1 @@
+"""Profiling under load: sampled pyinstrument middleware, aggregation, exporters, diff."""

@@ -1,0 +1,558 @@
+"""Sampled per-request profiling for any Flask app, cheap enough to leave on under load.
+
+``install_profiler(app)`` wraps the app instance's ``full_dispatch_request`` (routing
+is done by then, so the endpoint is known) and ``ensure_sync`` (so ``async def``
+views are profiled inside their own event loop thread).
+
+Sampling, per worker process and per endpoint (``"<METHOD> <url rule>"``):
+the first ``min_per_endpoint`` requests are always profiled, after that each request
+is profiled with probability ``rate`` (Bernoulli, ``random.random()``). Random rather
+than every n-th request so that work with a period (a cache refreshed every k
+requests, a client journey) cannot alias with the sampling. Counters are per process:
+with W workers an endpoint gets at least ``W * min_per_endpoint`` profiles when each
+worker saw it that often. An unsampled request costs a dict lookup and one
+``random()`` call: no profiler object is created.
+
+Each profiled request gets its own pyinstrument ``Profiler`` on the thread that
+serves it (pyinstrument samples only the thread that started it):
+
+- threads (Werkzeug, gunicorn sync/gthread): ``async_mode="enabled"``, one profiler
+  per request thread; the request profiler is paused while an ``async def`` view runs
+  so its context (copied by asgiref into the view's loop) holds no active profiler.
+- gevent: every greenlet shares one OS thread and its profile hook, so at most one
+  request per process is profiled at a time (a sampled request arriving meanwhile
+  passes its turn to the endpoint's next request), with ``async_mode="strict"``:
+  when the profiled greenlet blocks, the wait is recorded as ``<out-of-context>``
+  under the blocking call instead of other greenlets' frames.
+- ``async def`` views: a second profiler runs inside the coroutine, in the loop
+  thread, so the profile shows the view's frames and ``[await]`` time; its samples
+  are grafted under the request's stack at the call site, and the thread hop
+  (new loop + executor thread) is recorded as ``[async_to_sync thread hop]``.
+
+Profiled requests carry the response header ``X-Bench-Profiled: 1``. Their wall time
+(``perf_counter``) and CPU time (``time.thread_time`` of the request thread plus the
+view's loop thread; under gevent the OS thread is shared, so it includes greenlets
+that ran while the request waited) are recorded with the samples.
+
+Sessions are buffered in memory and written by a daemon thread every
+``flush_interval`` seconds and at exit (atexit, which gunicorn workers reach on a
+graceful stop, plus a SIGTERM handler when the process had none, for the Werkzeug
+server). Files are ``<out_dir>/<pid>-<seq>.json``, written atomically; the format is
+described in ``profiles/README.md``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import logging
+import os
+import random
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from inspect import iscoroutinefunction
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+from pyinstrument import Profiler
+from pyinstrument.stack_sampler import build_call_stack
+
+log = logging.getLogger(__name__)
+
+RAW_FORMAT_VERSION = 1
+RAW_KIND = "flask-bench-profile-sessions"
+HEADER = "X-Bench-Profiled"
+DEFAULT_RATE = 0.05
+DEFAULT_MIN_PER_ENDPOINT = 20
+# pyinstrument's default 1 ms would leave most sub-millisecond requests without a
+# sample; 100 µs costs more per profiled request but only profiled requests pay it.
+DEFAULT_INTERVAL = 0.0001
+DEFAULT_FLUSH_INTERVAL = 2.0
+UNMATCHED = "<unmatched>"
+HOP_FRAME = "[async_to_sync thread hop]\x00<asgiref>\x000"
+EXTENSION_KEY = "bench_profiler"
+
+
+def endpoint_label(method: str, rule: str | None) -> str:
+    """The contract's endpoint name: ``"GET /api/items/<int:item_id>"``."""
+    return f"{method} {rule if rule is not None else UNMATCHED}"
+
+
+def _gevent_patched() -> bool:
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey is not None and monkey.is_module_patched("threading"))
+
+
+def _identifier(frame_info: str) -> str:
+    i = frame_info.find("\x01")
+    return frame_info if i < 0 else frame_info[:i]
+
+
+@dataclass
+class _Endpoint:
+    label: str
+    seen: int = 0
+    pending: bool = False  # sampled while the profiling slot was busy (gevent)
+
+
+@dataclass
+class _Record:
+    """One profiled request, as buffered until the flusher writes it."""
+
+    endpoint: str
+    start: float
+    wall_ms: float
+    cpu_ms: float
+    status: int | None
+    forced: bool
+    is_async: bool
+    root: int  # frames above (and including) the middleware's own frame
+    duration: float
+    samples: list[tuple[list[str], float]]
+
+
+@dataclass
+class _AsyncPart:
+    prefix: list[str]
+    samples: list[tuple[list[str], float]] = field(default_factory=list)
+    duration: float = 0.0
+    cpu: float = 0.0
+    elapsed: float = 0.0
+
+
+class _Active:
+    """The profiled request running on this thread (or greenlet)."""
+
+    __slots__ = ("async_parts", "profiler")
+
+    def __init__(self, profiler: Profiler) -> None:
+        self.profiler = profiler
+        self.async_parts: list[_AsyncPart] = []
+
+
+class SessionSink:
+    """Per-process buffer of profiled requests, written to ``out_dir`` off the request path."""
+
+    def __init__(self, out_dir: Path, flush_interval: float, interval: float) -> None:
+        self.out_dir = out_dir
+        self.flush_interval = flush_interval
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._buffer: list[_Record] = []
+        self._pid = -1
+        self._seq = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.mode = ""
+
+    def add(self, record: _Record) -> None:
+        with self._lock:
+            self._buffer.append(record)
+        if self._pid != os.getpid():
+            self._start_thread()
+
+    def _start_thread(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._seq = 0
+            self._stop = threading.Event()
+            self._thread = threading.Thread(
+                target=self._run, name="bench-profile-flusher", daemon=True
+            )
+            self._thread.start()
+
+    def after_fork(self) -> None:
+        """A forked child inherits neither the flusher thread nor the parent's buffer."""
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._buffer = []
+        self._thread = None
+        self._pid = -1
+
+    def _run(self) -> None:
+        stop = self._stop
+        while not stop.wait(self.flush_interval):
+            try:
+                self.flush()
+            except Exception:  # never let the flusher die silently mid-run
+                log.exception("profiling: could not write sessions to %s", self.out_dir)
+
+    def flush(self, timeout: float = -1) -> Path | None:
+        """Write buffered sessions as one file; returns its path (None: nothing to write)."""
+        if not self._flush_lock.acquire(timeout=timeout):
+            return None
+        try:
+            with self._lock:
+                records, self._buffer = self._buffer, []
+            if not records:
+                return None
+            return self._write(records)
+        finally:
+            self._flush_lock.release()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.flush(timeout=5)
+
+    def _write(self, records: list[_Record]) -> Path:
+        frames: dict[str, int] = {}
+        stacks: dict[tuple[int, ...], int] = {}
+        sessions = []
+        for rec in records:
+            samples = []
+            for stack, seconds in rec.samples:
+                key = tuple(frames.setdefault(f, len(frames)) for f in stack)
+                samples.append([stacks.setdefault(key, len(stacks)), round(seconds, 7)])
+            sessions.append(
+                {
+                    "endpoint": rec.endpoint,
+                    "start": rec.start,
+                    "duration": round(rec.duration, 7),
+                    "wall_ms": round(rec.wall_ms, 4),
+                    "cpu_ms": round(rec.cpu_ms, 4),
+                    "status": rec.status,
+                    "forced": rec.forced,
+                    "async": rec.is_async,
+                    "root": rec.root,
+                    "samples": samples,
+                }
+            )
+        pid = os.getpid()
+        doc = {
+            "format_version": RAW_FORMAT_VERSION,
+            "kind": RAW_KIND,
+            "pid": pid,
+            "written": time.time(),
+            "interval": self.interval,
+            "mode": self.mode,
+            "sys_path": [p for p in sys.path if p],
+            "frames": list(frames),
+            "stacks": [list(s) for s in stacks],
+            "sessions": sessions,
+        }
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{pid}-", suffix=".tmp", dir=self.out_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(doc, fh, separators=(",", ":"))
+            while True:  # never overwrite: a pid can be reused by a later worker
+                final = self.out_dir / f"{pid}-{self._seq:05d}.json"
+                self._seq += 1
+                try:
+                    os.link(tmp, final)
+                    return final
+                except FileExistsError:
+                    continue
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+class RequestProfiler:
+    """The installed middleware: sampling decision, profiler lifecycle, buffering."""
+
+    def __init__(
+        self,
+        app: Flask,
+        out_dir: Path,
+        rate: float,
+        min_per_endpoint: int,
+        interval: float,
+        flush_interval: float,
+    ) -> None:
+        if not 0 <= rate <= 1:
+            raise ValueError(f"PROFILE_RATE must be within [0, 1] (got {rate})")
+        if min_per_endpoint < 0:
+            raise ValueError(f"PROFILE_MIN_PER_ENDPOINT must be >= 0 (got {min_per_endpoint})")
+        self.app = app
+        self.out_dir = out_dir
+        self.rate = rate
+        self.min_per_endpoint = min_per_endpoint
+        self.interval = interval
+        self.sink = SessionSink(out_dir, flush_interval, interval)
+        self._endpoints: dict[tuple[str, str | None], _Endpoint] = {}
+        self._local = threading.local()
+        self._mode_pid = -1
+        self._exclusive = False
+        self._async_mode = "enabled"
+        self._busy = False
+        self._random = random.random
+        self._warned = False
+
+    # -- mode, decided per process (a --preload app forks before gevent patches) --
+    def _check_mode(self) -> None:
+        pid = os.getpid()
+        if self._mode_pid == pid:
+            return
+        self._mode_pid = pid
+        self._local = threading.local()  # created after gevent's patching: per greenlet
+        self._exclusive = _gevent_patched()
+        self._async_mode = "strict" if self._exclusive else "enabled"
+        self._busy = False
+        self.sink.mode = "gevent" if self._exclusive else "threads"
+
+    # -- Flask hooks --
+    def wrap_dispatch(self, original: Callable[[], Any]) -> Callable[[], Any]:
+        endpoints = self._endpoints
+        min_n = self.min_per_endpoint
+
+        @wraps(original)
+        def full_dispatch_request() -> Any:
+            req = request._get_current_object()  # type: ignore[attr-defined]
+            rule = req.url_rule
+            key = (req.method, rule.rule if rule is not None else None)
+            ep = endpoints.get(key)
+            if ep is None:
+                ep = endpoints.setdefault(key, _Endpoint(endpoint_label(*key)))
+            ep.seen += 1
+            if ep.seen > min_n and not ep.pending and self._random() >= self.rate:
+                return original()
+            return self._profiled(original, ep, ep.seen <= min_n)
+
+        return full_dispatch_request
+
+    def _profiled(self, original: Callable[[], Any], ep: _Endpoint, forced: bool) -> Any:
+        self._check_mode()
+        if self._exclusive:
+            if self._busy:
+                ep.pending = True
+                return original()
+            self._busy = True
+        ep.pending = False
+        local = self._local
+        profiler = Profiler(interval=self.interval, async_mode=self._async_mode)
+        active = _Active(profiler)
+        start = time.time()
+        t0 = time.perf_counter()
+        c0 = time.thread_time()
+        try:
+            profiler.start(caller_frame=sys._getframe(), target_description=ep.label)
+        except Exception as exc:  # another profiler owns this thread: serve unprofiled
+            self._busy = False
+            self._warn(f"profiling: could not start a profiler ({exc}); request not profiled")
+            return original()
+        local.active = active
+        response = None
+        try:
+            response = original()
+            return response
+        finally:
+            local.active = None
+            session = profiler.stop() if profiler.is_running else profiler.last_session
+            wall = time.perf_counter() - t0
+            cpu = time.thread_time() - c0
+            if self._exclusive:
+                self._busy = False
+            samples = list(session.frame_records) if session is not None else []
+            is_async = bool(active.async_parts)
+            for part in active.async_parts:
+                samples.extend(part.samples)
+                cpu += part.cpu
+            status = getattr(response, "status_code", None) if response is not None else 500
+            if response is not None:
+                response.headers[HEADER] = "1"
+            self.sink.add(
+                _Record(
+                    endpoint=ep.label,
+                    start=start,
+                    wall_ms=wall * 1000,
+                    cpu_ms=cpu * 1000,
+                    status=status,
+                    forced=forced,
+                    is_async=is_async,
+                    root=len(session.start_call_stack) if session is not None else 0,
+                    duration=wall,
+                    samples=samples,
+                )
+            )
+
+    def wrap_ensure_sync(self, original_async_to_sync: Callable[[Any], Any]) -> Callable:
+        local_ref = self
+
+        def ensure_sync(func: Callable[..., Any]) -> Callable[..., Any]:
+            if not iscoroutinefunction(func):
+                return func
+            active = getattr(local_ref._local, "active", None)
+            if active is None:
+                return original_async_to_sync(func)
+            return local_ref._profiled_async(func, active, original_async_to_sync)
+
+        return ensure_sync
+
+    def _profiled_async(
+        self, func: Callable[..., Any], active: _Active, async_to_sync: Callable[[Any], Any]
+    ) -> Callable[..., Any]:
+        interval = self.interval
+        async_mode = self._async_mode
+        part_holder: list[_AsyncPart] = []
+
+        @wraps(func)
+        async def _bench_profiled_coroutine(*args: Any, **kwargs: Any) -> Any:
+            part = part_holder[0]
+            profiler = Profiler(interval=interval, async_mode=async_mode)
+            c0 = time.thread_time()
+            try:
+                profiler.start(caller_frame=sys._getframe(), target_description="async view")
+            except Exception:
+                return await func(*args, **kwargs)
+            try:
+                return await func(*args, **kwargs)
+            finally:
+                session = profiler.stop()
+                part.cpu = time.thread_time() - c0
+                part.duration = session.duration
+                part.samples = _graft(session.frame_records, part.prefix, _CORO_ID)
+
+        runner = async_to_sync(_bench_profiled_coroutine)
+
+        @wraps(func)
+        def run_async_view(*args: Any, **kwargs: Any) -> Any:
+            part = _AsyncPart(prefix=build_call_stack(sys._getframe(), "initial", None))
+            part_holder.append(part)
+            profiler = active.profiler
+            paused = profiler.is_running
+            if paused:  # its context must not hold an active profiler when asgiref copies it
+                profiler.stop()
+            t0 = time.perf_counter()
+            try:
+                return runner(*args, **kwargs)
+            finally:
+                part.elapsed = time.perf_counter() - t0
+                hop = part.elapsed - part.duration
+                if hop > 0:
+                    part.samples.append(([*part.prefix, HOP_FRAME], hop))
+                active.async_parts.append(part)
+                if paused:
+                    profiler.start(caller_frame=sys._getframe())
+
+        return run_async_view
+
+    def _warn(self, message: str) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning(message)
+
+
+def _graft(
+    records: list[tuple[list[str], float]], prefix: list[str], marker: str
+) -> list[tuple[list[str], float]]:
+    """Re-root the coroutine's samples under the request thread's stack at the call site."""
+    out = []
+    for stack, seconds in records:
+        for i, frame in enumerate(stack):
+            if frame.startswith(marker) and _identifier(frame) == marker:
+                out.append(([*prefix, *stack[i + 1 :]], seconds))
+                break
+        else:
+            out.append(([*prefix, HOP_FRAME], seconds))
+    return out
+
+
+def _code_id(code: Any) -> str:
+    return f"{code.co_name}\x00{code.co_filename}\x00{code.co_firstlineno}"
+
+
+_CORO_ID = ""  # set below, once the function exists
+
+
+def install_profiler(
+    app: Flask,
+    out_dir: str | os.PathLike[str] | None = None,
+    rate: float | None = None,
+    min_per_endpoint: int | None = None,
+    *,
+    interval: float | None = None,
+    flush_interval: float | None = None,
+) -> RequestProfiler | None:
+    """Install sampled profiling on ``app``; returns None (and does nothing) without a folder.
+
+    Defaults come from ``app.config``: ``PROFILE_DIR``, ``PROFILE_RATE`` (0.05),
+    ``PROFILE_MIN_PER_ENDPOINT`` (20), and the optional ``PROFILE_INTERVAL`` (seconds
+    between samples, 0.0001) and ``PROFILE_FLUSH_INTERVAL`` (seconds, 2.0).
+    Installing twice returns the first installation.
+    """
+    existing = app.extensions.get(EXTENSION_KEY)
+    if existing is not None:
+        return existing
+    cfg = app.config
+    folder = out_dir if out_dir is not None else cfg.get("PROFILE_DIR")
+    if not folder:
+        return None
+    prof = RequestProfiler(
+        app,
+        Path(folder),
+        rate=float(rate if rate is not None else cfg.get("PROFILE_RATE", DEFAULT_RATE)),
+        min_per_endpoint=int(
+            min_per_endpoint
+            if min_per_endpoint is not None
+            else cfg.get("PROFILE_MIN_PER_ENDPOINT", DEFAULT_MIN_PER_ENDPOINT)
+        ),
+        interval=float(interval or cfg.get("PROFILE_INTERVAL", DEFAULT_INTERVAL)),
+        flush_interval=float(
+            flush_interval or cfg.get("PROFILE_FLUSH_INTERVAL", DEFAULT_FLUSH_INTERVAL)
+        ),
+    )
+    prof.out_dir.mkdir(parents=True, exist_ok=True)
+    app.extensions[EXTENSION_KEY] = prof
+    # instance attributes shadow the class methods: only this app is affected
+    app.full_dispatch_request = prof.wrap_dispatch(app.full_dispatch_request)  # type: ignore[method-assign]
+    app.ensure_sync = prof.wrap_ensure_sync(app.async_to_sync)  # type: ignore[method-assign]
+    sink = prof.sink
+    atexit.register(sink.stop)
+    os.register_at_fork(after_in_child=sink.after_fork)
+    _install_sigterm_flush(sink)
+    return prof
+
+
+def _install_sigterm_flush(sink: SessionSink) -> None:
+    """Flush on SIGTERM when nothing else handles it (the Werkzeug server dies silently).
+
+    gunicorn installs its own handlers in each worker (and its workers exit through
+    atexit), so this only acts where SIGTERM still has its default action.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+    except ValueError:
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        with contextlib.suppress(Exception):
+            sink.flush(timeout=2)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def profiler_of(app: Flask) -> RequestProfiler | None:
+    """The installed middleware of ``app`` (tests flush it with ``.sink.flush()``)."""
+    return app.extensions.get(EXTENSION_KEY)
+
+
+def _set_coro_id() -> None:
+    global _CORO_ID
+    # the coroutine function is created per call; its code object is shared
+    code = RequestProfiler._profiled_async.__code__
+    for const in code.co_consts:
+        if getattr(const, "co_name", None) == "_bench_profiled_coroutine":
+            _CORO_ID = _code_id(const)
+            return
+    raise RuntimeError("profiles.middleware: coroutine wrapper code not found")
+
+
+_set_coro_id()
