@@ -32,7 +32,10 @@ from harness.config import (
 from harness.errors import ConfigError, HarnessError
 
 console = Console(stderr=True, highlight=False)
-stdout = Console(highlight=False, soft_wrap=True)
+# tables stay readable in logs and pipes, where rich would otherwise assume 80 columns
+stdout = Console(highlight=False)
+if not stdout.is_terminal:
+    stdout = Console(highlight=False, width=160)
 
 DEFAULT_SUITE = {
     "targets": tuple(TARGETS),

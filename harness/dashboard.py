@@ -156,7 +156,7 @@ def convert_test(recorder_path: Path, cfg: RunConfig, cell: Cell, monitor: CpuMo
     users = max((int(w.get("users") or 0) for w in windows), default=cfg.users) or cfg.users
     test_cfg = replace(cfg, warmup=0.0, duration=float(span), users=users,
                        name=f"dashboard-{cell.target}")  # fmt: skip
-    run_dir = storage.create_run_dir(cfg.out, test_cfg.name)
+    run_dir = storage.create_run_dir(cfg.out.resolve(), test_cfg.name)
     meta = {
         "format_version": storage.FORMAT_VERSION,
         "status": "running",

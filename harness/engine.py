@@ -142,7 +142,7 @@ def run_benchmark(cfg: RunConfig, progress: Progress | None = None) -> RunOutcom
     """Run every cell of ``cfg`` ``cfg.repeat`` times; always leaves a consistent run folder."""
     progress = progress or Progress()
     cells = plan_cells(cfg)
-    run_dir = storage.create_run_dir(cfg.out, cfg.name)
+    run_dir = storage.create_run_dir(cfg.out.resolve(), cfg.name)
     storage.set_latest(cfg.out, run_dir)
     meta = _Meta(
         run_dir,

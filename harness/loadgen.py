@@ -37,6 +37,7 @@ def locust_argv(
         spec = SCENARIOS[scenario]
         locustfile = str(locustfile_path(scenario))
         user_classes = tuple(spec.user_classes)
+    out_dir = out_dir.resolve()  # Locust runs with the cell folder as working directory
     argv = [locust_executable(), "-f", str(locustfile)]
     argv += list(user_classes or ())
     argv += [

@@ -85,7 +85,9 @@ def write_nginx_config(
     ``host`` is both where nginx listens and where the instances listen.
 
     A request that fails to connect, errors or times out before a response header
-    is retried on the next instance, so killing one instance costs no failed request.
+    is retried on the next instance, so killing one instance costs no failed GET. nginx
+    never resends a POST (or other non-idempotent request) it already passed on: one in
+    flight on an instance that dies answers 502, which the load side counts as an error.
     """
     if balance not in BALANCES:
         raise ConfigError(f"balance must be one of {', '.join(BALANCES)}, not '{balance}'")
@@ -106,6 +108,7 @@ def write_nginx_config(
     text = _render(directory, temp_root, listen_port, upstream_ports, balance, keepalive, host)
     conf = directory / CONF_NAME
     write_atomic(conf, text)
+    conf.chmod(0o644)  # readable like the rest of the run folder (mkstemp made it 0600)
     return conf
 
 
@@ -276,10 +279,23 @@ def start_nginx(
     except ProcessError as exc:
         supervisor.stop(child)
         error_log = conf_path.parent / ERROR_LOG_NAME
-        last = tail(error_log, 3).strip().replace("\n", " | ")
-        hint = f"; nginx error log: {last}" if last else ""
-        raise ProcessError(f"{exc.message}{hint} (see {error_log})") from exc
+        reason = _last_error(error_log) or exc.message
+        raise ProcessError(
+            f"nginx did not start on {url}: {reason} (config: {conf_path}, log: {error_log})"
+        ) from exc
     return child
+
+
+_ERROR_LINE = re.compile(r"^\S+ \S+ \[(emerg|alert|crit|error)\] \d+#\d+: (?:\*\d+ )?(.*)$")
+
+
+def _last_error(error_log: Path) -> str:
+    """The last serious message of nginx's error log, without its timestamp and pid."""
+    for line in reversed(tail(error_log, 20).splitlines()):
+        match = _ERROR_LINE.match(line.strip())
+        if match:
+            return match.group(2)
+    return ""
 
 
 @dataclass(frozen=True)
