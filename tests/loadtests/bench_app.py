@@ -24,7 +24,9 @@ app.config["SECRET_KEY"] = "test-only"
 
 _counter = itertools.count(1)
 _lock = threading.Lock()
-_items: dict[int, dict] = {i: {"id": i, "name": f"item {i}", "price": i} for i in range(1, 11)}
+_items: dict[int, dict] = {
+    i: {"id": i, "name": f"item {i}", "price_cents": i} for i in range(1, 11)
+}
 _next_id = itertools.count(11)
 STALL_AFTER = int(os.environ.get("STALL_AFTER", "0"))
 STALL_MS = float(os.environ.get("STALL_MS", "0"))
@@ -99,14 +101,17 @@ def login():
         ):
             abort(401)
         session["user"] = "demo"
-        return redirect("/items")
+        return redirect("/items", code=303)
     return "<html>" + FORM.format(_csrf()) + "</form></html>"
 
 
-@app.get("/logout")
+@app.route("/logout", methods=["GET", "POST"])
 def logout():
-    session.pop("user", None)
-    return redirect("/login")
+    if request.method == "POST":
+        _check_csrf()
+        session.pop("user", None)
+        return redirect("/login", code=303)
+    return "<html>" + FORM.format(_csrf()) + "</form></html>"
 
 
 def _login_required() -> None:
@@ -117,7 +122,8 @@ def _login_required() -> None:
 @app.get("/items")
 def items():
     _login_required()
-    links = "".join(f'<a href="/items/{i}">{v["name"]}</a>' for i, v in list(_items.items())[:20])
+    rows = list(_items.items())[:20]
+    links = "".join(f'<a href="/items/{i}">{v["name"]}</a>' for i, v in rows)
     return f"<html>{links}</html>"
 
 
@@ -135,8 +141,8 @@ def item_new():
     if request.method == "POST":
         _check_csrf()
         i = next(_next_id)
-        _items[i] = {"id": i, "name": request.form.get("name", ""), "price": 1}
-        return redirect(f"/items/{i}")
+        _items[i] = {"id": i, "name": request.form.get("name", ""), "price_cents": 1}
+        return redirect(f"/items/{i}", code=303)
     return "<html>" + FORM.format(_csrf()) + "</form></html>"
 
 
