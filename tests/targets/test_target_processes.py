@@ -1,0 +1,143 @@
+"""Real processes: the upstream service, each variant under gunicorn, concurrent writers."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+from sqlalchemy import func, select
+
+from harness.processes import LOOPBACK, Child, Supervisor, free_port, wait_http_ready
+from targets.catalog import TARGETS, app_spec
+from targets.common.db import create_db_engine, prepare_database, user_account, world
+from targets.verify import verify_url
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+
+
+def start_upstream(sup: Supervisor, log_dir: Path) -> tuple[Child, str]:
+    port = free_port()
+    child = sup.start(
+        "upstream",
+        [sys.executable, "-m", "targets.upstream", "--host", LOOPBACK, "--port", str(port)],
+        log_path=log_dir / "upstream.log",
+        cwd=ROOT,
+    )
+    url = f"http://{LOOPBACK}:{port}"
+    wait_http_ready(child, f"{url}/healthz", timeout=30)
+    return child, url
+
+
+def _best_of(client, path: str, runs: int = 3) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        response = client.get(path)
+        best = min(best, time.perf_counter() - start)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert len(response.get_json()["results"]) == 5
+    return best
+
+
+def test_async_overlaps_upstream_calls_sync_does_not(make_app, tmp_path):
+    with Supervisor(grace=2.0) as sup:
+        _child, url = start_upstream(sup, tmp_path)
+        sync = make_app("sync", UPSTREAM_URL=url).test_client()
+        async_ = make_app("async", UPSTREAM_URL=url).test_client()
+        path = "/upstream?calls=5&delay_ms=50"
+        sync.get(path), async_.get(path)  # warm: imports, pools
+        sync_s, async_s = _best_of(sync, path), _best_of(async_, path)
+    # 5 x 50 ms one after another against 5 at once: ideally 5x; wide margin for a busy box
+    assert sync_s / async_s > 2.5, (sync_s, async_s)
+
+
+def test_upstream_service_contract(tmp_path):
+    with Supervisor(grace=2.0) as sup:
+        _child, url = start_upstream(sup, tmp_path)
+        with httpx.Client(base_url=url, timeout=10) as http:
+            assert http.get("/delay", params={"ms": 5}).json() == {"delay_ms": 5}
+            for bad in ("-1", "10001", "x", "1e3"):
+                assert http.get("/delay", params={"ms": bad}).status_code == 400
+            assert http.get("/healthz").status_code == 200
+
+
+def test_upstream_refuses_remote_bind(tmp_path):
+    with Supervisor(grace=2.0) as sup:
+        child = sup.start(
+            "upstream",
+            [sys.executable, "-m", "targets.upstream", "--host", "0.0.0.0", "--port", "0"],
+            log_path=tmp_path / "refused.log",
+            cwd=ROOT,
+        )
+        assert child.popen.wait(timeout=30) == 2
+    assert "--allow-remote" in (tmp_path / "refused.log").read_text()
+
+
+def test_every_variant_under_gunicorn(tmp_path):
+    """Two workers per server seed one fresh database together; nothing is left behind."""
+    assert GUNICORN.exists(), f"{GUNICORN} is missing: run bash scripts/setup.sh"
+    pids: list[int] = []
+    with Supervisor(grace=5.0) as sup:
+        _upstream, upstream_url = start_upstream(sup, tmp_path)
+        servers = {}
+        for target in TARGETS:
+            port = free_port()
+            env = {
+                "FLASK_DATABASE_URL": f"sqlite:///{tmp_path / target}.sqlite3",
+                "FLASK_SECRET_KEY": f"test-{target}",
+                "FLASK_UPSTREAM_URL": upstream_url,
+            }
+            argv = [
+                str(GUNICORN), "--bind", f"{LOOPBACK}:{port}", "--workers", "2",
+                "--graceful-timeout", "3", app_spec(target),
+            ]  # fmt: skip
+            log = tmp_path / f"{target}.log"
+            child = sup.start(f"gunicorn {target}", argv, log_path=log, env=env, cwd=ROOT)
+            servers[target] = (child, f"http://{LOOPBACK}:{port}", log)
+        for target, (child, url, log) in servers.items():
+            wait_http_ready(child, f"{url}/healthz", timeout=90)
+            pids += [child.pid, *(p.pid for p in psutil.Process(child.pid).children(True))]
+            assert verify_url(url) == [], f"{target}: see {log}"
+    for _target, (_child, _url, log) in servers.items():
+        assert "Traceback" not in log.read_text()
+    alive = [pid for pid in pids if psutil.pid_exists(pid) and not _zombie(pid)]
+    assert not alive, alive
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_concurrent_seeding_seeds_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 'race.sqlite3'}"
+    engines = [create_db_engine(url) for _ in range(4)]
+    with concurrent.futures.ThreadPoolExecutor(len(engines)) as pool:
+        seeded = list(pool.map(prepare_database, engines))
+    assert seeded.count(True) == 1
+    with engines[0].connect() as conn:
+        assert conn.execute(select(func.count()).select_from(world)).scalar_one() == 10_000
+        assert conn.execute(select(func.count()).select_from(user_account)).scalar_one() == 1
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+    for engine in engines:
+        engine.dispose()
+
+
+def test_concurrent_writers_never_fail(make_app):
+    """Two apps (two workers' pools) on one file, several threads each hammering /updates."""
+    apps = [make_app("sync", db_name="shared"), make_app("cached", db_name="shared")]
+
+    def hammer(app) -> list[int]:
+        client = app.test_client()
+        return [client.get("/updates?queries=20").status_code for _ in range(8)]
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        statuses = [s for r in pool.map(hammer, apps * 3) for s in r]
+    assert statuses == [200] * len(statuses)
