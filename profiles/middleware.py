@@ -55,7 +55,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import wraps
 from inspect import iscoroutinefunction
 from pathlib import Path
@@ -119,13 +119,17 @@ class _Record:
     samples: list[tuple[list[str], float]]
 
 
-@dataclass
 class _AsyncPart:
-    prefix: list[str]
-    samples: list[tuple[list[str], float]] = field(default_factory=list)
-    duration: float = 0.0
-    cpu: float = 0.0
-    elapsed: float = 0.0
+    """One ``async def`` call inside a profiled request (a plain class: its frames are ours)."""
+
+    __slots__ = ("cpu", "duration", "elapsed", "prefix", "samples")
+
+    def __init__(self, prefix: list[str]) -> None:
+        self.prefix = prefix
+        self.samples: list[tuple[list[str], float]] = []
+        self.duration = 0.0
+        self.cpu = 0.0
+        self.elapsed = 0.0
 
 
 class _Active:
@@ -246,6 +250,7 @@ class SessionSink:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(doc, fh, separators=(",", ":"))
+            os.chmod(tmp, 0o644)
             while True:  # never overwrite: a pid can be reused by a later worker
                 final = self.out_dir / f"{pid}-{self._seq:05d}.json"
                 self._seq += 1
