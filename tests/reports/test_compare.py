@@ -1,0 +1,178 @@
+"""Comparisons: a known 20% regression is flagged, same-distribution runs are not."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ConfigError
+from reports.compare import compare_runs
+from reports.gate import Threshold, parse_fail_on
+from reports.load import ALL
+from reports.stats import IMPROVED, NO_CHANGE, REGRESSED, UNCONFIRMED, compare_values
+from tests.reports.samples import (
+    DEFAULT,
+    HOSTILE,
+    OPEN,
+    PROFILED,
+    PROFILED_SLOW,
+    REG_A,
+    REG_B,
+    SAME_A,
+    SAME_B,
+    SINGLE_A,
+    SINGLE_B,
+)
+
+
+def _row(cmp, endpoint: str = ALL):
+    return next(r for r in cmp.rows if r.endpoint == endpoint)
+
+
+def test_known_regression_is_flagged(runs_dir: Path, tmp_path: Path) -> None:
+    cmp = compare_runs([runs_dir / REG_A, runs_dir / REG_B], tmp_path)
+    row = _row(cmp)
+    assert row.changes["rps"].verdict == REGRESSED
+    assert row.changes["p50"].verdict == REGRESSED
+    assert row.changes["p99"].verdict == REGRESSED
+    assert row.changes["rps"].change_pct == pytest.approx(-100 / 6, abs=3)  # 1/1.2 - 1
+    assert row.changes["p50"].change_pct == pytest.approx(20, abs=3)
+    assert row.changes["rps"].n_baseline == row.changes["rps"].n_candidate == 5
+    assert cmp.html_path and cmp.html_path.parent == tmp_path
+    assert cmp.html_path.name.startswith("compare-")
+    assert not cmp.violations  # no gate given
+
+
+def test_regression_fails_the_gate(runs_dir: Path, tmp_path: Path) -> None:
+    cmp = compare_runs([runs_dir / REG_A, runs_dir / REG_B], tmp_path,
+                       fail_on="p99:+10%,rps:-5%,errors:>0.1%")  # fmt: skip
+    crossed = {(str(v.threshold), v.endpoint) for v in cmp.violations}
+    assert ("rps:-5%", "all endpoints") in crossed
+    assert ("p99:+10%", "all endpoints") in crossed
+    assert not any(t.startswith("errors") for t, _ in crossed)
+    html = cmp.html_path.read_text()
+    assert "Gate failed" in html and "regressed" in html
+
+
+def test_same_distribution_is_not_flagged(runs_dir: Path, tmp_path: Path) -> None:
+    cmp = compare_runs([runs_dir / SAME_A, runs_dir / SAME_B], tmp_path,
+                       fail_on="p99:+10%,rps:-5%,p50:+5%")  # fmt: skip
+    verdicts = {c.verdict for r in cmp.rows for c in r.changes.values()}
+    assert verdicts == {NO_CHANGE}
+    assert not cmp.violations
+
+
+def test_single_repetition_is_unconfirmed(runs_dir: Path, tmp_path: Path) -> None:
+    cmp = compare_runs([runs_dir / SINGLE_A, runs_dir / SINGLE_B], tmp_path, fail_on="p99:+10%")
+    row = _row(cmp)
+    assert {c.verdict for c in row.changes.values()} == {UNCONFIRMED}
+    assert row.changes["p50"].change_pct > 15  # the difference is shown, not judged
+    assert not cmp.violations
+    assert any("single repetition" in w for w in cmp.warnings)
+    assert any("gate not applied" in w for w in cmp.warnings)
+
+
+def test_errors_gate_is_absolute(runs_dir: Path, tmp_path: Path) -> None:
+    cmp = compare_runs([runs_dir / DEFAULT, runs_dir / DEFAULT], tmp_path, fail_on="errors:>0.1%")
+    failing = {v.endpoint for v in cmp.violations}
+    assert "POST /login" in failing and "GET /items" not in failing
+
+
+def test_profiled_and_unprofiled_are_not_mixed(runs_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--force"):
+        compare_runs([runs_dir / OPEN, runs_dir / PROFILED], tmp_path)
+    cmp = compare_runs([runs_dir / OPEN, runs_dir / PROFILED], tmp_path, force=True)
+    assert any("compared anyway" in w for w in cmp.warnings)
+
+
+def test_profiled_runs_show_function_changes(runs_dir: Path, tmp_path: Path) -> None:
+    cmp = compare_runs([runs_dir / PROFILED, runs_dir / PROFILED_SLOW], tmp_path)
+    diff = cmp.profile_diffs[PROFILED_SLOW]
+    assert diff, "no profile diff"
+    assert any("fetch_world" in json.dumps(d) or "render_template" in json.dumps(d) for d in diff)
+    assert "Functions whose time per request changed most" in cmp.html_path.read_text()
+
+
+def test_environment_differences_warn(runs_dir: Path, tmp_path: Path, fresh_run) -> None:
+    cand = fresh_run(SAME_B)
+    meta = json.loads((cand / "meta.json").read_text())
+    meta["machine"]["cpu_model"] = "AMD EPYC"
+    meta["packages"]["flask"] = "3.2.0"
+    meta["config"]["users"] = 40
+    (cand / "meta.json").write_text(json.dumps(meta))
+    cmp = compare_runs([runs_dir / SAME_A, cand], tmp_path)
+    text = " ".join(cmp.warnings)
+    assert "different machine" in text and "cpu_model" in text
+    assert "flask '3.1.3' → '3.2.0'" in text
+    assert "configuration differs: users 20 → 40" in text
+
+
+def test_unmatched_cells_warn(runs_dir: Path, tmp_path: Path) -> None:
+    cmp = compare_runs([runs_dir / DEFAULT, runs_dir / SAME_A], tmp_path)
+    assert not cmp.rows
+    assert any("no match" in w for w in cmp.warnings)
+
+
+def test_comparison_html_escapes_run_strings(runs_dir: Path, tmp_path: Path) -> None:
+    cmp = compare_runs([runs_dir / HOSTILE, runs_dir / HOSTILE], tmp_path)
+    html = cmp.html_path.read_text()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+    assert "<script" not in html
+
+
+def test_terminal_table(runs_dir: Path, tmp_path: Path) -> None:
+    from rich.console import Console
+
+    cmp = compare_runs([runs_dir / REG_A, runs_dir / REG_B], tmp_path, fail_on="rps:-5%")
+    console = Console(record=True, width=120)
+    cmp.render_terminal(console)
+    out = console.export_text()
+    assert "regressed" in out and "all endpoints" in out and "Gate FAILED" in out
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("p99:+10%", [Threshold("p99", "+", 10.0)]),
+        ("p99:+10%, rps:-5%,errors:>0.1%",
+         [Threshold("p99", "+", 10.0), Threshold("rps", "-", 5.0), Threshold("errors", ">", 0.1)]),
+        ("p99.9:+25.5%", [Threshold("p99.9", "+", 25.5)]),
+        (None, []),
+    ],
+)  # fmt: skip
+def test_fail_on_parses(spec, expected) -> None:
+    assert parse_fail_on(spec) == expected
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["", "p99", "p99:10%", "p99:+10", "p98:+10%", "errors:+1%", "rps:>5%", "p99:+10%,",
+     "p99:+10%,p99:+20%", "p99:+0%", "p99 : +10%", "latency:+10%"],
+)  # fmt: skip
+def test_fail_on_rejects_bad_specs(spec: str) -> None:
+    with pytest.raises(ConfigError, match="--fail-on"):
+        parse_fail_on(spec)
+
+
+def test_statistics_detect_20_percent_and_stay_quiet_on_noise() -> None:
+    """The method's error rates on simulated repetitions (3% run-to-run noise)."""
+    rng = random.Random(7)
+
+    def reps(center: float, n: int = 5) -> list[float]:
+        return [center * rng.lognormvariate(0, 0.03) for _ in range(n)]
+
+    trials = 300
+    false = sum(compare_values("p99", reps(10), reps(10)).verdict != NO_CHANGE
+                for _ in range(trials))  # fmt: skip
+    found = sum(compare_values("p99", reps(10), reps(12)).verdict == REGRESSED
+                for _ in range(trials))  # fmt: skip
+    assert false / trials < 0.01
+    assert found / trials > 0.95
+    # throughput up is an improvement; 3 v 3 is decided by the t-test alone
+    assert compare_values("rps", [100, 101, 99], [120, 121, 119]).verdict == IMPROVED
+    # significant but below the practical threshold: not a change
+    assert compare_values("rps", [100, 100.2, 99.8], [102, 102.2, 101.8]).verdict == NO_CHANGE
+    assert compare_values("p50", [1.0], [2.0]).verdict == UNCONFIRMED
