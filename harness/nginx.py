@@ -290,12 +290,19 @@ _ERROR_LINE = re.compile(r"^\S+ \S+ \[(emerg|alert|crit|error)\] \d+#\d+: (?:\*\
 
 
 def _last_error(error_log: Path) -> str:
-    """The last serious message of nginx's error log, without its timestamp and pid."""
-    for line in reversed(tail(error_log, 20).splitlines()):
+    """The last two distinct serious messages of nginx's error log, without timestamps.
+
+    Two, because nginx's last word is sometimes only a summary ("still could not bind()")
+    of the line before it ("bind() to 127.0.0.1:8080 failed (98: Address already in use)").
+    """
+    messages: list[str] = []
+    for line in reversed(tail(error_log, 30).splitlines()):
         match = _ERROR_LINE.match(line.strip())
-        if match:
-            return match.group(2)
-    return ""
+        if match and match.group(2) not in messages:
+            messages.append(match.group(2))
+            if len(messages) == 2:
+                break
+    return "; ".join(reversed(messages))
 
 
 @dataclass(frozen=True)

@@ -345,3 +345,28 @@ def test_start_failure_names_the_error_log_and_leaves_nothing(tmp_path: Path) ->
     message = info.value.message
     assert "Address already in use" in message
     assert str(tmp_path.resolve() / nginx.ERROR_LOG_NAME) in message
+
+
+@pytest.mark.e2e
+def test_config_error_is_reported_with_nginx_message(tmp_path: Path) -> None:
+    conf = nginx.write_nginx_config(tmp_path, free_port(), [free_port()])
+    conf.write_text(conf.read_text().replace("server_tokens off;", "no_such_directive 1;"))
+    with Supervisor(grace=3) as sup, pytest.raises(ProcessError) as info:
+        nginx.start_nginx(sup, conf, tmp_path / "nginx.log", timeout=10)
+    message = info.value.message
+    assert message.startswith("nginx did not start on http://127.0.0.1:")
+    assert 'unknown directive "no_such_directive"' in message
+    assert f"config: {conf}" in message
+
+
+def test_user_directive_only_as_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # as root, workers would drop to "nobody", who cannot reach a private run folder
+    monkeypatch.setattr(nginx.os, "geteuid", lambda: 0)
+    assert re.search(
+        r"^user \S+ \S+;$",
+        nginx.write_nginx_config(tmp_path / "root", 18080, [18081]).read_text(),
+        re.MULTILINE,
+    )
+    monkeypatch.setattr(nginx.os, "geteuid", lambda: 1000)
+    text = nginx.write_nginx_config(tmp_path / "user", 18080, [18081]).read_text()
+    assert not re.search(r"^user ", text, re.MULTILINE)
