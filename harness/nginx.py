@@ -18,9 +18,9 @@ one answered. ``upstream_that_answered`` reads either form.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import grp
 import os
+import pwd
 import re
 import resource
 import shutil
@@ -214,10 +214,11 @@ def _user_line() -> str:
     if os.geteuid() != 0:
         return ""  # nginx ignores (and warns about) ``user`` when not root
     try:
+        user = pwd.getpwuid(os.geteuid()).pw_name
         group = grp.getgrgid(os.getegid()).gr_name
-    except KeyError:
-        group = str(os.getegid())
-    return f"user {getpass.getuser()} {group};\n"
+    except KeyError:  # no passwd entry: leave nginx its default
+        return ""
+    return f"user {user} {group};\n"
 
 
 def _file_limits() -> tuple[int, int]:
