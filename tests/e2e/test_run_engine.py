@@ -16,13 +16,17 @@ pytestmark = pytest.mark.e2e
 SHORT = ["--warmup", "2s", "--duration", "4s", "--users", "4"]
 
 
-def locust_totals_from_csv(cell_dir: Path) -> dict[str, tuple[int, int]]:
-    with (cell_dir / "locust_stats.csv").open() as fh:
-        return {
-            f"{row['Type']} {row['Name']}": (int(row["Request Count"]), int(row["Failure Count"]))
-            for row in csv.DictReader(fh)
-            if row["Name"] != "Aggregated"
-        }
+def locust_final_count(cell_dir: Path, endpoint: str) -> int:
+    """Locust's own final request count, from the summary table it prints at exit.
+
+    (Its CSV is written once a second and can miss the last second.)
+    """
+    method, name = endpoint.split(" ", 1)
+    for line in (cell_dir / "locust.log").read_text().splitlines():
+        parts = line.split()
+        if len(parts) > 3 and parts[0] == method and parts[1] == name and parts[2].isdigit():
+            return int(parts[2])
+    raise AssertionError(f"no final Locust stats line for {endpoint}")
 
 
 def assert_run_measured(run_dir: Path, endpoint: str = "GET /json") -> dict:
@@ -39,8 +43,11 @@ def assert_run_measured(run_dir: Path, endpoint: str = "GET /json") -> dict:
         for name, e in w["endpoints"].items()
         if name == endpoint
     )
-    locust_requests, _ = locust_totals_from_csv(cell_dir)[endpoint]
+    locust_requests = locust_final_count(cell_dir, endpoint)
     assert recorded == locust_requests > 50
+    assert recorder["locust_totals"][endpoint]["requests"] == locust_requests
+    with (cell_dir / "locust_stats.csv").open() as fh:
+        assert any(row["Name"] == endpoint.split(" ", 1)[1] for row in csv.DictReader(fh))
     # warm-up excluded: the summary counts fewer requests than were sent
     figures = row["endpoints"][endpoint]
     assert 0 < figures["requests"] < recorded
