@@ -23,6 +23,7 @@ import pandas as pd
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
 
 MAX_POINTS = 300
+LEGEND_CHARS = 26
 WIDTH_IN, HEIGHT_IN = 6.4, 2.6
 PALETTE = [
     "#2563eb",
@@ -59,14 +60,27 @@ STYLE = {
 _counter = itertools.count(1)
 
 
-def label(text: Any) -> str:
-    """A run-supplied string made safe for matplotlib (no mathtext from '$')."""
-    return str(text).replace("$", r"\$")
+def label(text: Any, limit: int = 0) -> str:
+    """A run-supplied string made safe for matplotlib (no mathtext from '$'), maybe shortened."""
+    text = str(text)
+    if limit and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("$", r"\$")
 
 
-def _svg(fig: Any) -> str:
+def _svg(fig: Any, tight: bool = False) -> str:
+    """SVG text of ``fig``; fixed margins unless ``tight`` (a tight bbox costs a second draw)."""
+    if not tight:
+        legend = any(ax.get_legend() is not None for ax in fig.axes)
+        height = fig.get_figheight()
+        fig.subplots_adjust(
+            left=0.6 / WIDTH_IN,
+            right=0.66 if legend else 0.97,
+            bottom=0.5 / height,
+            top=1 - 0.32 / height,
+        )
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    fig.savefig(buf, format="svg", bbox_inches="tight" if tight else None, metadata={"Date": None})
     plt.close(fig)
     text = buf.getvalue()
     text = text[text.index("<svg") :]
@@ -125,7 +139,7 @@ def line_chart(
             data = frame[["t", column]].dropna()
             cols = ([column], []) if aggregate == "mean" else ([], [column])
             data, width = binned(data, *cols)
-            ax.plot(data["t"], data[column], label=label(name))
+            ax.plot(data["t"], data[column], label=label(name, LEGEND_CHARS))
         note = f" ({width} s bins, {aggregate})" if width > 1 else ""
         ax.set_title(label(title) + note)
         ax.set_xlabel("seconds since start")
@@ -185,7 +199,7 @@ def spectrum_chart(
             ax.plot(
                 xs,
                 [v for _, v in points],
-                label=label(name),
+                label=label(name, LEGEND_CHARS),
                 linestyle="--" if name in dashed else "-",
             )
             highest = max(highest, points[-1][0])
@@ -218,7 +232,7 @@ def knee_chart(points: dict[str, pd.DataFrame], levels: dict[str, pd.DataFrame],
                     marker="o",
                     ms=3,
                     color=color,
-                    label=f"{label(name)} p99",
+                    label=f"{label(name, LEGEND_CHARS - 4)} p99",
                 )
                 ax.plot(
                     level["rps"],
@@ -227,7 +241,7 @@ def knee_chart(points: dict[str, pd.DataFrame], levels: dict[str, pd.DataFrame],
                     ms=3,
                     color=color,
                     ls=":",
-                    label=f"{label(name)} p50",
+                    label=f"{label(name, LEGEND_CHARS - 4)} p50",
                 )
         ax.set_xlabel("throughput (requests/s)")
         ax.set_ylabel("latency (ms)")
@@ -286,7 +300,7 @@ def bars_chart(frame: pd.DataFrame, title: str, xlabel: str) -> str:
         ax.set_xlabel(xlabel)
         ax.set_title(label(title))
         _legend(ax, n_series)
-        return _svg(fig)
+        return _svg(fig, tight=True)
 
 
 def repetitions_chart(changes: dict[str, Any]) -> str:
@@ -304,5 +318,4 @@ def repetitions_chart(changes: dict[str, Any]) -> str:
             ax.set_xlim(-0.6, 1.6)
             ax.set_title(f"{metric} ({'req/s' if metric == 'rps' else 'ms'})", fontsize=9)
             ax.grid(axis="x", visible=False)
-        fig.tight_layout()
-        return _svg(fig)
+        return _svg(fig, tight=True)
