@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 HOTSPOTS_FORMAT_VERSION = 1
 SPEEDSCOPE_SCHEMA = "https://www.speedscope.app/file-format-schema.json"
 MAX_HOTSPOTS = 200
+# time a gevent request spent switched out (other greenlets ran), placed under the
+# deepest call common to the request's samples just before and just after it: the
+# blocking call lies between those two samples
+OUT_OF_CONTEXT = "[out-of-context]"
 MIN_HOTSPOT_PCT = 0.1
 # Flask's dispatch frames contain the view (and so everything) by construction
 _STEM_FUNCTIONS = frozenset({"full_dispatch_request", "dispatch_request"})
@@ -217,37 +221,82 @@ def _load_cell(files: Iterable[Path], tables: _Tables) -> dict[str, _Endpoint]:
         kinds = [_frame_kind(f) for f in frames]
         local_fids: list[int | None] = [None] * len(frames)
         raw_stacks: list[list[int]] = doc["stacks"]
-        cleaned: dict[tuple[int, int], int | None] = {}
+        ooc = tables.function_id(OUT_OF_CONTEXT, sys_path)
+        cleaned: dict[tuple[int, int], tuple[bool, tuple[int, ...] | None]] = {}
         for s in doc["sessions"]:
             root = int(s.get("root", 0))
             samples: dict[int, float] = {}
+            foreign = 0.0  # time while other greenlets ran (gevent), owed to the next own stack
+            last_own: tuple[int, ...] | None = None
             for local_sid, seconds in s["samples"]:
                 key = (local_sid, root)
-                if key in cleaned:
-                    sid = cleaned[key]
-                else:
-                    sid = None
-                    out: list[int] = []
-                    for i in raw_stacks[local_sid][root:]:
-                        kind = kinds[i]
-                        if kind == 2:
-                            out = []
-                            break
-                        if kind == 1:
-                            continue
-                        fid = local_fids[i]
-                        if fid is None:
-                            fid = local_fids[i] = tables.function_id(frames[i], sys_path)
-                        out.append(fid)
-                    if out:
-                        sid = tables.stack_id(tuple(out))
-                    cleaned[key] = sid
-                if sid is not None:
-                    samples[sid] = samples.get(sid, 0.0) + seconds
+                entry = cleaned.get(key)
+                if entry is None:
+                    entry = cleaned[key] = _clean_stack(
+                        raw_stacks[local_sid], root, frames, kinds, local_fids, tables, sys_path
+                    )
+                own, stack = entry
+                if not own:
+                    foreign += seconds
+                    continue
+                if stack is None:
+                    continue
+                if foreign:
+                    where = stack if last_own is None else _common_prefix(last_own, stack)
+                    _add(samples, tables, (*where, ooc), foreign)
+                    foreign = 0.0
+                _add(samples, tables, stack, seconds)
+                last_own = stack
+            if foreign and last_own is not None:
+                _add(samples, tables, (*last_own, ooc), foreign)
             ep = endpoints[s["endpoint"]]
             ep.start = min(ep.start, s.get("start", ep.start))
             ep.requests.append(_Request(float(s["wall_ms"]), float(s["cpu_ms"]), samples))
     return dict(endpoints)
+
+
+def _clean_stack(
+    raw: list[int],
+    root: int,
+    frames: list[str],
+    kinds: list[int],
+    local_fids: list[int | None],
+    tables: _Tables,
+    sys_path: list[str],
+) -> tuple[bool, tuple[int, ...] | None]:
+    """(is the sample from the profiled request, its trimmed stack of function ids or None).
+
+    A sample is the request's own when the middleware's frame sits just above the
+    trimmed part; under gevent the other greenlets' samples are not.
+    """
+    if root and (len(raw) <= root or kinds[raw[root - 1]] != 1):
+        return False, None
+    out: list[int] = []
+    for i in raw[root:]:
+        kind = kinds[i]
+        if kind == 2:
+            return True, None
+        if kind == 1:
+            continue
+        fid = local_fids[i]
+        if fid is None:
+            fid = local_fids[i] = tables.function_id(frames[i], sys_path)
+        out.append(fid)
+    return True, (tuple(out) if out else None)
+
+
+def _common_prefix(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return a[:n]
+
+
+def _add(samples: dict[int, float], tables: _Tables, stack: tuple[int, ...], t: float) -> None:
+    sid = tables.stack_id(stack)
+    samples[sid] = samples.get(sid, 0.0) + t
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -63,7 +63,7 @@ from typing import Any
 
 from flask import Flask, request
 from pyinstrument import Profiler
-from pyinstrument.stack_sampler import build_call_stack
+from pyinstrument.stack_sampler import build_call_stack, timing_overhead
 
 log = logging.getLogger(__name__)
 
@@ -509,6 +509,9 @@ def install_profiler(
         ),
     )
     prof.out_dir.mkdir(parents=True, exist_ok=True)
+    # pyinstrument measures its timer's overhead on first use (milliseconds): do it now,
+    # not inside the first profiled request
+    timing_overhead()
     app.extensions[EXTENSION_KEY] = prof
     # instance attributes shadow the class methods: only this app is affected
     app.full_dispatch_request = prof.wrap_dispatch(app.full_dispatch_request)  # type: ignore[method-assign]

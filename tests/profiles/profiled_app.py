@@ -1,0 +1,99 @@
+"""A small Flask app for the profiling tests: sync and async views with known workload functions.
+
+Served by real servers as ``tests.profiles.profiled_app:create_app()`` (configuration
+from ``FLASK_*`` environment variables, like the targets) and used directly through
+the test client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+
+from flask import Flask, jsonify
+
+from profiles.middleware import install_profiler
+
+
+def fib(n: int) -> int:
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+
+def crunch_numbers(n: int = 17) -> int:
+    """The CPU workload of /cpu."""
+    return fib(n)
+
+
+def fetch_rows(delay_s: float = 0.002) -> list[int]:
+    """Stands in for a database call: it waits (a sleep is I/O to gevent)."""
+    time.sleep(delay_s)
+    return list(range(10))
+
+
+async def async_workload() -> int:
+    """Called inside the async view: awaits, then computes."""
+    await asyncio.sleep(0.002)
+    return async_compute(14)
+
+
+def async_compute(n: int) -> int:
+    return fib(n)
+
+
+class ThreadHopFlask(Flask):
+    """Runs each coroutine in a fresh loop on another thread, as asgiref does."""
+
+    def async_to_sync(self, func: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+                return pool.submit(asyncio.run, func(*args, **kwargs)).result()
+
+        return run
+
+
+class SameThreadFlask(Flask):
+    """Runs each coroutine in a fresh loop on the request thread (the targets' fallback)."""
+
+    def async_to_sync(self, func: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            return asyncio.run(func(*args, **kwargs))
+
+        return run
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, thread_hop: bool = False) -> Flask:
+    app = (ThreadHopFlask if thread_hop else SameThreadFlask)(__name__)
+    app.config.from_prefixed_env()
+    if config:
+        app.config.update(config)
+
+    @app.get("/json")
+    def json_view() -> Any:
+        return jsonify(message="Hello, World!")
+
+    @app.get("/cpu")
+    def cpu() -> Any:
+        return jsonify(value=crunch_numbers())
+
+    @app.get("/db")
+    def db() -> Any:
+        return jsonify(rows=fetch_rows())
+
+    @app.get("/items/<int:item_id>")
+    def item(item_id: int) -> Any:
+        return jsonify(id=item_id)
+
+    @app.get("/async")
+    async def async_view() -> Any:
+        return jsonify(value=await async_workload())
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return "ok"
+
+    if app.config.get("PROFILE_DIR"):
+        install_profiler(app)
+    return app
