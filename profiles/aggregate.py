@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 HOTSPOTS_FORMAT_VERSION = 1
 SPEEDSCOPE_SCHEMA = "https://www.speedscope.app/file-format-schema.json"
 MAX_HOTSPOTS = 200
+_LEAF_ONLY = frozenset({"[await]", "[out-of-context]", "[self]"})
 # time a gevent request spent switched out (other greenlets ran), placed under the
 # deepest call common to the request's samples just before and just after it: the
 # blocking call lies between those two samples
@@ -119,6 +120,12 @@ class _Tables:
         self.functions.append(func)
         self.function_ids[identifier] = fid
         return fid
+
+    def strip_leaf(self, stack: tuple[int, ...]) -> tuple[int, ...]:
+        """``stack`` without a trailing pseudo-frame (``[await]``...), which takes no children."""
+        while stack and self.functions[stack[-1]].identifier in _LEAF_ONLY:
+            stack = stack[:-1]
+        return stack
 
     def stack_id(self, stack: tuple[int, ...]) -> int:
         sid = self.stack_ids.get(stack)
@@ -243,12 +250,12 @@ def _load_cell(files: Iterable[Path], tables: _Tables) -> dict[str, _Endpoint]:
                     continue
                 if foreign:
                     where = stack if last_own is None else _common_prefix(last_own, stack)
-                    _add(samples, tables, (*where, ooc), foreign)
+                    _add(samples, tables, (*tables.strip_leaf(where), ooc), foreign)
                     foreign = 0.0
                 _add(samples, tables, stack, seconds)
                 last_own = stack
             if foreign and last_own is not None:
-                _add(samples, tables, (*last_own, ooc), foreign)
+                _add(samples, tables, (*tables.strip_leaf(last_own), ooc), foreign)
             ep = endpoints[s["endpoint"]]
             ep.start = min(ep.start, s.get("start", ep.start))
             ep.requests.append(_Request(float(s["wall_ms"]), float(s["cpu_ms"]), samples))

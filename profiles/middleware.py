@@ -206,7 +206,13 @@ class SessionSink:
             self._flush_lock.release()
 
     def stop(self) -> None:
+        """Stop the flusher thread and write what is left (atexit, tests)."""
         self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=1)
+        self._thread = None
+        self._pid = -1
         self.flush(timeout=5)
 
     def _write(self, records: list[_Record]) -> Path:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
+import sys
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
@@ -48,17 +50,29 @@ class ThreadHopFlask(Flask):
 
     def async_to_sync(self, func: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
+            ctx = contextvars.copy_context()  # asgiref carries the context over too
             with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-                return pool.submit(asyncio.run, func(*args, **kwargs)).result()
+                return pool.submit(ctx.run, asyncio.run, func(*args, **kwargs)).result()
 
         return run
 
 
 class SameThreadFlask(Flask):
-    """Runs each coroutine in a fresh loop on the request thread (the targets' fallback)."""
+    """Runs each coroutine in a fresh loop on the request thread (the targets' fallback).
+
+    Under gevent every greenlet shares one OS thread, hence one "running loop": the
+    coroutine gets a real OS thread from gevent's pool instead.
+    """
 
     def async_to_sync(self, func: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
+            monkey = sys.modules.get("gevent.monkey")
+            if monkey is not None and monkey.is_module_patched("threading"):
+                import gevent
+
+                pool = gevent.get_hub().threadpool
+                ctx = contextvars.copy_context()  # Flask's request context goes along
+                return pool.spawn(ctx.run, asyncio.run, func(*args, **kwargs)).get()
             return asyncio.run(func(*args, **kwargs))
 
         return run
