@@ -90,12 +90,24 @@ def _fresh_loop_runner(func: Callable[..., Coroutine[Any, Any, Any]]) -> Callabl
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(func(*args, **kwargs))
+            return _run_in_new_loop(func(*args, **kwargs))
         # a loop already runs in this thread: give the coroutine its own thread and loop
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(asyncio.run, func(*args, **kwargs)).result()
+            return pool.submit(_run_in_new_loop, func(*args, **kwargs)).result()
 
     return run
+
+
+def _run_in_new_loop(coro: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run`` without its signal handling and executor shutdown (~2x cheaper)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
 
 
 def load_config(app: Flask, config: Mapping[str, Any] | None) -> None:
@@ -136,11 +148,17 @@ def build_app(
     upstream_url = str(app.config["UPSTREAM_URL"])
     cache = None
     if cached:
-        from targets.common.caching import CachedDatabase, CachedUpstream, create_cache
+        from targets.common import caching
 
-        cache = create_cache(app)
-        db: Database = CachedDatabase(engine, cache)
-        upstream: UpstreamClient = CachedUpstream(upstream_url, cache)
+        cache = caching.create_cache(app)
+        stamps = (
+            None
+            if app.config.get("CACHE_REDIS_URL")
+            else caching.ChangeStamps(caching.stamps_path(app))
+        )
+        coherent = caching.CoherentCache(cache, stamps)
+        db: Database = caching.CachedDatabase(engine, coherent)
+        upstream: UpstreamClient = caching.CachedUpstream(upstream_url, coherent)
         install_conditional_get(app)
     else:
         db = Database(engine)

@@ -164,12 +164,23 @@ def test_conditional_get(cached):
     assert "ETag" not in client.get("/db").headers  # a random row: nothing to revalidate
 
 
-def test_redis_invalidation_reaches_every_worker(make_app, cache_config):
-    """Two apps on one database and one Redis behave like two gunicorn workers."""
-    if not cache_config:
-        return  # SimpleCache is per process by design (see targets/common/caching.py)
-    one = make_app("cached", db_name="shared", **cache_config).test_client()
-    two = make_app("cached", db_name="shared", **cache_config).test_client()
-    assert two.get("/api/items/9").get_json()["name"] == "Item 009"
-    one.put("/api/items/9", json={"name": "nine", "price_cents": 9})
-    assert two.get("/api/items/9").get_json()["name"] == "nine"
+def test_invalidation_reaches_every_worker(make_app, cache_config):
+    """Two apps on one database behave like two gunicorn workers: Redis is shared, and
+    SimpleCache entries are checked against the change stamps both processes map."""
+    one = make_app("cached", db_name="shared", **cache_config)
+    two = make_app("cached", db_name="shared", **cache_config)
+    c1, c2 = one.test_client(), two.test_client()
+    assert c2.get("/api/items/9").get_json()["name"] == "Item 009"
+    page = c2.get("/api/items?per_page=10").get_json()
+    c1.put("/api/items/9", json={"name": "nine", "price_cents": 9})
+    assert c2.get("/api/items/9").get_json()["name"] == "nine"
+    assert c2.get("/api/items?per_page=10").get_json()["items"][8]["name"] == "nine"
+    c1.delete("/api/items/9")
+    assert c2.get("/api/items/9").status_code == 404
+    assert c2.get("/api/items?per_page=10").get_json()["total"] == page["total"] - 1
+
+    s1, s2 = one.extensions[EXTENSION_KEY], two.extensions[EXTENSION_KEY]
+    s2.randint = lambda _a, _b: 77
+    before = c2.get("/db").get_json()
+    s1.db.update_worlds([(77, before["randomNumber"] % 10_000 + 1)])
+    assert c2.get("/db").get_json()["randomNumber"] == before["randomNumber"] % 10_000 + 1
