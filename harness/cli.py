@@ -667,8 +667,13 @@ def main() -> None:
     except KeyboardInterrupt:
         console.print("Interrupted.")
         sys.exit(130)
+    except click.UsageError as exc:
+        # one line, not click's three: what is wrong and where the help is
+        where = exc.ctx.command_path if exc.ctx else "bench.py"
+        click.echo(f"Error: {exc.format_message()} (see '{where} --help')", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"Error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -116,7 +116,13 @@ class _Acc:
 
 
 def steady_window(recorder: dict[str, Any], warmup: float, duration: float) -> SteadyWindow:
-    return SteadyWindow.of(float(recorder["start_unix"]), warmup, duration)
+    """The measured windows; a run that ended early (Ctrl-C, a crash) ends at its last
+    whole window, so throughput is not divided by seconds that never happened."""
+    window = SteadyWindow.of(float(recorder["start_unix"]), warmup, duration)
+    seen = [int(w["t"]) for w in recorder.get("windows", [])]
+    if seen and max(seen) <= window.last:
+        window = SteadyWindow(window.first, max(seen) - 1)  # the last one is partial
+    return window
 
 
 def summarize_endpoints(

@@ -62,7 +62,8 @@ def test_merged_percentiles_equal_percentiles_of_all_values() -> None:
     per_window = [[rng.lognormvariate(0, 0.8) for _ in range(500)] for _ in range(10)]
     rec = recorder([window(t, {"GET /db": vals}) for t, vals in enumerate(per_window)])
     figures = results.summarize_cell(rec, [], warmup=0, duration=20)
-    everything = sorted(v for vals in per_window[1:] for v in vals)  # t=0 is partial
+    # t=0 is partial, and so is t=9: the run ended before its configured 20 s
+    everything = sorted(v for vals in per_window[1:9] for v in vals)
     lat = figures["endpoints"]["GET /db"]["latency_ms"]
     assert lat["count"] == len(everything)
     exact_p99 = everything[math.ceil(0.99 * len(everything)) - 1]
@@ -126,3 +127,10 @@ def test_timeseries_rows_per_window_and_endpoint() -> None:
     alls = [r for r in rows if r["endpoint"] == "ALL"]
     assert [r["requests"] for r in alls] == [12] * 4
     assert [r["steady"] for r in alls] == [0, 0, 1, 0]
+
+
+def test_run_ended_early_counts_only_seconds_that_happened() -> None:
+    rec = recorder([window(t, {"GET /x": [1.0] * 100}) for t in range(6)])
+    figures = results.summarize_cell(rec, [], warmup=1, duration=60)
+    assert figures["steady_seconds"] == 3  # t = 2, 3, 4; t = 5 is the partial last one
+    assert figures["endpoints"]["GET /x"]["rps"] == 100
