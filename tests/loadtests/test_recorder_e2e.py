@@ -192,3 +192,43 @@ def test_browse_without_bench_options(sup, tmp_path) -> None:
     text = log.read_text()
     assert "Traceback" not in text
     assert "POST     /login" in text
+
+
+def _post(url: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    import urllib.parse
+    import urllib.request
+
+    body = urllib.parse.urlencode(data or {}).encode()
+    with urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def test_per_test_mode_writes_one_folder_per_test_started_in_the_web_ui(sup, tmp_path) -> None:
+    import time
+
+    host = start_app(sup, tmp_path)
+    web = free_port()
+    out = tmp_path / "out"
+    argv = [LOCUST, "-f", str(locustfile_path("json")), "JsonUser", "--web-host", "127.0.0.1",
+            "--web-port", str(web), "--host", host, "--bench-out", str(out),
+            "--bench-per-test"]  # fmt: skip
+    log = tmp_path / "locust.log"
+    child = sup.start("locust", argv, log_path=log, cwd=tmp_path)
+    ui = f"http://127.0.0.1:{web}"
+    wait_http_ready(child, ui + "/", timeout=20)
+    for _ in range(2):
+        started = _post(ui + "/swarm", {"user_count": 2, "spawn_rate": 2, "host": host})
+        assert started["success"], started
+        time.sleep(1.5)
+        assert _post(ui + "/stop")["success"]
+        time.sleep(0.5)
+    sup.stop(child)  # SIGTERM: Locust shuts down
+    folders = sorted(p.name for p in out.iterdir())
+    assert folders == ["test-001", "test-002"], log.read_text()[-2000:]
+    starts = []
+    for name in folders:
+        rec = json.loads((out / name / "recorder.json").read_text())
+        mine = assert_matches_locust(rec)
+        assert mine["GET /json"]["count"] > 0
+        starts.append(rec["start_unix"])
+    assert starts[1] > starts[0]
