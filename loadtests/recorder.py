@@ -142,11 +142,14 @@ def option(environment: Any, name: str, default: Any = None) -> Any:
 class Entry:
     """One endpoint in one window: latencies (live or encoded), failures, profiled."""
 
-    __slots__ = ("corrected", "corrected_text", "failures", "hist", "hist_text", "profiled")
+    __slots__ = (
+        "corrected", "corrected_text", "failures", "hist", "hist_count", "hist_text", "profiled",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.hist: Any = None  # live HdrHistogram, or None when held as hist_text
         self.hist_text: str | None = None
+        self.hist_count = 0  # samples in hist_text
         self.corrected: Any = None
         self.corrected_text: str | None = None
         self.failures: dict[str, int] = {}
@@ -169,6 +172,7 @@ class Entry:
 
     def compact(self) -> None:
         if self.hist is not None:
+            self.hist_count = H.total_count(self.hist)
             self.hist_text = H.encode(self.hist)
             self.hist = None
         if self.corrected is not None:
@@ -188,9 +192,7 @@ class Entry:
     def count(self) -> int:
         if self.hist is not None:
             return H.total_count(self.hist)
-        if self.hist_text:
-            return H.total_count(H.decode(self.hist_text))
-        return 0
+        return self.hist_count if self.hist_text else 0
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -347,7 +349,9 @@ class Recorder:
         base = math.floor(start)
         seconds = sorted(set(self.windows) | set(self.users))
         windows = []
+        users = None
         for sec in seconds:
+            users = self.users.get(sec, users)  # a second the ticker missed: the last count
             endpoints = {}
             for label, e in sorted(self.windows.get(sec, {}).items()):
                 hist_text = e.hist_encoded()
@@ -358,7 +362,7 @@ class Recorder:
                     "failures": dict(sorted(e.failures.items())),
                     "profiled": e.profiled,
                 }
-            windows.append({"t": sec - base, "users": self.users.get(sec), "endpoints": endpoints})
+            windows.append({"t": sec - base, "users": users, "endpoints": endpoints})
         rate = float(option(env, "bench_rate", 0.0) or 0.0)
         open_model = None
         if rate > 0:
