@@ -6,9 +6,7 @@ before it calls the 500 handler; the handler only chooses what the client sees.
 
 from __future__ import annotations
 
-import json
-
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
@@ -22,7 +20,7 @@ def render_http_error(exc: HTTPException) -> Response:
     code = exc.code or 500
     if wants_json():
         error = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
-        response.set_data(json.dumps({"error": error, "message": exc.description}))
+        response.set_data(current_app.json.dumps({"error": error, "message": exc.description}))
         response.content_type = "application/json"
     else:
         page = render_template("error.html", code=code, name=exc.name, description=exc.description)
