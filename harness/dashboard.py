@@ -25,8 +25,8 @@ from harness.engine import (
     Stack,
     build_derived,
     cell_row,
+    generate_routes,
     prepare_workload,
-    write_routes,
     write_summary,
 )
 from harness.errors import HarnessError
@@ -84,7 +84,7 @@ def run_dashboard(
                                     cpus=cfg.pinning.server_cpus, instances=cfg.instances,
                                     redis=cfg.redis)  # fmt: skip
             if cfg.app and cell.scenario_arg == "routes":
-                write_routes(cfg, staging, progress)
+                storage.write_json(staging / "routes.json", generate_routes(cfg, progress))
             workload = prepare_workload(cfg, cell, stack, staging, staging)
             port = web_port(port)
             argv = [

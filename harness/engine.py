@@ -142,6 +142,9 @@ def run_benchmark(cfg: RunConfig, progress: Progress | None = None) -> RunOutcom
     """Run every cell of ``cfg`` ``cfg.repeat`` times; always leaves a consistent run folder."""
     progress = progress or Progress()
     cells = plan_cells(cfg)
+    routes = None
+    if cfg.app and GENERATED_SCENARIO in cfg.scenarios:
+        routes = generate_routes(cfg, progress)  # before the run folder: a bad --app is bad input
     run_dir = storage.create_run_dir(cfg.out.resolve(), cfg.name)
     storage.set_latest(cfg.out, run_dir)
     meta = _Meta(
@@ -166,9 +169,10 @@ def run_benchmark(cfg: RunConfig, progress: Progress | None = None) -> RunOutcom
     status, error = "complete", None
     db_root = Path(tempfile.mkdtemp(prefix="flask-bench-db-"))
     schedule = interleave(cells, cfg.repeat)
+    exit_code = 1
     try:
-        if cfg.app and GENERATED_SCENARIO in cfg.scenarios:
-            write_routes(cfg, run_dir, progress)
+        if routes is not None:
+            storage.write_json(run_dir / "routes.json", routes)
         for index, (cell, rep) in enumerate(schedule):
             total = cfg.warmup + cfg.duration
             progress.cell_started(index, len(schedule), cell, rep, total)
@@ -178,7 +182,7 @@ def run_benchmark(cfg: RunConfig, progress: Progress | None = None) -> RunOutcom
     except KeyboardInterrupt:
         status, error = "interrupted", "interrupted by the user (Ctrl-C)"
     except HarnessError as exc:
-        status, error = "failed", exc.format_message()
+        status, error, exit_code = "failed", exc.format_message(), exc.exit_code
     except Exception as exc:  # a bug: keep the data, say where the traceback went
         status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
         (run_dir / "error.txt").write_text(_traceback_text())
@@ -193,11 +197,13 @@ def run_benchmark(cfg: RunConfig, progress: Progress | None = None) -> RunOutcom
     if status == "interrupted":
         raise Interrupted(f"interrupted: data so far kept in {run_dir}")
     if status == "failed":
-        raise HarnessError(f"{error} (run folder: {run_dir})")
+        failure = HarnessError(f"{error} (run folder: {run_dir})")
+        failure.exit_code = exit_code
+        raise failure
     return outcome
 
 
-def write_routes(cfg: RunConfig, run_dir: Path, progress: Progress) -> None:
+def generate_routes(cfg: RunConfig, progress: Progress) -> dict[str, Any]:
     """The generated scenario's routes, read from the app's URL map (once per run)."""
     from harness.routes import build_routes, discover_routes, load_values
 
@@ -212,7 +218,7 @@ def write_routes(cfg: RunConfig, run_dir: Path, progress: Progress) -> None:
             f"--app {cfg.app}: no GET route without arguments, and no example values given: "
             "add a TOML file with --routes (see 'python bench.py run --help')"
         )
-    storage.write_json(run_dir / "routes.json", {"routes": routes, "skipped": skipped})
+    return {"routes": routes, "skipped": skipped}
 
 
 def _traceback_text() -> str:
