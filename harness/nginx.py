@@ -247,6 +247,7 @@ def listen_url(conf_path: Path) -> str:
 
 
 def nginx_argv(conf_path: Path) -> list[str]:
+    """The command line: ``-e`` keeps even start-up errors out of /var/log/nginx."""
     conf_path = Path(conf_path).resolve()
     directory = conf_path.parent
     return [
