@@ -15,9 +15,13 @@ import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template_string
 
 from profiles.middleware import install_profiler
+
+FORTUNES = """<!doctype html><title>Fortunes</title><table>
+{% for row in rows %}<tr><td>{{ row.id }}</td><td>{{ row.message }}</td></tr>{% endfor %}
+</table>"""
 
 
 def fib(n: int) -> int:
@@ -95,6 +99,11 @@ def create_app(config: Mapping[str, Any] | None = None, *, thread_hop: bool = Fa
     @app.get("/db")
     def db() -> Any:
         return jsonify(rows=fetch_rows())
+
+    @app.get("/fortunes")
+    def fortunes() -> Any:
+        rows = [{"id": i, "message": f"fortune <{i}> & more"} for i in range(12)]
+        return render_template_string(FORTUNES, rows=rows)
 
     @app.get("/items/<int:item_id>")
     def item(item_id: int) -> Any:
