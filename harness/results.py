@@ -47,18 +47,7 @@ class SteadyWindow:
 
 def latency_stats(hist: Any) -> dict[str, float | int] | None:
     """count, min, mean, max and percentiles in ms (µs resolution) of one histogram."""
-    count = hist.get_total_count()
-    if count == 0:
-        return None
-    stats: dict[str, float | int] = {
-        "count": int(count),
-        "min": hist.get_min_value() / 1000,
-        "mean": round(hist.get_mean_value() / 1000, 3),
-        "max": hist.get_max_value() / 1000,
-    }
-    for key, q in PERCENTILES.items():
-        stats[key] = hist.get_value_at_percentile(q) / 1000
-    return stats
+    return H.summary_ms(hist, PERCENTILES.values())
 
 
 def thin_percentiles(count: int) -> list[str]:
