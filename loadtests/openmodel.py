@@ -30,7 +30,10 @@ Counted per process and summed by the master (``open_model`` in recorder.json):
   P/R s): it waited for a connection, or the generator fell behind; the sub-millisecond
   jitter of gevent's timers is not counted.
 
-The achieved rate is the count of requests per second in recorder.json's windows.
+The achieved rate is the count of requests per second in recorder.json's windows;
+``open_model.started_unix`` / ``stopped_unix`` (first intended send, end of scheduling,
+over all processes) give the schedule's span: ``scheduled / (stopped - started)`` falls
+short of R only when the generator's scheduler itself could not keep up.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ class Schedule:
         self.group = Group()
         self.scheduler: Greenlet | None = None
         self.waiting = 0  # admitted, waiting for a connection (not sent yet)
+        self.started_unix: float | None = None
+        self.stopped_unix: float | None = None
 
     # connections ----------------------------------------------------------------------
 
@@ -97,6 +102,7 @@ class Schedule:
 
     def _run(self) -> None:
         t0 = time.time() + self.phase
+        self.started_unix = t0
         i = 0
         while True:
             intended = t0 + i * self.interval
@@ -138,6 +144,14 @@ class Schedule:
         if self.scheduler is not None:
             self.scheduler.kill(block=True)
             self.scheduler = None
+            self.stopped_unix = time.time()
+
+    def span(self) -> list[float | None]:
+        """[first intended send, when scheduling stopped] in unix time (None: not yet)."""
+        stopped = self.stopped_unix
+        if stopped is None and self.started_unix is not None:
+            stopped = time.time()
+        return [self.started_unix, stopped]
 
     def stop(self, timeout: float) -> None:
         """Stop scheduling; let sent requests finish within ``timeout``, then kill them.

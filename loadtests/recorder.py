@@ -248,6 +248,7 @@ class Recorder:
         self.windows: Windows = {}
         self.users: dict[int, int] = {}
         self.open = dict.fromkeys(OPEN_COUNTERS, 0)
+        self.open_span: list[float | None] = [None, None]
         self.start_unix: float | None = None
         self.end_unix: float | None = None
         self.processes = 1
@@ -326,7 +327,20 @@ class Recorder:
         counters = dict(self.open)
         for k in self.open:  # in place: the open-model schedule holds this dict
             self.open[k] = 0
-        return {"windows": wire, "open": counters}
+        schedule = openmodel.current()
+        span = schedule.span() if schedule is not None else None
+        return {"windows": wire, "open": counters, "open_span": span}
+
+    def merge_span(self, span: list[float | None] | None) -> None:
+        if not span:
+            return
+        first, last = span
+        if first is not None:
+            old = self.open_span[0]
+            self.open_span[0] = first if old is None else min(old, first)
+        if last is not None:
+            old = self.open_span[1]
+            self.open_span[1] = last if old is None else max(old, last)
 
     def merge_wire(self, payload: dict[str, Any]) -> None:
         if payload.get("windows") or any((payload.get("open") or {}).values()):
@@ -340,6 +354,7 @@ class Recorder:
                 entry.merge_wire(wire)
         for k, n in (payload.get("open") or {}).items():
             self.open[k] = self.open.get(k, 0) + int(n)
+        self.merge_span(payload.get("open_span"))
 
     # ------------------------------------------------------------------ output
 
@@ -367,7 +382,15 @@ class Recorder:
         open_model = None
         if rate > 0:
             late_after_ms = max(1.0, 1000.0 * self.processes / rate)  # see openmodel.py
-            open_model = {"rate": rate, **self.open, "late_after_ms": late_after_ms}
+            if self.role == "local" and openmodel.current() is not None:
+                self.merge_span(openmodel.current().span())
+            open_model = {
+                "rate": rate,
+                **self.open,
+                "late_after_ms": late_after_ms,
+                "started_unix": self.open_span[0],
+                "stopped_unix": self.open_span[1],
+            }
         totals: dict[str, dict[str, int]] = {}
         runner = getattr(env, "runner", None)
         if runner is not None:

@@ -139,8 +139,10 @@ def test_open_model_keeps_its_rate_and_corrects_a_stall(sup, tmp_path) -> None:
     mine = assert_matches_locust(rec)
     acc = mine["GET /json"]
     assert acc["count"] == om["sent"]  # every request sent came back and was timed
-    # achieved rate: about the schedule's (the stall delays, it does not lose requests)
-    assert om["scheduled"] == pytest.approx(rate * 5, rel=0.15)
+    # achieved rate: the schedule's (the stall delays requests, it does not lose them)
+    span = om["stopped_unix"] - om["started_unix"]
+    assert 2 < span <= 5.5
+    assert om["sent"] / span == pytest.approx(rate, rel=0.1)
     corrected, uncorrected = acc["corrected"], acc["hist"]
     assert H.total_count(corrected) == H.total_count(uncorrected)
     assert corrected.get_max_value() >= uncorrected.get_max_value()
