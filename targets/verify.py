@@ -305,6 +305,7 @@ CHECKS: tuple[Check, ...] = (
     Check("api 405", "PATCH", "/api/items", 405, JSON, json_error()),
     Check("api 404", "GET", "/api/no-such-thing", 404, JSON, json_error()),
     Check("html 404", "GET", "/no-such-page", 404, HTML, contains("404")),
+    Check("home", "GET", "/", 302, location="/items"),
     Check("items page", "GET", "/items", 200, HTML, contains("Item 00")),
     Check("protected redirects", "GET", "/items/new", 302, location="/login"),
     Check("login page", "GET", "/login", 200, HTML, html_form_with_csrf, save=save_csrf),

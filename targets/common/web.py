@@ -16,6 +16,11 @@ bp = Blueprint("web", __name__)
 PAGE_SIZE = 20
 
 
+@bp.get("/")
+def index() -> Response:
+    return redirect(url_for("web.list_items"))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int]:
     form = LoginForm()
