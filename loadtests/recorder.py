@@ -21,6 +21,23 @@ Data flow:
 
 Open model (``--bench-rate R``): see ``loadtests/openmodel.py``; its latencies from the
 intended send time arrive here through the request ``context`` (``bench_intended``).
+
+Options it adds to Locust (all also work with plain ``locust -f``):
+
+``--bench-out DIR``        write ``DIR/recorder.json`` at test stop (unset: record, write nothing)
+``--bench-rate R``         open model, R req/s for the whole generator (0: closed model)
+``--bench-shape NAME``     constant (plain -u/-r/-t), step or spike (``loadtests/shapes.py``)
+``--bench-warmup S``       written into recorder.json as ``warmup_s``; nothing is dropped
+``--bench-per-test``       every test started (web UI) writes ``DIR/test-NNN/`` afresh
+``--bench-think-ms MS``    closed model think time between a user's requests (default 0)
+``--bench-max-inflight N`` open model: drop a due request while N are in flight (per process)
+``--bench-max-lag-ms MS``  open model: drop a due request when the scheduler is MS behind
+
+Windows are keyed by the second the response *completed* in. Failure keys: the HTTP
+status for 4xx/5xx answers, else the exception class (``CatchResponseError`` for an
+answer a check rejected, ``ConnectionRefusedError`` ...). ``locust_totals`` are
+Locust's own counts, for cross-checking: per endpoint, ``requests`` == sum of
+``count`` + failures + ``profiled`` over all windows (not with ``--reset-stats``).
 """
 
 from __future__ import annotations
