@@ -234,3 +234,27 @@ def test_per_test_mode_writes_one_folder_per_test_started_in_the_web_ui(sup, tmp
         assert mine["GET /json"]["count"] > 0
         starts.append(rec["start_unix"])
     assert starts[1] > starts[0]
+
+
+def test_scenarios_against_the_real_sync_target(sup, tmp_path) -> None:
+    """browse, api_write and items on targets.sync_app under gunicorn: no failures at all."""
+    if not (REPO / "targets" / "sync_app.py").exists():
+        pytest.skip("targets/sync_app.py is not there yet")
+    port = free_port()
+    env = {"FLASK_SECRET_KEY": '"loadtests-e2e"',
+           "FLASK_DATABASE_URL": json.dumps(f"sqlite:///{tmp_path / 'bench.sqlite3'}")}  # fmt: skip
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    server = sup.start("gunicorn", [gunicorn, "-b", f"127.0.0.1:{port}", "-w", "1", "-k",
+                                    "gthread", "--threads", "4", "targets.sync_app:create_app()"],
+                       log_path=tmp_path / "server.log", env=env, cwd=REPO)  # fmt: skip
+    host = f"http://127.0.0.1:{port}"
+    wait_http_ready(server, host + "/healthz", timeout=30)
+    files = ",".join(str(locustfile_path(s)) for s in ("browse", "api_write", "items"))
+    rec, _ = run_locust(sup, tmp_path, Path(files), ["BrowseUser", "ApiWriteUser", "ItemsUser"],
+                        host, users=3, seconds=4)  # fmt: skip
+    mine = assert_matches_locust(rec)
+    expected = {"GET /login", "POST /login", "GET /items", "GET /items/<int:item_id>",
+                "POST /api/items", "GET /api/items/<int:item_id>"}  # fmt: skip
+    assert expected <= set(mine), sorted(mine)
+    for name, acc in mine.items():
+        assert acc["failures"] == {}, (name, acc["failures"])
