@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cachelib import BaseCache
 from flask import Flask
 from flask_caching import Cache
 from sqlalchemy.engine import make_url
@@ -92,11 +93,18 @@ class ChangeStamps:
 
 
 class CoherentCache:
-    """Flask-Caching plus, for in-process backends, change stamps shared between workers."""
+    """A Flask-Caching backend plus, when in-process, change stamps shared between workers.
 
-    def __init__(self, cache: Cache, stamps: ChangeStamps | None) -> None:
-        self.cache = cache
+    It holds the backend (cachelib) itself, not the ``Cache`` wrapper: no app context is
+    needed and no reference to the app is kept.
+    """
+
+    def __init__(self, backend: BaseCache, stamps: ChangeStamps | None) -> None:
+        self.backend = backend
         self.stamps = stamps
+
+    def clear(self) -> None:
+        self.backend.clear()
 
     def token(self, stamp_key: str) -> int:
         """Read before the database: the token the fresh value will be stored with."""
@@ -111,22 +119,22 @@ class CoherentCache:
         return value
 
     def get(self, key: str, stamp_key: str | None = None) -> Any:
-        return self._valid(self.cache.get(key), stamp_key or key)
+        return self._valid(self.backend.get(key), stamp_key or key)
 
     def get_many(self, keys: Sequence[str]) -> list[Any]:
-        return [self._valid(e, k) for k, e in zip(keys, self.cache.get_many(*keys), strict=True)]
+        return [self._valid(e, k) for k, e in zip(keys, self.backend.get_many(*keys), strict=True)]
 
     def set(self, key: str, value: Any, token: int) -> None:
-        self.cache.set(key, (token, value))
+        self.backend.set(key, (token, value))
 
     def set_many(self, entries: dict[str, tuple[int, Any]]) -> None:
-        self.cache.set_many(entries)
+        self.backend.set_many(entries)
 
     def invalidate(self, *keys: str) -> None:
         if self.stamps:
             for key in keys:
                 self.stamps.bump(key)
-        self.cache.delete_many(*keys)
+        self.backend.delete_many(*keys)
 
 
 class CachedDatabase(Database):
@@ -169,14 +177,14 @@ class CachedDatabase(Database):
         return list(rows)
 
     def _items_generation(self) -> str:
-        generation = self.cache.cache.get(ITEMS_GENERATION_KEY)
+        generation = self.cache.backend.get(ITEMS_GENERATION_KEY)
         if generation is None:
             generation = uuid.uuid4().hex
-            self.cache.cache.set(ITEMS_GENERATION_KEY, generation, timeout=0)
+            self.cache.backend.set(ITEMS_GENERATION_KEY, generation, timeout=0)
         return str(generation)
 
     def _items_changed(self, item_id: int | None = None) -> None:
-        self.cache.cache.set(ITEMS_GENERATION_KEY, uuid.uuid4().hex, timeout=0)
+        self.cache.backend.set(ITEMS_GENERATION_KEY, uuid.uuid4().hex, timeout=0)
         keys = [ITEMS_LIST_STAMP] + ([f"item:{item_id}"] if item_id is not None else [])
         self.cache.invalidate(*keys)
 

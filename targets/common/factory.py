@@ -150,22 +150,20 @@ def build_app(
     if cached:
         from targets.common import caching
 
-        cache = caching.create_cache(app)
-        stamps = (
-            None
-            if app.config.get("CACHE_REDIS_URL")
-            else caching.ChangeStamps(caching.stamps_path(app))
-        )
-        coherent = caching.CoherentCache(cache, stamps)
-        db: Database = caching.CachedDatabase(engine, coherent)
-        upstream: UpstreamClient = caching.CachedUpstream(upstream_url, coherent)
+        flask_cache = caching.create_cache(app)
+        redis = bool(app.config.get("CACHE_REDIS_URL"))
+        stamps = None if redis else caching.ChangeStamps(caching.stamps_path(app))
+        cache = caching.CoherentCache(app.extensions["cache"][flask_cache], stamps)
+        db: Database = caching.CachedDatabase(engine, cache)
+        upstream: UpstreamClient = caching.CachedUpstream(upstream_url, cache)
         install_conditional_get(app)
     else:
         db = Database(engine)
         upstream = UpstreamClient(upstream_url)
     state = BenchState(variant, db, upstream, randint, cache)
     app.extensions[EXTENSION_KEY] = state
-    weakref.finalize(app, state.close)  # no socket outlives its app
+    # no socket outlives its app; the callback holds the pools, never the app itself
+    weakref.finalize(app, state.close)
 
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -65,7 +65,7 @@ def cached(make_app, cache_config):
 
 def test_backend_is_the_configured_one(cached, cache_config):
     _app, state, _counter = cached
-    kind = type(state.cache.cache).__name__
+    kind = type(state.cache.backend).__name__
     assert kind == ("RedisCache" if cache_config else "SimpleCache")
 
 
