@@ -112,8 +112,8 @@ class Schedule:
                 gevent.sleep(delay)
             if self.admit(intended):
                 self.group.spawn(self._send, intended)
-            elif delay <= 0 and i % 64 == 0:
-                gevent.sleep(0)  # far behind: let responses be processed
+            if delay <= 0 and i % 64 == 0:
+                gevent.sleep(0)  # behind schedule: let the started requests run too
 
     def admit(self, intended: float) -> bool:
         """Called when a slot is due: start it (True) or count it dropped (False)."""
