@@ -100,7 +100,7 @@ def _identifier(frame_info: str) -> str:
 class _Endpoint:
     label: str
     seen: int = 0
-    pending: bool = False  # sampled while the profiling slot was busy (gevent)
+    pending: int = 0  # turns owed: sampled while the profiling slot was busy (gevent)
 
 
 @dataclass
@@ -327,20 +327,25 @@ class RequestProfiler:
             if ep is None:
                 ep = endpoints.setdefault(key, _Endpoint(endpoint_label(*key)))
             ep.seen += 1
-            if ep.seen > min_n and not ep.pending and self._random() >= self.rate:
-                return original()
-            return self._profiled(original, ep, ep.seen <= min_n)
+            if ep.seen > min_n and self._random() >= self.rate:
+                if not ep.pending:
+                    return original()
+                return self._profiled(original, ep, False, earned=False)
+            return self._profiled(original, ep, ep.seen <= min_n, earned=True)
 
         return full_dispatch_request
 
-    def _profiled(self, original: Callable[[], Any], ep: _Endpoint, forced: bool) -> Any:
+    def _profiled(
+        self, original: Callable[[], Any], ep: _Endpoint, forced: bool, *, earned: bool
+    ) -> Any:
         self._check_mode()
-        if self._exclusive:
-            if self._busy:
-                ep.pending = True
+        if self._exclusive:  # gevent: one profiled request at a time, turns are owed
+            if earned:
+                ep.pending += 1
+            if self._busy or ep.pending <= 0:
                 return original()
+            ep.pending -= 1
             self._busy = True
-        ep.pending = False
         local = self._local
         profiler = Profiler(interval=self.interval, async_mode=self._async_mode)
         active = _Active(profiler)

@@ -33,7 +33,7 @@ def crunch_numbers(n: int = 17) -> int:
     return fib(n)
 
 
-def fetch_rows(delay_s: float = 0.005) -> list[int]:
+def fetch_rows(delay_s: float = 0.02) -> list[int]:
     """Stands in for a database call: it waits (a sleep is I/O to gevent)."""
     time.sleep(delay_s)
     return list(range(10))

@@ -167,7 +167,8 @@ def test_workload_functions_are_at_the_top(recorded_run):
     eps = json.loads((recorded_run / "profiles" / "hotspots.json").read_text())["cells"]["sync-a"]
     top = {ep: [r["function"] for r in v["hotspots"][:4]] for ep, v in eps["endpoints"].items()}
     assert "crunch_numbers" in top["GET /cpu"] and "fib" in top["GET /cpu"]
-    assert "fetch_rows" in top["GET /db"]
+    # fetch_rows sleeps 20 ms: beyond what preemption on a shared machine adds elsewhere
+    assert "fetch_rows" in top["GET /db"], eps["endpoints"]["GET /db"]["hotspots"][:6]
     cpu = {r["function"]: r for r in eps["endpoints"]["GET /cpu"]["hotspots"]}
     assert cpu["crunch_numbers"]["file"] == "tests/profiles/profiled_app.py"
     assert cpu["crunch_numbers"]["share"] == 1.0 and cpu["fib"]["pct"] > 50

@@ -87,8 +87,8 @@ def test_profiled_server(tmp_path, kind):
     assert sum(unmarked.values()) > 0  # rate 0.2: most requests are not profiled
 
     files = raw_session_files(run)[cell]
-    if kind != "werkzeug":
-        assert len({f.name.split("-")[0] for f in files}) == 2, "one writer per worker"
+    writers = {f.name.split("-")[0] for f in files}  # one per worker that profiled
+    assert 1 <= len(writers) <= (1 if kind == "werkzeug" else 2)
     doc = json.loads(aggregate_run(run).read_text())
     eps = doc["cells"][cell]["endpoints"]
     by_path = {"/cpu": "GET /cpu", "/db": "GET /db", "/async": "GET /async",
