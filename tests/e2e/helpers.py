@@ -38,7 +38,7 @@ def server_group_pids(bench_pid: int) -> list[int]:
         kids = psutil.Process(bench_pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
-    return [p.pid for p in kids if "gunicorn" in " ".join(p.cmdline()) and p.ppid() == bench_pid]
+    return [p.pid for p in kids if "bin/gunicorn " in cmd(p) and p.ppid() == bench_pid]
 
 
 def stall_server(bench_pid: int, after: float, stall: float, timeout: float = 60) -> float:
@@ -52,7 +52,7 @@ def stall_server(bench_pid: int, after: float, stall: float, timeout: float = 60
         import psutil
 
         kids = psutil.Process(bench_pid).children(recursive=True)
-        if any("locust" in " ".join(p.cmdline()) for p in kids):
+        if any("locust" in cmd(p) for p in kids):
             break
         time.sleep(0.1)
     time.sleep(after)
@@ -87,3 +87,13 @@ def run_with_stall(workdir: Path, *, rate: int, warmup: int, duration: int, stal
     run_dir = latest_run(workdir / "runs")
     (row,) = load(run_dir, "summary.json")["rows"]
     return row
+
+
+def cmd(proc: Any) -> str:
+    """A process's command line, or "" for one that is gone or a zombie."""
+    import psutil
+
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.e2e.helpers import REPO, bench, latest_run, load
+from tests.e2e.helpers import REPO, bench, cmd, latest_run, load
 
 pytestmark = pytest.mark.e2e
 
@@ -91,7 +91,7 @@ def wait_for_locust(proc: subprocess.Popen, timeout: float = 60) -> list[psutil.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         kids = descendants(proc.pid)
-        if any("locust" in " ".join(p.cmdline()) for p in kids if p.is_running()):
+        if any("locust" in cmd(p) for p in kids if p.is_running()):
             return kids
         assert proc.poll() is None, proc.communicate()[1]
         time.sleep(0.2)
@@ -131,8 +131,8 @@ def test_server_killed_mid_run_marks_failed_keeps_data(workdir: Path) -> None:
         masters = [
             p
             for p in kids
-            if "gunicorn" in " ".join(p.cmdline())
-            and p.ppid() not in {k.pid for k in kids if "gunicorn" in " ".join(k.cmdline())}
+            if "bin/gunicorn " in cmd(p)
+            and p.ppid() not in {k.pid for k in kids if "bin/gunicorn " in cmd(k)}
         ]
         assert masters
         os.killpg(masters[0].pid, signal.SIGKILL)
