@@ -258,3 +258,28 @@ def test_scenarios_against_the_real_sync_target(sup, tmp_path) -> None:
     assert expected <= set(mine), sorted(mine)
     for name, acc in mine.items():
         assert acc["failures"] == {}, (name, acc["failures"])
+
+
+def test_sigterm_with_processes_2_keeps_every_request(sup, tmp_path) -> None:
+    """The harness stops a run with SIGTERM to Locust's group (Ctrl-C, a dead server)."""
+    import signal
+    import time
+
+    host = start_app(sup, tmp_path)
+    out = tmp_path / "out"
+    argv = [LOCUST, "-f", str(locustfile_path("json")), "JsonUser", "--headless", "--host", host,
+            "-u", "4", "-r", "4", "-t", "60s", "--stop-timeout", "3", "--only-summary",
+            "--processes", "2", "--bench-out", str(out)]  # fmt: skip
+    log = tmp_path / "locust.log"
+    child = sup.start("locust", argv, log_path=log, cwd=tmp_path)
+    deadline = time.monotonic() + 20
+    while "All users spawned" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2)
+    child.signal_group(signal.SIGTERM)
+    child.popen.wait(timeout=30)
+    sup.stop(child)
+    rec = json.loads((out / "recorder.json").read_text())
+    assert rec["processes"] == 2
+    mine = assert_matches_locust(rec)
+    assert mine["GET /json"]["count"] > 0
