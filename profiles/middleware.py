@@ -59,6 +59,7 @@ from dataclasses import dataclass
 from functools import wraps
 from inspect import iscoroutinefunction
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 from flask import Flask, request
@@ -76,6 +77,10 @@ DEFAULT_MIN_PER_ENDPOINT = 20
 # sample; 100 µs costs more per profiled request but only profiled requests pay it.
 DEFAULT_INTERVAL = 0.0001
 DEFAULT_FLUSH_INTERVAL = 2.0
+# Profiling may cost an endpoint at most this fraction of its serving time; None: no cap.
+DEFAULT_OVERHEAD_BUDGET = 0.04
+PLAIN_ALPHA = 0.02
+PROFILED_ALPHA = 0.2
 UNMATCHED = "<unmatched>"
 HOP_FRAME = "[async_to_sync thread hop]\x00<asgiref>\x000"
 EXTENSION_KEY = "bench_profiler"
@@ -99,8 +104,12 @@ def _identifier(frame_info: str) -> str:
 @dataclass
 class _Endpoint:
     label: str
+    rate: float  # effective rate: PROFILE_RATE, lowered to keep within the cost budget
     seen: int = 0
+    profiled: int = 0
     pending: int = 0  # turns owed: sampled while the profiling slot was busy (gevent)
+    plain_s: float = 0.0  # moving average wall time of unprofiled requests (0: none yet)
+    profiled_s: float = 0.0  # same, profiled requests
 
 
 @dataclass
@@ -145,8 +154,15 @@ class _Active:
 class SessionSink:
     """Per-process buffer of profiled requests, written to ``out_dir`` off the request path."""
 
-    def __init__(self, out_dir: Path, flush_interval: float, interval: float) -> None:
+    def __init__(
+        self,
+        out_dir: Path,
+        flush_interval: float,
+        interval: float,
+        stats: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
         self.out_dir = out_dir
+        self.stats = stats
         self.flush_interval = flush_interval
         self.interval = interval
         self._lock = threading.Lock()
@@ -247,6 +263,7 @@ class SessionSink:
             "interval": self.interval,
             "mode": self.mode,
             "sys_path": [p for p in sys.path if p],
+            "endpoints": self.stats() if self.stats else {},
             "frames": list(frames),
             "stacks": [list(s) for s in stacks],
             "sessions": sessions,
@@ -281,6 +298,7 @@ class RequestProfiler:
         min_per_endpoint: int,
         interval: float,
         flush_interval: float,
+        overhead_budget: float | None = DEFAULT_OVERHEAD_BUDGET,
     ) -> None:
         if not 0 <= rate <= 1:
             raise ValueError(f"PROFILE_RATE must be within [0, 1] (got {rate})")
@@ -291,7 +309,8 @@ class RequestProfiler:
         self.rate = rate
         self.min_per_endpoint = min_per_endpoint
         self.interval = interval
-        self.sink = SessionSink(out_dir, flush_interval, interval)
+        self.overhead_budget = overhead_budget if overhead_budget and overhead_budget > 0 else None
+        self.sink = SessionSink(out_dir, flush_interval, interval, self.stats)
         self._endpoints: dict[tuple[str, str | None], _Endpoint] = {}
         self._local = threading.local()
         self._mode_pid = -1
@@ -325,12 +344,17 @@ class RequestProfiler:
             key = (req.method, rule.rule if rule is not None else None)
             ep = endpoints.get(key)
             if ep is None:
-                ep = endpoints.setdefault(key, _Endpoint(endpoint_label(*key)))
+                ep = endpoints.setdefault(key, _Endpoint(endpoint_label(*key), self.rate))
             ep.seen += 1
-            if ep.seen > min_n and self._random() >= self.rate:
-                if not ep.pending:
-                    return original()
-                return self._profiled(original, ep, False, earned=False)
+            if ep.seen > min_n and self._random() >= ep.rate:
+                if ep.pending:
+                    return self._profiled(original, ep, False, earned=False)
+                t0 = perf_counter()
+                rv = original()
+                dt = perf_counter() - t0
+                plain = ep.plain_s
+                ep.plain_s = plain + PLAIN_ALPHA * (dt - plain) if plain else dt
+                return rv
             return self._profiled(original, ep, ep.seen <= min_n, earned=True)
 
         return full_dispatch_request
@@ -368,6 +392,7 @@ class RequestProfiler:
             session = profiler.stop() if profiler.is_running else profiler.last_session
             wall = time.perf_counter() - t0
             cpu = time.thread_time() - c0
+            self._observe_profiled(ep, wall)
             if self._exclusive:
                 self._busy = False
             samples = list(session.frame_records) if session is not None else []
@@ -392,6 +417,29 @@ class RequestProfiler:
                     samples=samples,
                 )
             )
+
+    def _observe_profiled(self, ep: _Endpoint, wall: float) -> None:
+        """Lower the endpoint's rate when profiling it would cost more than the budget.
+
+        Throughput cost ~= rate * (profiled - unprofiled) / unprofiled wall time. The
+        profiler's hook runs on every Python call, so a call-heavy endpoint is slowed
+        several times over while profiled: there the rate drops below PROFILE_RATE.
+        """
+        ep.profiled += 1
+        prev = ep.profiled_s
+        ep.profiled_s = prev + PROFILED_ALPHA * (wall - prev) if prev else wall
+        budget = self.overhead_budget
+        if budget is None or not ep.plain_s:
+            return
+        extra = ep.profiled_s - ep.plain_s
+        ep.rate = self.rate if extra <= 0 else min(self.rate, budget * ep.plain_s / extra)
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Per endpoint, this process so far: requests seen, profiled, effective rate."""
+        return {
+            ep.label: {"seen": ep.seen, "profiled": ep.profiled, "rate": round(ep.rate, 6)}
+            for ep in list(self._endpoints.values())
+        }
 
     def wrap_ensure_sync(self, original_async_to_sync: Callable[[Any], Any]) -> Callable:
         local_ref = self
@@ -495,7 +543,8 @@ def install_profiler(
 
     Defaults come from ``app.config``: ``PROFILE_DIR``, ``PROFILE_RATE`` (0.05),
     ``PROFILE_MIN_PER_ENDPOINT`` (20), and the optional ``PROFILE_INTERVAL`` (seconds
-    between samples, 0.0001) and ``PROFILE_FLUSH_INTERVAL`` (seconds, 2.0).
+    between samples, 0.0001), ``PROFILE_FLUSH_INTERVAL`` (seconds, 2.0) and
+    ``PROFILE_OVERHEAD_BUDGET`` (0.04; None turns the cap off, see ``_observe_profiled``).
     Installing twice returns the first installation.
     """
     existing = app.extensions.get(EXTENSION_KEY)
@@ -518,6 +567,7 @@ def install_profiler(
         flush_interval=float(
             flush_interval or cfg.get("PROFILE_FLUSH_INTERVAL", DEFAULT_FLUSH_INTERVAL)
         ),
+        overhead_budget=cfg.get("PROFILE_OVERHEAD_BUDGET", DEFAULT_OVERHEAD_BUDGET),
     )
     prof.out_dir.mkdir(parents=True, exist_ok=True)
     # pyinstrument measures its timer's overhead on first use (milliseconds): do it now,

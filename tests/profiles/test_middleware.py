@@ -70,7 +70,9 @@ def test_rate_one_profiles_every_request_and_header_matches_sessions(tmp_path):
 
 
 def test_the_rate_is_a_fraction_after_the_minimum(tmp_path):
-    app = make_app(tmp_path, PROFILE_RATE=0.25, PROFILE_MIN_PER_ENDPOINT=5)
+    app = make_app(
+        tmp_path, PROFILE_RATE=0.25, PROFILE_MIN_PER_ENDPOINT=5, PROFILE_OVERHEAD_BUDGET=None
+    )
     prof = profiler_of(app)
     draws = iter([0.1, 0.9, 0.9, 0.9] * 10)  # deterministic stand-in for random.random
     prof._random = lambda: next(draws)
@@ -177,3 +179,22 @@ def test_explicit_arguments_override_config(tmp_path):
         close_app(app)
     with pytest.raises(ValueError, match="PROFILE_RATE"):
         install_profiler(Flask(__name__), out_dir=tmp_path, rate=2.0)
+
+
+def test_the_cost_budget_lowers_the_rate_of_a_call_heavy_endpoint(tmp_path):
+    app = make_app(tmp_path, PROFILE_RATE=0.5, PROFILE_MIN_PER_ENDPOINT=3)
+    prof = profiler_of(app)
+    draws = iter([0.6, 0.3] * 100)  # every other request would be profiled at rate 0.5
+    prof._random = lambda: next(draws)
+    client = app.test_client()
+    try:
+        marks = [profiled(client.get("/cpu")) for _ in range(40)]
+        files = flush(app)
+    finally:
+        close_app(app)
+    # fib under pyinstrument's per-call hook is several times slower: at a 4% budget
+    # the rate falls well under 0.3, so after the first unprofiled request none is drawn
+    stats = read_raw(files[-1])["endpoints"]["GET /cpu"]
+    assert stats["seen"] == 40 and stats["profiled"] == sum(marks)
+    assert stats["rate"] < 0.3
+    assert marks[:3] == [True] * 3 and sum(marks[3:]) <= 2

@@ -1,0 +1,111 @@
+"""Profiling cost: throughput with and without the middleware, side by side. Goal: >= 0.95.
+
+Two copies of the same target run at once, one with ``PROFILE_DIR`` set (the default
+rate, 5% of requests after the first 20 per endpoint) and one without, both pinned to
+the server CPU(s); wrk, pinned to the generator CPU(s), loads each endpoint of one and
+then of the other, alternating which goes first, ``--repeat`` times. The figure is the
+ratio of median requests/s, profiled / unprofiled, per endpoint.
+
+    .venv/bin/python benchmarks/profiling_overhead.py [--target sync] [--seconds 5]
+        [--repeat 3] [--server gunicorn-sync] [--workers 1] [--connections 16]
+
+``--target test`` uses the small app of tests/profiles (no /fortunes database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks._common import run_wrk  # noqa: E402
+from harness.config import Pinning  # noqa: E402
+from harness.processes import Supervisor  # noqa: E402
+from harness.servers import ServerSpec, start_stack  # noqa: E402
+
+ENDPOINTS = ["/json", "/db", "/fortunes", "/cpu"]
+TEST_APP = "tests.profiles.profiled_app:create_app()"
+
+
+def count_sessions(folder: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for path in folder.glob("*.json"):
+        for s in json.loads(path.read_text())["sessions"]:
+            counts[s["endpoint"]] = counts.get(s["endpoint"], 0) + 1
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", default="sync", help="a target id, or 'test'")
+    parser.add_argument("--server", default="gunicorn-sync")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rate", type=float, default=0.05)
+    parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
+    args = parser.parse_args()
+    endpoints = args.endpoints.split(",")
+    pin = Pinning.default()
+    if args.target == "test":
+        spec = ServerSpec(None, args.server, args.workers, args.threads, app=TEST_APP)
+    else:
+        spec = ServerSpec(args.target, args.server, args.workers, args.threads)
+    rps: dict[tuple[str, bool], list[float]] = {(e, p): [] for e in endpoints for p in (0, 1)}
+    with tempfile.TemporaryDirectory(prefix="profiling-overhead-") as tmp, ExitStack() as stack:
+        root = Path(tmp)
+        urls = {}
+        for profiled in (False, True):
+            sup = stack.enter_context(Supervisor())
+            folder = root / ("profiled" if profiled else "plain")
+            st = start_stack(
+                sup, spec, folder, db_path=folder / "db.sqlite3", cpus=pin.server_cpus,
+                profile_dir=folder / "profiles" if profiled else None,
+                profile_rate=args.rate if profiled else None,
+                extra_env={"PYTHONPATH": str(REPO)},
+            )  # fmt: skip
+            urls[profiled] = st.url
+        for profiled in (False, True):  # warm up; spends the first 20 profiles per endpoint
+            for e in endpoints:
+                run_wrk(urls[profiled] + e, connections=args.connections,
+                        seconds=args.warmup, cpus=pin.generator_cpus)  # fmt: skip
+        for rep in range(args.repeat):
+            for e in endpoints:
+                order = (False, True) if rep % 2 == 0 else (True, False)
+                for profiled in order:
+                    fig = run_wrk(urls[profiled] + e, connections=args.connections,
+                                  seconds=args.seconds, cpus=pin.generator_cpus)  # fmt: skip
+                    rps[(e, profiled)].append(fig["rps"])
+        stack.close()  # SIGTERM: the profiled workers flush their sessions
+        sessions = count_sessions(root / "profiled" / "profiles")
+    print(f"target {args.target}, {args.server} x{args.workers}, server CPUs {pin.server_cpus}, "
+          f"wrk CPUs {pin.generator_cpus}, {args.connections} connections, "
+          f"{args.repeat} x {args.seconds} s per side, interleaved, rate {args.rate}")  # fmt: skip
+    print(f"{'endpoint':<12}{'plain req/s':>14}{'profiled req/s':>16}{'ratio':>8}  "
+          f"{'profiled requests':>18}")  # fmt: skip
+    worst = 1.0
+    for e in endpoints:
+        a = statistics.median(rps[(e, False)])
+        b = statistics.median(rps[(e, True)])
+        ratio = b / a if a else float("nan")
+        worst = min(worst, ratio)
+        label = f"GET {e.split('?')[0]}"
+        total = sum(rps[(e, True)]) * args.seconds + args.warmup * b
+        n = sessions.get(label, 0)
+        print(f"{e:<12}{a:>14,.0f}{b:>16,.0f}{ratio:>8.3f}  {n:>8} of ~{total:,.0f} "
+              f"({100 * n / total:.1f}%)")  # fmt: skip
+    print(f"worst ratio {worst:.3f} (goal >= 0.95): {'PASS' if worst >= 0.95 else 'FAIL'}")
+
+
+if __name__ == "__main__":
+    main()
