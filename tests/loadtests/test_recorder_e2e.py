@@ -60,6 +60,13 @@ def run_locust(sup: Supervisor, tmp_path: Path, locustfile: Path, classes: list[
     return json.loads((out / "recorder.json").read_text()), text
 
 
+def processes_args(n: int) -> list[str]:
+    """``--processes n`` with the master on a free loopback port (default: *:5557, shared)."""
+    port = str(free_port())
+    return ["--processes", str(n), "--master-bind-host", "127.0.0.1",
+            "--master-bind-port", port, "--master-port", port]  # fmt: skip
+
+
 def per_endpoint(rec: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Sum every window: count, failures by status, profiled, merged histograms."""
     out: dict[str, dict[str, Any]] = {}
@@ -118,7 +125,7 @@ def test_closed_model_counts_failures_profiled_and_sub_ms_percentiles(sup, tmp_p
 def test_processes_2_merge_exactly(sup, tmp_path) -> None:
     host = start_app(sup, tmp_path)
     rec, log = run_locust(sup, tmp_path, locustfile_path("json"), ["JsonUser"], host,
-                          "--processes", "2", users=4, seconds=3)  # fmt: skip
+                          *processes_args(2), users=4, seconds=3)  # fmt: skip
     assert rec["processes"] == 2
     mine = assert_matches_locust(rec)
     assert mine["GET /json"]["count"] > 100
@@ -269,7 +276,7 @@ def test_sigterm_with_processes_2_keeps_every_request(sup, tmp_path) -> None:
     out = tmp_path / "out"
     argv = [LOCUST, "-f", str(locustfile_path("json")), "JsonUser", "--headless", "--host", host,
             "-u", "4", "-r", "4", "-t", "60s", "--stop-timeout", "3", "--only-summary",
-            "--processes", "2", "--bench-out", str(out)]  # fmt: skip
+            *processes_args(2), "--bench-out", str(out)]  # fmt: skip
     log = tmp_path / "locust.log"
     child = sup.start("locust", argv, log_path=log, cwd=tmp_path)
     deadline = time.monotonic() + 20
