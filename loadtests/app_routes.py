@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from pathlib import Path
 
-from locust import FastHttpUser, constant, events, task
+# `locust -f loadtests/app_routes.py` puts loadtests/ (not the repo) on sys.path
+_REPO = str(Path(__file__).resolve().parents[1])
+if _REPO not in sys.path:
+    sys.path.insert(0, _REPO)
 
-from loadtests import recorder  # noqa: F401  (registers the latency recorder)
+from locust import FastHttpUser, constant, events, task  # noqa: E402
+
+from loadtests import recorder  # noqa: E402, F401  (registers the latency recorder)
 
 
 @events.init_command_line_parser.add_listener
