@@ -13,13 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness.errors import ConfigError
-
-TARGETS: dict[str, str] = {
-    "sync": "plain sync views: the baseline technique-wise",
-    "async": "async def views; /upstream awaits its calls concurrently",
-    "cached": "sync views plus Flask-Caching and conditional GET",
-    "uncached": "the plain baseline with nothing added",
-}
+from targets.catalog import DESCRIPTIONS as TARGETS
 
 SERVERS: dict[str, str] = {
     "werkzeug": "Werkzeug development server (flask run), threaded",
