@@ -27,3 +27,18 @@ def _no_leftover_processes():
         p.kill()
     assert not leftovers, f"test left children running: {[c.name for c in leftovers]}"
     assert not stray, f"test left processes running: {[p.cmdline()[:3] for p in stray]}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    """With CI=true a skipped test is a failure: CI must have every dependency."""
+    outcome = yield
+    report = outcome.get_result()
+    if (
+        os.environ.get("CI", "").lower() == "true"
+        and report.skipped
+        and not hasattr(report, "wasxfail")
+    ):
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"skipped under CI=true, which needs every dependency: {reason}"
