@@ -65,5 +65,11 @@ def locust_argv(
         argv += ["--master", "--expect-workers", str(expect_workers),
                  "--master-bind-host", host_, "--master-bind-port", str(port)]  # fmt: skip
     elif processes > 1:
-        argv += ["--processes", str(processes)]
+        # Locust's master would bind every interface on 5557: keep it on loopback, on a
+        # free port, so parallel runs on one machine never collide
+        from harness.processes import free_port
+
+        port = str(free_port())
+        argv += ["--processes", str(processes), "--master-bind-host", "127.0.0.1",
+                 "--master-bind-port", port, "--master-port", port]  # fmt: skip
     return argv

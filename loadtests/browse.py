@@ -82,9 +82,11 @@ class BrowseUser(ThinkingUser):
         ) as r:
             self.logged_in = expect(r, (302, 303))
 
-    # -- tasks (weights: a visitor reads far more than they write) -----------------------
+    # -- tasks (weights: a visitor reads far more than they write, and a session lasts
+    # about 45 pages between log-ins: the password check is deliberately slow (scrypt,
+    # ~0.1-0.2 s of CPU), and logging in every few pages would make the journey mostly that)
 
-    @task(10)
+    @task(30)
     def view_item(self) -> None:
         if not self.item_ids:
             self.list_items()
@@ -95,7 +97,7 @@ class BrowseUser(ThinkingUser):
         ) as r:
             expect(r, 200, HTML)
 
-    @task(4)
+    @task(12)
     def list_items(self) -> None:
         page = random.randint(1, PAGES)
         with self.client.get(f"/items?page={page}", name="/items", catch_response=True) as r:
@@ -104,7 +106,7 @@ class BrowseUser(ThinkingUser):
                 if ids:
                     self.item_ids = ids
 
-    @task(1)
+    @task(3)
     def create_item(self) -> None:
         if not self.logged_in:
             self.log_in()

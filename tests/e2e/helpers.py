@@ -72,7 +72,7 @@ def stall_server(bench_pid: int, after: float, stall: float, timeout: float = 60
 def run_with_stall(workdir: Path, *, rate: int, warmup: int, duration: int, stall_after: float,
                    stall: float = 1.0) -> dict:  # fmt: skip
     args = ["run", "--target", "sync", "--scenario", "json", "--server", "gunicorn-sync",
-            "--workers", "1", "--rate", str(rate), "--warmup", f"{warmup}s",
+            "--workers", "1", "--users", "4", "--rate", str(rate), "--warmup", f"{warmup}s",
             "--duration", f"{duration}s", "--name", "stall"]  # fmt: skip
     proc = subprocess.Popen([sys.executable, str(REPO / "bench.py"), *args], cwd=workdir,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
