@@ -19,6 +19,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from harness import results
 from harness.config import (
     SERVERS,
     SHAPES,
@@ -245,6 +246,24 @@ def summary_table(rows: list[dict[str, Any]], run_dir: Path) -> Table:
     return table
 
 
+def overhead_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Profiling overhead (same cell with and without profiling, interleaved)",
+                  title_justify="left")  # fmt: skip
+    for col in ("cell", "endpoint", "req/s off", "req/s on", "throughput cost", "p50 off ms",
+                "p50 on ms", "p50 cost", "reps"):  # fmt: skip
+        table.add_column(col, justify="left" if col in ("cell", "endpoint") else "right")
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:+.1f}%"
+
+    for r in rows:
+        table.add_row(r["cell_id"], r["endpoint"], f"{r['rps_unprofiled'] or 0:,.0f}",
+                      f"{r['rps_profiled'] or 0:,.0f}", pct(r["throughput_cost_pct"]),
+                      _fmt_ms(r["p50_unprofiled_ms"]), _fmt_ms(r["p50_profiled_ms"]),
+                      pct(r["p50_cost_pct"]), str(r["repetitions"]))  # fmt: skip
+    return table
+
+
 def _progress_reporter() -> Any:
     """Progress bars on a terminal, one line per cell otherwise (CI logs)."""
     from harness.engine import Progress
@@ -309,6 +328,9 @@ def execute_run(cfg: RunConfig) -> None:
     for row in outcome.rows:
         for warning in row["warnings"]:
             console.print(f"[yellow]warning[/] {row['cell_id']} r{row['repetition']}: {warning}")
+    overhead = results.profiling_overhead(outcome.rows)
+    if overhead:
+        stdout.print(overhead_table(overhead))
     stdout.print(f"Run folder: {outcome.run_dir}")
     if outcome.report:
         stdout.print(f"Report: {outcome.report}")
@@ -357,6 +379,7 @@ def profile(**opts: Any) -> None:
     Hotspots per endpoint, pyinstrument HTML, speedscope JSON and folded stacks land
     in the run folder's profiles/; profiled requests are kept out of the latency figures.
     """
+    opts["name"] = opts["name"] or ("profile-overhead" if opts["overhead"] else "profile")
     cfg = config_from_options(opts, profile=not opts["overhead"])
     execute_run(cfg)
 

@@ -9,6 +9,7 @@ a complete run folder (summary, time series, CPU, report), exactly like ``run`` 
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from harness.errors import HarnessError
 from harness.loadgen import locust_executable
 from harness.machine import environment
 from harness.monitor import CpuMonitor
-from harness.processes import Supervisor, free_port, port_in_use, wait_http_ready
+from harness.processes import LOOPBACK, Supervisor, free_port, wait_http_ready
 from harness.servers import ServerSpec, start_stack
 
 DEFAULT_WEB_PORT = 8089
@@ -41,11 +42,27 @@ DEFAULT_WEB_PORT = 8089
 
 def web_port(preferred: int | None) -> int:
     if preferred is not None:
-        if port_in_use(preferred):
+        if listening(preferred):
             raise HarnessError(f"port {preferred} on 127.0.0.1 is already in use: choose another "
                                "with --web-port")  # fmt: skip
         return preferred
-    return DEFAULT_WEB_PORT if not port_in_use(DEFAULT_WEB_PORT) else free_port()
+    return DEFAULT_WEB_PORT if not listening(DEFAULT_WEB_PORT) else free_port()
+
+
+def listening(port: int) -> bool:
+    """Whether something holds ``port`` on 127.0.0.1, judged as Locust will bind it.
+
+    Locust's web server binds with SO_REUSEADDR, so connections a dashboard that just quit
+    left in TIME_WAIT do not stop it; a plain bind test (``port_in_use``) fails on them for
+    a minute, refusing ``--web-port`` and moving the default off 8089 after every restart.
+    """
+    with socket.socket(socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return True
+        return False
 
 
 def run_dashboard(
@@ -117,6 +134,8 @@ def run_dashboard(
                     time.sleep(0.5)
             finally:
                 monitor.stop()
+                # a test still running when the user quits: Locust writes it as it stops
+                sup.stop(locust)
                 for run_dir in collect_tests(staging, cfg, cell, monitor, commands, made):
                     made.append(run_dir)
                     build_derived(run_dir, False, progress)
