@@ -21,6 +21,7 @@ from rich.table import Table
 
 from harness import results
 from harness.config import (
+    BALANCE,
     SERVERS,
     SHAPES,
     TARGETS,
@@ -98,6 +99,10 @@ def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Threads per worker (gthread, waitress)."),
         click.option("--instances", type=int, default=1, show_default=True,
                      help="Server instances behind nginx (>1 needs nginx)."),
+        click.option("--balance", type=click.Choice(BALANCE), default="round_robin",
+                     show_default=True, help="nginx's balancing with --instances."),
+        click.option("--upstream-keepalive", type=int, default=32, show_default=True,
+                     help="Idle keep-alive connections from nginx to the instances (0: off)."),
         click.option("--users", type=int, default=16, show_default=True,
                      help="Concurrent Locust users (closed model)."),
         click.option("--spawn-rate", type=float, default=None,
@@ -188,6 +193,8 @@ def config_from_options(opts: dict[str, Any], *, profile: bool = False) -> RunCo
         profile=profile or bool(opts.get("profile")),
         profile_rate=opts.get("profile_rate") or 0.05,
         overhead=bool(opts.get("overhead")),
+        balance=opts.get("balance", "round_robin"),
+        upstream_keepalive=opts.get("upstream_keepalive", 32),
         expect_workers=opts["expect_workers"],
         master_bind=parse_host_port(opts["master_bind"], "--master-bind"),
         sweep=opts.get("sweep", ()),
@@ -419,6 +426,8 @@ def _int_list(text: str, option: str) -> tuple[int, ...]:
 @click.option("--repeat", type=int, default=1, show_default=True)
 @click.option("--processes", type=int, default=1, show_default=True)
 @click.option("--redis", is_flag=True)
+@click.option("--balance", type=click.Choice(BALANCE), default="round_robin", show_default=True)
+@click.option("--upstream-keepalive", type=int, default=32, show_default=True)
 @click.option("--server-cpus", default=None)
 @click.option("--generator-cpus", default=None)
 @click.option("--no-pin", is_flag=True)
@@ -506,6 +515,8 @@ def serve_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--threads", type=int, default=8, show_default=True),
         click.option("--instances", type=int, default=1, show_default=True,
                      help="Server instances behind nginx."),
+        click.option("--balance", type=click.Choice(BALANCE), default="round_robin",
+                     show_default=True, help="nginx's balancing with --instances."),
         click.option("--redis", is_flag=True,
                      help="Start redis-server; the cached target uses it."),
     ]  # fmt: skip
@@ -541,7 +552,7 @@ def server_spec(target: str | None, app: str | None, app_dir: Path | None, serve
               show_default=True,
               help="SQLite database file (created and seeded if missing).")  # fmt: skip
 def serve(target: str | None, app: str | None, app_dir: Path | None, server: str, workers: int,
-          threads: int, instances: int, redis: bool, port: int | None, debug: bool,
+          threads: int, instances: int, balance: str, redis: bool, port: int | None, debug: bool,
           bind: str, db: Path) -> None:  # fmt: skip
     """Start one target (with its upstream service) for a person to use; Ctrl-C stops it."""
     from harness.processes import Supervisor, port_in_use
@@ -558,7 +569,8 @@ def serve(target: str | None, app: str | None, app_dir: Path | None, server: str
     db.parent.mkdir(parents=True, exist_ok=True)
     with Supervisor() as sup:
         stack = start_stack(sup, spec, log_dir, db_path=db.resolve(), port=port, redis=redis,
-                            debug=debug, instances=instances, bind=bind)  # fmt: skip
+                            debug=debug, instances=instances, bind=bind,
+                            balance=balance)  # fmt: skip
         if bind != "127.0.0.1":
             stdout.print(f"listening on {bind}: reachable from other machines")
         what = f"{spec.target} target" if spec.target else spec.app
@@ -603,7 +615,8 @@ def serve(target: str | None, app: str | None, app_dir: Path | None, server: str
 )
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
 def dashboard(target: str | None, app: str | None, app_dir: Path | None, server: str,
-              workers: int, threads: int, instances: int, redis: bool, scenario: str | None,
+              workers: int, threads: int, instances: int, balance: str, redis: bool,
+              scenario: str | None,
               routes_file: Path | None, host: str | None, allow_remote: bool, users: int,
               spawn_rate: float | None, processes: int, web_port: int | None,
               out: Path) -> None:  # fmt: skip
@@ -616,7 +629,8 @@ def dashboard(target: str | None, app: str | None, app_dir: Path | None, server:
         targets=() if (app or host) else (target or "sync",),
         scenarios=(scenario or ("routes" if app else "browse"),),
         servers=(server,), workers=workers, threads=threads, instances=instances,
-        users=users, spawn_rate=spawn_rate, processes=processes, redis=redis, out=out,
+        balance=balance, users=users, spawn_rate=spawn_rate, processes=processes, redis=redis,
+        out=out,
         app=app, app_dir=(app_dir or Path.cwd()) if app else None, routes_file=routes_file,
         host=host, allow_remote=allow_remote, name="dashboard",
     )  # fmt: skip

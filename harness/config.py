@@ -29,6 +29,8 @@ SHAPES: dict[str, str] = {
     "spike": "a short burst of extra users in the middle of the run",
 }
 
+BALANCE = ("round_robin", "least_conn")
+
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 GENERATED_SCENARIO = "routes"
 
@@ -168,6 +170,8 @@ class RunConfig:
     routes_file: Path | None = None  # TOML example values for routes with arguments
     host: str | None = None  # drive an app that is already running; no server started
     allow_remote: bool = False
+    balance: str = "round_robin"  # nginx, with --instances > 1
+    upstream_keepalive: int = 32  # idle keep-alive connections nginx keeps per worker; 0 = off
 
     @property
     def subject_label(self) -> str | None:
@@ -278,6 +282,10 @@ def validate(cfg: RunConfig) -> None:
     for workers, instances in cfg.sweep:
         if workers <= 0 or instances <= 0:
             raise ConfigError("--workers and --instances values must be > 0")
+    if cfg.balance not in BALANCE:
+        raise _choices_error("--balance", cfg.balance, BALANCE)
+    if cfg.upstream_keepalive < 0:
+        raise ConfigError("--upstream-keepalive must not be negative (0 turns it off)")
     if cfg.expect_workers < 0:
         raise ConfigError("--expect-workers must not be negative")
     if cfg.think_ms < 0:

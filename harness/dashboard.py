@@ -99,7 +99,7 @@ def run_dashboard(
                 )  # fmt: skip
                 stack = start_stack(sup, spec, staging, db_path=staging / "bench.sqlite3",
                                     cpus=cfg.pinning.server_cpus, instances=cfg.instances,
-                                    redis=cfg.redis)  # fmt: skip
+                                    redis=cfg.redis, balance=cfg.balance)  # fmt: skip
             if cfg.app and cell.scenario_arg == "routes":
                 storage.write_json(staging / "routes.json", generate_routes(cfg, progress))
             workload = prepare_workload(cfg, cell, stack, staging, staging)

@@ -309,6 +309,8 @@ def run_cell(
                 redis=cfg.redis,
                 profile_dir=cell_dir / "profiles" if cell.profiled else None,
                 profile_rate=cfg.profile_rate if cell.profiled else None,
+                balance=cfg.balance,
+                keepalive=cfg.upstream_keepalive,
             )
             meta.add_commands(stack.commands)
         workload = prepare_workload(cfg, cell, stack, cell_dir, run_dir)

@@ -156,6 +156,7 @@ def start_stack(
     extra_env: dict[str, str] | None = None,
     ready_timeout: float = 60.0,
     balance: str = "round_robin",
+    keepalive: int = 32,
     bind: str = LOOPBACK,
 ) -> Stack:
     """Start upstream (+ Redis) and ``instances`` servers of ``spec`` (behind nginx if > 1)."""
@@ -216,7 +217,8 @@ def start_stack(
 
         proxy_port = port if port is not None else free_port()
         ports = [int(u.rsplit(":", 1)[1]) for u in urls]
-        conf = nginx.write_nginx_config(log_dir, proxy_port, ports, balance=balance)
+        conf = nginx.write_nginx_config(log_dir, proxy_port, ports, balance=balance,
+                                        keepalive=keepalive)  # fmt: skip
         proxy = nginx.start_nginx(sup, conf, log_dir / "nginx.log", cpus=cpus)
         commands.append(proxy.argv)
         url = f"http://{LOOPBACK}:{proxy_port}"
