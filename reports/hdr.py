@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+from hdrh.codec import HdrHistogramEncoder
 from hdrh.histogram import HdrHistogram
 
 LOWEST_US = 1
@@ -42,14 +44,42 @@ def decode(text: str) -> Any:
 
 
 def merge_encoded(acc: Any, texts: Iterable[str | None]) -> Any:
-    """Add every encoded histogram in ``texts`` into ``acc`` (exact: counts are summed)."""
+    """Add every encoded histogram in ``texts`` into ``acc`` (exact: counts are summed).
+
+    A one-hour run has 3,600 windows per endpoint: decoding each into a histogram
+    object and adding it costs ~0.2 ms of Python per window, so counts are decoded
+    straight into arrays and summed with numpy, then written into ``acc`` once.
+    """
+    if not isinstance(acc, HdrHistogram):
+        for text in texts:
+            if text and _shared is not None:
+                _shared.merge_into(acc, _shared.decode(text))
+        return acc
+    counts = np.ctypeslib.as_array(acc.counts)
+    total = np.zeros(acc.counts_len, dtype=np.uint64)
+    added = 0
     for text in texts:
         if not text:
             continue
-        if isinstance(acc, HdrHistogram):
-            acc.decode_and_add(text)  # C-accelerated decode and in-place add
-        elif _shared is not None:
-            _shared.merge_into(acc, _shared.decode(text))
+        payload = HdrHistogramEncoder.decode(text)
+        header = payload.payload
+        if (
+            header.lowest_trackable_value != acc.lowest_trackable_value
+            or header.highest_trackable_value != acc.highest_trackable_value
+            or header.significant_figures != acc.significant_figures
+        ):
+            acc.add(HdrHistogram.decode(text))  # other parameters: the exact slow path
+            continue
+        result = payload.init_counts(acc.counts_len)
+        if result["total"]:
+            total += np.ctypeslib.as_array(payload.get_counts())[: acc.counts_len]
+            added += int(result["total"])
+    if added:
+        counts += total.astype(counts.dtype)
+        nonzero = np.flatnonzero(counts)
+        acc.set_internal_tacking_values(
+            int(nonzero[0]), int(nonzero[-1]), acc.get_total_count() + added
+        )
     return acc
 
 
