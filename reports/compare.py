@@ -453,7 +453,7 @@ def _context(cmp: Comparison) -> dict[str, Any]:
         diff_table = None
         diff = cmp.profile_diffs.get(cand.name)
         if diff:
-            diff_table = table(pd.DataFrame(diff[: TOP_FUNCTIONS * 3]))
+            diff_table = table(_profile_frame(diff))
         sections.append(
             {
                 "candidate": cand.name,
@@ -496,3 +496,27 @@ def _verdict_counts(rows: list[ComparisonRow]) -> str:
         for m in SHOWN:
             counts[r.changes[m].verdict] = counts.get(r.changes[m].verdict, 0) + 1
     return ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+
+
+PROFILE_COLUMNS = {  # profiles.diff keys (and the fallback's) -> shown names
+    "cell_id": "cell",
+    "cell": "cell",
+    "endpoint": "endpoint",
+    "function": "function",
+    "file": "file",
+    "ms_a": "ms/req A",
+    "ms_per_request_a": "ms/req A",
+    "ms_b": "ms/req B",
+    "ms_per_request_b": "ms/req B",
+    "change_ms": "change ms",
+    "change_pct": "change %",
+}
+
+
+def _profile_frame(diff: list[dict[str, Any]]) -> pd.DataFrame:
+    """The functions whose ms per request changed most (largest absolute change first)."""
+    rows = sorted(diff, key=lambda r: -abs(float(r.get("change_ms") or 0.0)))[: TOP_FUNCTIONS * 2]
+    frame = pd.DataFrame(rows)
+    keep = [c for c in PROFILE_COLUMNS if c in frame.columns]
+    frame = frame[keep].rename(columns=PROFILE_COLUMNS) if keep else frame
+    return frame.loc[:, ~frame.columns.duplicated()]
