@@ -118,3 +118,20 @@ def test_compare_refuses_profiled_with_unprofiled(cli, runner, runs_dir: Path,
     assert result.exit_code == 2 and "--force" in result.output
     result = runner.invoke(cli, [*base, "--force"])
     assert result.exit_code == 0, result.output
+
+
+def test_main_cli_has_both_commands(runner: CliRunner) -> None:
+    from harness.cli import cli as main_cli
+
+    for name in ("report", "compare"):
+        result = runner.invoke(main_cli, [name, "--help"])
+        assert result.exit_code == 0, result.output
+
+
+def test_importing_the_commands_is_cheap() -> None:
+    import subprocess
+    import sys
+
+    code = "import reports.cli, sys; print('matplotlib' in sys.modules, 'pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"

@@ -176,3 +176,19 @@ def test_statistics_detect_20_percent_and_stay_quiet_on_noise() -> None:
     # significant but below the practical threshold: not a change
     assert compare_values("rps", [100, 100.2, 99.8], [102, 102.2, 101.8]).verdict == NO_CHANGE
     assert compare_values("p50", [1.0], [2.0]).verdict == UNCONFIRMED
+
+
+def test_several_candidates_against_one_baseline(runs_dir: Path, tmp_path: Path) -> None:
+    cmp = compare_runs([runs_dir / REG_A, runs_dir / SAME_A, runs_dir / REG_B], tmp_path,
+                       fail_on="rps:-5%")  # fmt: skip
+    assert {r.candidate for r in cmp.rows} == {SAME_A, REG_B}
+    assert {v.candidate for v in cmp.violations} == {REG_B}
+    html = cmp.html_path.read_text()
+    assert html.count("<h2>") >= 4  # runs, two candidates, method
+
+
+def test_package_level_functions() -> None:
+    import reports
+
+    assert reports.render_report.__name__ == "render_report"
+    assert reports.compare_runs.__name__ == "compare_runs"
