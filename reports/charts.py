@@ -74,7 +74,7 @@ def _svg(fig: Any, tight: bool = False) -> str:
         legend = any(ax.get_legend() is not None for ax in fig.axes)
         height = fig.get_figheight()
         fig.subplots_adjust(
-            left=0.6 / WIDTH_IN,
+            left=0.75 / WIDTH_IN,
             right=0.66 if legend else 0.97,
             bottom=0.5 / height,
             top=1 - 0.32 / height,
@@ -232,7 +232,7 @@ def knee_chart(points: dict[str, pd.DataFrame], levels: dict[str, pd.DataFrame],
                     marker="o",
                     ms=3,
                     color=color,
-                    label=f"{label(name, LEGEND_CHARS - 4)} p99",
+                    label=f"{label(name, LEGEND_CHARS - 4)} p99" if len(points) > 1 else "p99",
                 )
                 ax.plot(
                     level["rps"],
@@ -241,7 +241,7 @@ def knee_chart(points: dict[str, pd.DataFrame], levels: dict[str, pd.DataFrame],
                     ms=3,
                     color=color,
                     ls=":",
-                    label=f"{label(name, LEGEND_CHARS - 4)} p50",
+                    label=f"{label(name, LEGEND_CHARS - 4)} p50" if len(points) > 1 else "p50",
                 )
         ax.set_xlabel("throughput (requests/s)")
         ax.set_ylabel("latency (ms)")

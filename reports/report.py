@@ -292,7 +292,8 @@ def spectrum_charts(run: Run, hists: dict[str, CellHistograms], labels: dict[str
         )[: MAX_SPECTRUM_LINES - 1]
         lines: dict[str, list[tuple[float, float]]] = {}
         dashed = []
-        for name in [ALL, *names]:
+        single = len(names) == 1  # ALL would hide the one endpoint's line
+        for name in ([] if single else [ALL]) + names:
             shown = "all endpoints" if name == ALL else name
             lines[shown] = hdr.spectrum(h.endpoints[name])
             if name in h.corrected:

@@ -46,8 +46,10 @@ def test_commands_have_names_and_help(cli: click.Group, runner: CliRunner) -> No
         assert result.exit_code == 0 and "Usage" in result.output
 
 
-def test_report_latest(cli, runner, runs_dir: Path) -> None:
-    result = runner.invoke(cli, ["report", "latest", "--runs-dir", str(runs_dir)])
+def test_report_latest(cli, runner, fresh_run) -> None:
+    run = fresh_run(OPEN)  # small: the default sample is covered by test_report.py
+    (run.parent / "latest").write_text(f"{run.name}\n")
+    result = runner.invoke(cli, ["report", "latest", "--runs-dir", str(run.parent)])
     assert result.exit_code == 0, result.output
     path = Path(result.output.strip())
     assert path.name == "report.html" and path.exists()

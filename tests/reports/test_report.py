@@ -95,7 +95,7 @@ def test_open_model_report_shows_corrected_latency(runs_dir: Path,
     assert corrected > 500 > entry["latency_ms"]["p99"]  # the stall shows only when corrected
     assert "corrected for coordinated omission" in html
     assert f"{corrected:,.1f} (" in html
-    assert "all endpoints (corrected)" in html  # dashed spectrum line
+    assert "GET /json (corrected)" in html  # dashed spectrum line
     assert "Open-model schedule" in html
 
 
