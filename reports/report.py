@@ -397,6 +397,41 @@ def environment(run: Run) -> dict[str, Any]:
     }
 
 
+LITTLE_SLACK = 1.1
+
+
+def littles_law(
+    run: Run, figures: list[EndpointFigures], labels: dict[str, str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Requests in flight = throughput x mean latency (Little's law), per cell.
+
+    A closed-model user has at most one request in flight, so more in flight than
+    users means the measurement itself is wrong (clock, counting or window).
+    """
+    records, warnings = [], []
+    for f in figures:
+        if f.endpoint != ALL or not f.latency or f.rps is None:
+            continue
+        first = run.cell_rows(f.cell_id)[0]
+        in_flight = f.rps * float(f.latency.get("mean") or 0.0) / 1000
+        users, rate = first.get("users"), first.get("rate")
+        records.append({
+            "cell": labels[f.cell_id], "model": "open" if rate else "closed",
+            "users": users if not rate else "–", "req/s": num(f.rps),
+            "mean latency ms": ms(f.latency.get("mean")), "in flight (req/s x mean)":
+            num(in_flight, 2),
+            "share of users busy": f"{100 * in_flight / users:.0f}%" if users and not rate
+            else "–",
+        })  # fmt: skip
+        if not rate and users and in_flight > LITTLE_SLACK * float(users):
+            warnings.append(
+                f"{labels[f.cell_id]}: Little's law fails: {in_flight:.1f} requests in flight "
+                f"(throughput x mean latency) but only {users} users; the measurement is "
+                "suspect (check the recorder's windows and the run's logs)"
+            )
+    return pd.DataFrame(records), warnings
+
+
 def build_context(run: Run) -> dict[str, Any]:
     cell_ids = run.cell_ids()
     labels = cell_labels(run)
@@ -446,6 +481,8 @@ def build_context(run: Run) -> dict[str, Any]:
             )
         )
     corrected = [f for f in figures if f.corrected]
+    little, little_warnings = littles_law(run, figures, labels)
+    warnings += little_warnings
     side = side_by_side(figures)
     hot, speedscope = hotspot_blocks(run, labels)
     knee = run.shape in ("step", "spike") or any(
@@ -480,6 +517,7 @@ def build_context(run: Run) -> dict[str, Any]:
         if corrected
         else None,
         "open_model_table": open_table,
+        "little_table": table(little) if not little.empty else None,
         "side_by_side": side,
         "side_by_side_charts": [c for b in side for c in b["charts"]],
         "time_note": time_note,

@@ -157,3 +157,16 @@ def test_report_of_corrupt_folder_raises(runs_dir: Path) -> None:
         with pytest.raises(RunFolderError):
             render_report(runs_dir / name)
         assert not (runs_dir / name / "report.html").exists()
+
+
+def test_littles_law_check(reports: dict[str, str], fresh_run) -> None:
+    assert "Little&#39;s law check" in reports[DEFAULT] or "Little's law check" in reports[DEFAULT]
+    path = fresh_run(OPEN)
+    summary = json.loads((path / "summary.json").read_text())
+    row = summary["rows"][0]
+    row["rate"], row["open_model"], row["users"] = None, None, 2
+    row["endpoints"]["ALL"]["rps"] = 5000.0  # 5000/s x ~2 ms = ~10 in flight, 2 users
+    (path / "summary.json").write_text(json.dumps(summary))
+    html = render_report(path).read_text()
+    warnings = html[html.index('id="warnings"') : html.index('id="summary"')]
+    assert "Little&#39;s law fails" in warnings
