@@ -165,7 +165,7 @@ class SessionSink:
         self.stats = stats
         self.flush_interval = flush_interval
         self.interval = interval
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a SIGTERM flush may interrupt add()
         self._flush_lock = threading.Lock()
         self._buffer: list[_Record] = []
         self._pid = -1
@@ -194,7 +194,7 @@ class SessionSink:
 
     def after_fork(self) -> None:
         """A forked child inherits neither the flusher thread nor the parent's buffer."""
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a SIGTERM flush may interrupt add()
         self._flush_lock = threading.Lock()
         self._buffer = []
         self._thread = None
@@ -262,7 +262,7 @@ class SessionSink:
             "written": time.time(),
             "interval": self.interval,
             "mode": self.mode,
-            "sys_path": [p for p in sys.path if p],
+            "sys_path": [p or os.getcwd() for p in sys.path],
             "endpoints": self.stats() if self.stats else {},
             "frames": list(frames),
             "stacks": [list(s) for s in stacks],
