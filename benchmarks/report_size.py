@@ -16,6 +16,7 @@ import argparse
 import csv
 import json
 import math
+import shutil
 import sys
 import tempfile
 import time
@@ -270,7 +271,10 @@ def main() -> None:
         f"default-suite report: build {wall:.2f} s wall ({cpu:.2f} s CPU), "
         f"size {size / 2**20:.2f} MB  [goal <= 1 MB: {ok}]"
     )
-    print(f"run folders: {base}" + ("" if args.keep else " (temporary)"))
+    if args.keep:
+        print(f"run folders kept in {base}")
+    else:
+        shutil.rmtree(base)
 
 
 if __name__ == "__main__":
