@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import logging
 import random
 import secrets
+import sys
 import weakref
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
@@ -79,10 +81,36 @@ class BenchFlask(Flask):
     """
 
     def async_to_sync(self, func: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+        if _gevent_patched():
+            return _gevent_thread_runner(func)
         try:
             return super().async_to_sync(func)
         except RuntimeError:
             return _fresh_loop_runner(func)
+
+
+def _gevent_patched() -> bool:
+    """True under gevent's monkey-patching (gunicorn's gevent workers).
+
+    There, every greenlet shares one OS thread, and asyncio's "running loop" is kept
+    per OS thread: a second request's view would find the first one's loop running and
+    asgiref refuses ("You cannot use AsyncToSync in the same thread as an async event
+    loop"), so most concurrent async requests fail. Each coroutine then runs on a real
+    thread of gevent's pool instead, the request's greenlet yielding while it waits.
+    """
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey and monkey.is_module_patched("threading"))
+
+
+def _gevent_thread_runner(func: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+    def run(*args: Any, **kwargs: Any) -> Any:
+        import gevent
+
+        coro = func(*args, **kwargs)
+        context = contextvars.copy_context()  # Flask's request and app context go along
+        return gevent.get_hub().threadpool.apply(context.run, (_run_in_new_loop, coro))
+
+    return run
 
 
 def _fresh_loop_runner(func: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
