@@ -400,6 +400,25 @@ def environment(run: Run) -> dict[str, Any]:
 LITTLE_SLACK = 1.1
 
 
+def repetitions_frame(run: Run, labels: dict[str, str]) -> pd.DataFrame | None:
+    """All endpoints, one row per repetition: the run-to-run noise comparisons test against."""
+    if not any(len(run.cell_rows(c)) > 1 for c in run.cell_ids()):
+        return None
+    records = []
+    for cid in run.cell_ids():
+        for row in run.cell_rows(cid):
+            e = row["endpoints"].get(ALL) or {}
+            lat = e.get("latency_ms") or {}
+            records.append({
+                "cell": labels[cid], "repetition": row["repetition"],
+                "requests": f"{int(e.get('requests', 0)):,}", "req/s": num(e.get("rps")),
+                "p50 ms": ms(lat.get("p50")), "p99 ms": ms(lat.get("p99")),
+                "errors %": f"{float(e.get('error_pct') or 0):.2f}",
+                "generator-bound": "yes" if row.get("generator_bound") else "",
+            })  # fmt: skip
+    return pd.DataFrame(records).set_index(["cell", "repetition"])
+
+
 def littles_law(
     run: Run, figures: list[EndpointFigures], labels: dict[str, str]
 ) -> tuple[pd.DataFrame, list[str]]:
@@ -482,6 +501,7 @@ def build_context(run: Run) -> dict[str, Any]:
         )
     corrected = [f for f in figures if f.corrected]
     little, little_warnings = littles_law(run, figures, labels)
+    reps = repetitions_frame(run, labels)
     warnings += little_warnings
     side = side_by_side(figures)
     hot, speedscope = hotspot_blocks(run, labels)
@@ -518,6 +538,7 @@ def build_context(run: Run) -> dict[str, Any]:
         else None,
         "open_model_table": open_table,
         "little_table": table(little) if not little.empty else None,
+        "repetitions_table": table(reps, index=True) if reps is not None else None,
         "side_by_side": side,
         "side_by_side_charts": [c for b in side for c in b["charts"]],
         "time_note": time_note,

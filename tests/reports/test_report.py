@@ -170,3 +170,11 @@ def test_littles_law_check(reports: dict[str, str], fresh_run) -> None:
     html = render_report(path).read_text()
     warnings = html[html.index('id="warnings"') : html.index('id="summary"')]
     assert "Little&#39;s law fails" in warnings
+
+
+def test_repetitions_table(runs_dir: Path, reports: dict[str, str]) -> None:
+    html = reports[REG_A]
+    assert "Repetitions (all endpoints)" in html
+    for row in _summary(runs_dir, REG_A)["rows"]:
+        assert f">{row['endpoints']['ALL']['rps']:.1f}<" in html
+    assert "Repetitions (all endpoints)" not in reports[DEFAULT]
