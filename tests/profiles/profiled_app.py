@@ -82,8 +82,12 @@ class SameThreadFlask(Flask):
         return run
 
 
-def create_app(config: Mapping[str, Any] | None = None, *, thread_hop: bool = False) -> Flask:
-    app = (ThreadHopFlask if thread_hop else SameThreadFlask)(__name__)
+def create_app(
+    config: Mapping[str, Any] | None = None, *, thread_hop: bool = False, asgiref: bool = False
+) -> Flask:
+    """``asgiref``: plain Flask, whose async views run through asgiref's AsyncToSync."""
+    cls = Flask if asgiref else ThreadHopFlask if thread_hop else SameThreadFlask
+    app = cls(__name__)
     app.config.from_prefixed_env()
     if config:
         app.config.update(config)

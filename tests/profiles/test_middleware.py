@@ -14,10 +14,10 @@ from tests.profiles.conftest import close_app, flush
 from tests.profiles.profiled_app import create_app
 
 
-def make_app(out: Path | None, *, thread_hop: bool = False, **config):
+def make_app(out: Path | None, *, thread_hop: bool = False, asgiref: bool = False, **config):
     cfg = {"PROFILE_DIR": str(out)} if out else {}
     cfg.update(config)
-    return create_app(cfg, thread_hop=thread_hop)
+    return create_app(cfg, thread_hop=thread_hop, asgiref=asgiref)
 
 
 def profiled(resp) -> bool:
@@ -128,11 +128,14 @@ def test_a_failing_view_is_recorded_and_leaves_no_profiler(tmp_path):
     assert [(s["endpoint"], s["status"]) for s in got] == [("GET /boom", 500), ("GET /json", 200)]
 
 
-@pytest.mark.parametrize("thread_hop", [False, True], ids=["same-thread-loop", "thread-hop"])
-def test_async_view_profile_shows_the_coroutine(tmp_path, thread_hop):
+@pytest.mark.parametrize("runner", ["same-thread-loop", "thread-hop", "asgiref"])
+def test_async_view_profile_shows_the_coroutine(tmp_path, runner):
+    if runner == "asgiref":
+        pytest.importorskip("asgiref")
     run = tmp_path / "run"
     out = run / "cells" / "c" / "r0" / "profiles"
-    app = make_app(out, thread_hop=thread_hop, PROFILE_RATE=1.0, PROFILE_MIN_PER_ENDPOINT=0)
+    app = make_app(out, thread_hop=runner == "thread-hop", asgiref=runner == "asgiref",
+                   PROFILE_RATE=1.0, PROFILE_MIN_PER_ENDPOINT=0)  # fmt: skip
     client = app.test_client()
     try:
         for _ in range(5):
