@@ -128,16 +128,45 @@ def summary_ms(h: HdrHistogram, qs: Iterable[float] = DEFAULT_PERCENTILES) -> di
 
     Keys: ``count``, ``min``, ``mean``, ``max`` and ``p50``/``p90``/``p99``/``p99.9`` (for
     the default ``qs``), the shape of ``latency_ms`` in ``summary.json``.
+
+    One pass over the non-zero buckets only (found with numpy): the library's own
+    ``get_value_at_percentile`` walks all ~30,000 buckets in Python for each
+    percentile, which made a one-hour run's per-second time series take minutes.
+    The figures are the library's: same rank rule, same equivalent values.
     """
-    count = h.get_total_count()
+    count = int(h.get_total_count())
     if not count:
         return None
+    import numpy as np
+
+    counts = np.ctypeslib.as_array(h.counts)[: h.counts_len]
+    indexes = np.flatnonzero(counts)
+    per_bucket = counts[indexes].astype(np.int64)
+    cumulative = np.cumsum(per_bucket)
+    values, sizes = _bucket_values(h, indexes)
+    mean = float(np.dot(per_bucket.astype(np.float64), values + (sizes >> 1))) / count
     out: dict[str, Any] = {
-        "count": int(count),
+        "count": count,
         "min": h.get_min_value() / 1000,
-        "mean": round(mean_us(h) / 1000, 3),
+        "mean": round(mean / 1000, 3),
         "max": h.get_max_value() / 1000,
     }
-    for q, v in percentiles_ms(h, qs).items():
-        out[percentile_key(q)] = v
+    for q in qs:
+        rank = max(1, int(min(q, 100.0) * count / 100 + 0.5))  # hdrh's rule
+        pos = int(np.searchsorted(cumulative, rank))
+        out[percentile_key(q)] = int(values[pos] + sizes[pos] - 1) / 1000  # highest equivalent
     return out
+
+
+def _bucket_values(h: HdrHistogram, indexes: Any) -> tuple[Any, Any]:
+    """Lowest value and width of each bucket index (``get_value_from_index``, vectorized)."""
+    import numpy as np
+
+    half = h.sub_bucket_half_count
+    bucket = (indexes >> h.sub_bucket_half_count_magnitude) - 1
+    sub = (indexes & (half - 1)) + half
+    first = bucket < 0
+    sub = np.where(first, sub - half, sub)
+    bucket = np.where(first, 0, bucket)
+    shift = (bucket + h.unit_magnitude).astype(np.int64)
+    return sub.astype(np.int64) << shift, np.int64(1) << shift
