@@ -14,6 +14,9 @@ each wrk run) moves less, so it is printed beside it: cost = its ratio - 1.
         [--repeat 3] [--server gunicorn-sync] [--workers 1] [--connections 16]
 
 ``--target test`` uses the small app of tests/profiles (no /fortunes database).
+``--rate 0`` is the control: the middleware installed but, after the first 20 requests
+per endpoint, profiling nothing; the spread of its ratios is the noise floor of the
+machine at that moment, against which the 5% goal has to be read.
 """
 
 from __future__ import annotations
