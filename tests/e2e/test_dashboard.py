@@ -62,9 +62,10 @@ class Dashboard:
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-            self._queue.put(line)
+        with self.proc.stdout:
+            for line in self.proc.stdout:
+                self.lines.append(line.rstrip("\n"))
+                self._queue.put(line)
         self._queue.put(None)
 
     def output(self) -> str:
@@ -176,26 +177,73 @@ def _ui_requests(page: Any, name: str) -> int:
     return 0
 
 
-def _run_ui_test(page: Any, form: Any, users: int, shot: Path) -> int:
-    """Start a test from ``form``, let it run, stop it; returns the /json count the UI shows."""
+def _wait_status(page: Any, state: str) -> None:
+    """The header's Status reads ``state`` (the UI polls the runner every 2 s)."""
     from playwright.sync_api import expect
+
+    header = page.locator("header")
+    expect(header.get_by_text(state, exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
+
+
+def _wait_stopped(page: Any, url: str) -> None:
+    """The header's Status reads "stopped" once Locust has stopped the test.
+
+    Locust 2.47's UI polls ``/stats/requests`` only while a test spawns or runs: when a poll
+    lands in the short "cleanup" state between Stop and "stopped", the page shows "cleanup"
+    until it is reloaded. A reload, as a person would do, then shows the final state.
+    """
+    from playwright.sync_api import expect
+
+    header = page.locator("header")
+    stopped = header.get_by_text("stopped", exact=True)
+    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline and not stopped.is_visible():
+        if (
+            header.get_by_text("cleanup", exact=True).is_visible()
+            and page.request.get(url + "/stats/requests").json()["state"] == "stopped"
+        ):
+            print("the UI kept showing 'cleanup' after the test stopped: reloading it")
+            page.reload()
+        page.wait_for_timeout(250)
+    expect(stopped).to_be_visible(timeout=1_000)
+
+
+def _start_ui_test(page: Any, form: Any, users: int) -> float:
+    """Start a test from ``form``; returns once the UI counts /json requests."""
 
     form.locator("input[name=userCount]").fill(str(users))
     form.locator("input[name=spawnRate]").fill(str(users))
     form.locator("button[type=submit]").click()
-    header = page.locator("header")
-    expect(header.get_by_text("running", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
     started = time.monotonic()
+    _wait_status(page, "running")
     deadline = started + UI_TIMEOUT_MS / 1000
     while _ui_requests(page, "/json") == 0 and time.monotonic() < deadline:
         page.wait_for_timeout(250)
+    assert _ui_requests(page, "/json") > 0, "the statistics table counts no /json requests"
+    return started
+
+
+def _run_ui_test(page: Any, url: str, form: Any, users: int, shot: Path) -> int:
+    """Start a test, let it run, stop it with the Stop button; returns the UI's /json count."""
+
+    started = _start_ui_test(page, form, users)
     page.wait_for_timeout(max(0.0, TEST_SECONDS - (time.monotonic() - started)) * 1000)
     page.get_by_role("button", name="Stop", exact=True).click()
-    expect(header.get_by_text("stopped", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    _wait_stopped(page, url)
     count = _ui_requests(page, "/json")
     page.screenshot(path=str(shot), full_page=True)
     assert count > 0, f"the statistics table shows no /json requests (screenshot: {shot})"
     return count
+
+
+def _new_test_form(page: Any) -> Any:
+    """After a test stopped, "New" opens the start form again, in a dialog."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="New", exact=True).click()
+    dialog = page.locator("[role=presentation] form")
+    expect(dialog.locator("input[name=userCount]")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    return dialog
 
 
 def _complete_runs(out: Path) -> list[Path]:
@@ -269,16 +317,18 @@ def test_dashboard_tests_become_run_folders(tmp_path: Path) -> None:
                 page.on("pageerror", console.on_page_error)
                 page.goto(url + "/")
                 form = page.locator("main form")
-                sync_api.expect(form.locator("input[name=userCount]")).to_be_visible()
-                first = _run_ui_test(page, form, 2, tmp_path / "dashboard-test-1.png")
-
-                # a second test in the same UI: "New" opens the start form in a dialog
-                page.get_by_role("button", name="New", exact=True).click()
-                dialog = page.locator("[role=presentation] form")
-                sync_api.expect(dialog.locator("input[name=userCount]")).to_be_visible()
-                second = _run_ui_test(page, dialog, 2, tmp_path / "dashboard-test-2.png")
+                sync_api.expect(form.locator("input[name=userCount]")).to_be_visible(
+                    timeout=UI_TIMEOUT_MS
+                )
+                first = _run_ui_test(page, url, form, 2, tmp_path / "dashboard-test-1.png")
+                second = _run_ui_test(page, url, _new_test_form(page), 2,
+                                      tmp_path / "dashboard-test-2.png")  # fmt: skip
+                # a third test is still running when the user quits (below)
+                third_started = _start_ui_test(page, _new_test_form(page), 2)
+                page.screenshot(path=str(tmp_path / "dashboard-test-3.png"), full_page=True)
             finally:
                 browser.close()
+        print("ignored console errors:", *console.ignored or ["none"], sep="\n  ")
         assert not console.errors, "\n".join(console.errors)
 
         runs = _wait_runs(out, 2, dash, timeout=60)
@@ -287,16 +337,23 @@ def test_dashboard_tests_become_run_folders(tmp_path: Path) -> None:
         # two separate tests, not one recording growing across both
         first_end = recorders[0]["start_unix"] + max(w["t"] for w in recorders[0]["windows"])
         assert first_end < recorders[1]["start_unix"], (first_end, recorders[1]["start_unix"])
-        saved = [line for line in dash.lines if line.startswith("Test saved: ")]
-        assert len(saved) == 2 and all(str(r) in "\n".join(saved) for r in runs), dash.output()
 
+        time.sleep(max(0.0, TEST_SECONDS - (time.monotonic() - third_started)))
         assert dash.proc.poll() is None, dash.output()
-        kids = psutil.Process(dash.proc.pid).children(recursive=True)  # gunicorn's worker too
+        kids += [k for k in psutil.Process(dash.proc.pid).children(recursive=True) if k not in kids]
         code = dash.interrupt(timeout=45)
         assert code in (0, 130), f"exit code {code}:\n{dash.output()}"
         assert "Dashboard stopped." in dash.output() or code == 130, dash.output()
         left = _alive(kids)
         assert not left, f"left running after Ctrl-C: {[_describe(p) for p in left]}"
+
+        # the test running at Ctrl-C is kept too, and every saved test was announced
+        runs = _complete_runs(out)
+        assert len(runs) == 3, (runs, dash.output())
+        third = _check_run(runs[2], 1)
+        assert recorders[1]["start_unix"] < third["start_unix"]
+        saved = [line for line in dash.lines if line.startswith("Test saved: ")]
+        assert len(saved) == 3 and all(str(r) in "\n".join(saved) for r in runs), dash.output()
     finally:
         if dash.proc.poll() is None:
             with contextlib.suppress(subprocess.TimeoutExpired):
