@@ -96,7 +96,9 @@ def test_profiled_server(tmp_path, kind):
     for path, label in by_path.items():
         # every marked response has its session on disk, and only those
         assert eps[label]["profiled_requests"] == marked[path], (label, log[-2000:])
-        assert marked[path] >= MIN_N
+        # gevent profiles one request at a time per worker: a turn owed while the slot
+        # is busy waits for a later request of that endpoint, which a short run may lack
+        assert marked[path] >= (1 if kind == "gevent" else MIN_N)
     assert "Traceback" not in log, log[-3000:]
 
     def top(label: str, n: int = 5) -> list[str]:
