@@ -695,7 +695,15 @@ def _add_optional_commands() -> None:
 _add_optional_commands()
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (a CI timeout, ``kill``) stops a run like Ctrl-C: children stopped, data kept."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(prog_name="bench.py", standalone_mode=False)
     except click.exceptions.Abort:

@@ -163,6 +163,7 @@ def start_child(
         full_env.update(env)
 
     def _in_child() -> None:  # runs between fork and exec
+        _die_with_parent()
         if cpu_set:
             os.sched_setaffinity(0, cpu_set)
 
@@ -175,7 +176,7 @@ def start_child(
             env=full_env,
             cwd=str(cwd) if cwd else None,
             start_new_session=True,
-            preexec_fn=_in_child if cpu_set else None,
+            preexec_fn=_in_child,  # affinity and the parent-death signal, before exec
         )
     except OSError as exc:
         if handle:
@@ -184,6 +185,24 @@ def start_child(
     child = Child(name, list(argv), popen, log_path, cpu_set, handle)
     _live.add(child)
     return child
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this child if the harness dies (even by SIGKILL).
+
+    Children run in their own sessions, so a crash of the harness would otherwise
+    leave servers and Locust running with nobody to stop them.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the supervisor's own cleanup still runs
+        pass
 
 
 def wait_http_ready(

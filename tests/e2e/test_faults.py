@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -148,3 +149,42 @@ def test_server_killed_mid_run_marks_failed_keeps_data(workdir: Path) -> None:
     assert load(run_dir, "meta.json")["status"] == "failed"
     rows = load(run_dir, "summary.json")["rows"]
     assert rows and rows[0]["endpoints"]["GET /json"]["requests"] > 0
+
+
+def test_sigterm_stops_like_ctrl_c(workdir: Path) -> None:
+    proc = start_bench(workdir, ["run", "--scenario", "json", "--warmup", "1s",
+                                 "--duration", "60s", "--users", "2"])  # fmt: skip
+    try:
+        kids = wait_for_locust(proc)
+        time.sleep(4)
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    time.sleep(0.5)
+    assert not [p for p in kids if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert load(latest_run(workdir / "runs"), "meta.json")["status"] == "interrupted"
+
+
+def test_killed_harness_takes_its_children_along(workdir: Path) -> None:
+    """Even SIGKILL (no cleanup code runs) leaves no server or Locust behind."""
+    proc = start_bench(workdir, ["run", "--scenario", "json", "--warmup", "1s",
+                                 "--duration", "60s", "--users", "2"])  # fmt: skip
+    try:
+        kids = wait_for_locust(proc)
+        proc.kill()
+        proc.communicate(timeout=30)
+        deadline = time.monotonic() + 20
+        alive = kids
+        while time.monotonic() < deadline:
+            alive = [p for p in kids if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+            if not alive:
+                break
+            time.sleep(0.2)
+    finally:
+        for p in kids:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+    assert not alive, [cmd(p) for p in alive]
