@@ -373,7 +373,7 @@ def run(**opts: Any) -> None:
     type=float,
     default=0.05,
     show_default=True,
-    help="Fraction of requests profiled per endpoint (after the first 20 of each).",
+    help="Fraction of requests profiled per endpoint (at most; after the first 50 per worker).",
 )
 @click.option(
     "--overhead",

@@ -72,7 +72,7 @@ RAW_FORMAT_VERSION = 1
 RAW_KIND = "flask-bench-profile-sessions"
 HEADER = "X-Bench-Profiled"
 DEFAULT_RATE = 0.05
-DEFAULT_MIN_PER_ENDPOINT = 20
+DEFAULT_MIN_PER_ENDPOINT = 50  # so a 30 s browse run gives every busy endpoint >= 50 profiles
 # pyinstrument's default 1 ms would leave most sub-millisecond requests without a
 # sample; 100 µs costs more per profiled request but only profiled requests pay it.
 DEFAULT_INTERVAL = 0.0001
@@ -542,7 +542,7 @@ def install_profiler(
     """Install sampled profiling on ``app``; returns None (and does nothing) without a folder.
 
     Defaults come from ``app.config``: ``PROFILE_DIR``, ``PROFILE_RATE`` (0.05),
-    ``PROFILE_MIN_PER_ENDPOINT`` (20), and the optional ``PROFILE_INTERVAL`` (seconds
+    ``PROFILE_MIN_PER_ENDPOINT`` (50), and the optional ``PROFILE_INTERVAL`` (seconds
     between samples, 0.0001), ``PROFILE_FLUSH_INTERVAL`` (seconds, 2.0) and
     ``PROFILE_OVERHEAD_BUDGET`` (0.04; None turns the cap off, see ``_observe_profiled``).
     Installing twice returns the first installation.

@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_DEFAULT_TIMEOUT": 300,
     "PROFILE_DIR": None,
     "PROFILE_RATE": 0.05,
-    "PROFILE_MIN_PER_ENDPOINT": 20,
+    "PROFILE_MIN_PER_ENDPOINT": 50,
     "DEBUG_TOOLBAR": False,
     # an int makes /db, /queries and /updates pick the same ids in every variant (tests)
     "RANDOM_SEED": None,
