@@ -63,7 +63,10 @@ def test_hotspots_name_each_targets_own_work(profiled_run: Path) -> None:
     for cell_id, cell in hotspots.items():
         for endpoint, (file_part, func_part) in WORKLOAD.items():
             entry = cell["endpoints"][endpoint]
-            assert entry["profiled_requests"] >= 5, (cell_id, endpoint)
+            # gevent profiles one request at a time per worker (pyinstrument's hook is per
+            # thread, and greenlets share one): fewer profiles in a short run there
+            least = 1 if "gevent" in cell_id else 5
+            assert entry["profiled_requests"] >= least, (cell_id, endpoint)
             top = names(entry["hotspots"][:15])
             assert any(file_part in f and func_part in fn.lower() for f, fn in top), (
                 cell_id, endpoint, top,
