@@ -23,11 +23,11 @@ from harness.engine import (
     REPO,
     Cell,
     Progress,
-    Stack,
     build_derived,
     cell_row,
     generate_routes,
     prepare_workload,
+    start_cell,
     write_summary,
 )
 from harness.errors import HarnessError
@@ -35,7 +35,6 @@ from harness.loadgen import locust_executable
 from harness.machine import environment
 from harness.monitor import CpuMonitor
 from harness.processes import LOOPBACK, Supervisor, free_port, wait_http_ready
-from harness.servers import ServerSpec, start_stack
 
 DEFAULT_WEB_PORT = 8089
 
@@ -89,17 +88,7 @@ def run_dashboard(
     staging = Path(tempfile.mkdtemp(prefix="flask-bench-dashboard-"))
     try:
         with Supervisor() as sup:
-            if cfg.host:
-                stack = Stack(url=cfg.host.rstrip("/"), server=None)  # type: ignore[arg-type]
-            else:
-                spec = ServerSpec(
-                    cell.target if cell.reference else None, cell.server, cell.workers,
-                    cell.threads, app=cfg.app,
-                    app_dir=cfg.app_dir.resolve() if cfg.app_dir else None,
-                )  # fmt: skip
-                stack = start_stack(sup, spec, staging, db_path=staging / "bench.sqlite3",
-                                    cpus=cfg.pinning.server_cpus, instances=cfg.instances,
-                                    redis=cfg.redis, balance=cfg.balance)  # fmt: skip
+            stack = start_cell(sup, cfg, cell, staging, staging / "bench.sqlite3")
             if cfg.app and cell.scenario_arg == "routes":
                 storage.write_json(staging / "routes.json", generate_routes(cfg, progress))
             workload = prepare_workload(cfg, cell, stack, staging, staging)

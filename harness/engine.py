@@ -292,27 +292,8 @@ def run_cell(
     pin = cfg.pinning
     failure: BaseException | None = None
     with Supervisor() as sup:
-        if cfg.host:
-            stack = Stack(url=cfg.host.rstrip("/"), server=None)  # type: ignore[arg-type]
-        else:
-            spec = ServerSpec(
-                cell.target if cell.reference else None, cell.server, cell.workers,
-                cell.threads, app=cfg.app, app_dir=cfg.app_dir.resolve() if cfg.app_dir else None,
-            )  # fmt: skip
-            stack = start_stack(
-                sup,
-                spec,
-                cell_dir,
-                db_path=db_dir / "bench.sqlite3",
-                cpus=pin.server_cpus,
-                instances=cell.instances,
-                redis=cfg.redis,
-                profile_dir=cell_dir / "profiles" if cell.profiled else None,
-                profile_rate=cfg.profile_rate if cell.profiled else None,
-                balance=cfg.balance,
-                keepalive=cfg.upstream_keepalive,
-            )
-            meta.add_commands(stack.commands)
+        stack = start_cell(sup, cfg, cell, cell_dir, db_dir / "bench.sqlite3")
+        meta.add_commands(stack.commands)
         workload = prepare_workload(cfg, cell, stack, cell_dir, run_dir)
         argv = locust_argv(
             scenario=cell.scenario,
@@ -364,6 +345,30 @@ def run_cell(
             f"(full log: {cell_dir / 'locust.log'})"
         )
     return row
+
+
+def start_cell(sup: Supervisor, cfg: RunConfig, cell: Cell, log_dir: Path,
+               db_path: Path) -> Stack:  # fmt: skip
+    """What a cell measures, started: a reference target or the user's app, or a --host."""
+    if cfg.host:
+        return Stack(url=cfg.host.rstrip("/"), server=None)  # type: ignore[arg-type]
+    spec = ServerSpec(
+        cell.target if cell.reference else None, cell.server, cell.workers, cell.threads,
+        app=cfg.app, app_dir=cfg.app_dir.resolve() if cfg.app_dir else None,
+    )  # fmt: skip
+    return start_stack(
+        sup,
+        spec,
+        log_dir,
+        db_path=db_path,
+        cpus=cfg.pinning.server_cpus,
+        instances=cell.instances,
+        redis=cfg.redis,
+        profile_dir=log_dir / "profiles" if cell.profiled else None,
+        profile_rate=cfg.profile_rate if cell.profiled else None,
+        balance=cfg.balance,
+        keepalive=cfg.upstream_keepalive,
+    )
 
 
 @dataclass(frozen=True)
