@@ -413,7 +413,7 @@ def prepare_workload(cfg: RunConfig, cell: Cell, stack: Stack, cell_dir: Path,
             notes,
         )
     # the user's own locustfile, with the recorder loaded beside it
-    return Workload(f"{Path(arg).resolve()},{LOADTESTS / 'recorder.py'}")
+    return Workload(f"{Path(arg).resolve()},{LOADTESTS / 'attach.py'}")
 
 
 def verify_stack(stack: Stack, cell: Cell, cell_dir: Path) -> None:

@@ -93,9 +93,13 @@ def test_generated_scenario_with_arguments_and_a_failing_route(app_dir: Path, wo
     assert row["target"] == "myapp"
 
 
-def test_own_locustfile_with_recorder(app_dir: Path, workdir: Path) -> None:
+@pytest.mark.parametrize("imports_recorder", [False, True])
+def test_own_locustfile_with_recorder(app_dir: Path, workdir: Path, imports_recorder: bool):
+    locustfile = app_dir / "my_locustfile.py"
+    if imports_recorder:  # a locustfile that loads the recorder itself must not load it twice
+        locustfile.write_text(LOCUSTFILE + "\nfrom loadtests import recorder  # noqa\n")
     result = bench(["run", "--app", "myapp:app", "--app-dir", str(app_dir), "--scenario",
-                    str(app_dir / "my_locustfile.py"), "--warmup", "1s", "--duration", "3s",
+                    str(locustfile), "--warmup", "1s", "--duration", "3s",
                     "--users", "2"], workdir)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     (row,) = load(latest_run(workdir / "runs"), "summary.json")["rows"]
