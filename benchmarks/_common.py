@@ -37,3 +37,32 @@ def run_wrk(url: str, *, connections: int, seconds: int, cpus: tuple[int, ...] |
     for pct, value, unit in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", text, re.M):
         figures[f"p{pct}"] = float(value) * _UNITS[unit]
     return figures
+
+
+def run_plain_locust(url: str, path: str, *, users: int, seconds: int,
+                     cpus: tuple[int, ...] | None) -> float:  # fmt: skip
+    """Requests/s of plain Locust (no recorder, no checks) over ``seconds`` after 2 s of ramp."""
+    import csv
+    import os
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = [str(Path(sys.executable).parent / "locust"), "-f",
+                str(repo / "benchmarks" / "locustfiles" / "path_plain.py"), "--headless",
+                "-u", str(users), "-r", str(users), "-t", f"{seconds + 2}s", "--host", url,
+                "--path", path, "--csv", f"{tmp}/l", "--csv-full-history", "--only-summary",
+                "--loglevel", "WARNING"]  # fmt: skip
+        if cpus:
+            argv = ["taskset", "-c", ",".join(map(str, cpus)), *argv]
+        subprocess.run(argv, capture_output=True, timeout=seconds + 60, cwd=tmp,
+                       env={**os.environ, "PYTHONPATH": str(repo)})  # fmt: skip
+        with open(f"{tmp}/l_stats_history.csv") as fh:
+            rows = [r for r in csv.DictReader(fh) if r["Name"] == "Aggregated"]
+        # steady part: from 2 s in, total requests over elapsed time
+        t0 = int(rows[0]["Timestamp"])
+        steady = [r for r in rows if int(r["Timestamp"]) >= t0 + 2]
+        first, last = steady[0], steady[-1]
+        elapsed = int(last["Timestamp"]) - int(first["Timestamp"])
+        done = int(last["Total Request Count"]) - int(first["Total Request Count"])
+        return done / elapsed if elapsed else 0.0
