@@ -142,6 +142,8 @@ def run_benchmark(cfg: RunConfig, progress: Progress | None = None) -> RunOutcom
     """Run every cell of ``cfg`` ``cfg.repeat`` times; always leaves a consistent run folder."""
     progress = progress or Progress()
     cells = plan_cells(cfg)
+    if cfg.host:
+        check_reachable(cfg.host)  # before the run folder: an unreachable host is bad input
     routes = None
     if cfg.app and GENERATED_SCENARIO in cfg.scenarios:
         routes = generate_routes(cfg, progress)  # before the run folder: a bad --app is bad input
@@ -201,6 +203,23 @@ def run_benchmark(cfg: RunConfig, progress: Progress | None = None) -> RunOutcom
         failure.exit_code = exit_code
         raise failure
     return outcome
+
+
+def check_reachable(url: str, timeout: float = 5.0) -> None:
+    """Any HTTP answer will do (even 404): is something listening at ``--host``?"""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return
+    except urllib.error.HTTPError:
+        return
+    except (OSError, urllib.error.URLError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise HarnessError(
+            f"--host {url}: nothing answers there ({reason}); start the app first or check the URL"
+        ) from None
 
 
 def generate_routes(cfg: RunConfig, progress: Progress) -> dict[str, Any]:
@@ -424,9 +443,10 @@ def verify_stack(stack: Stack, cell: Cell, cell_dir: Path) -> None:
     if problems:
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
         (cell_dir / "verify.txt").write_text("\n".join(problems) + "\n")
+        logs = " and ".join(str(p) for p in (cell_dir / "verify.txt", cell_dir / "server.log")
+                            if p.exists())  # fmt: skip
         raise HarnessError(
-            f"verify failed for {cell.target} on {cell.server}: {problems[0]}{more}; "
-            f"see {cell_dir / 'verify.txt'} and {cell_dir / 'server.log'}"
+            f"verify failed for {cell.target} on {cell.server}: {problems[0]}{more}; see {logs}"
         )
 
 

@@ -129,7 +129,8 @@ def test_unreachable_host(workdir: Path) -> None:
     result = bench(["run", "--host", f"http://127.0.0.1:{free_port()}", "--scenario", "json",
                     "--duration", "2s"], workdir)  # fmt: skip
     assert result.returncode == 1
-    assert "Error:" in result.stderr
+    assert "nothing answers there" in result.stderr
+    assert not (workdir / "runs").exists()  # bad input makes no run folder
 
 
 def test_app_that_does_not_import(tmp_path: Path, workdir: Path) -> None:
