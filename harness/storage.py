@@ -87,21 +87,35 @@ def set_latest(out: Path, run_dir: Path) -> None:
     write_atomic(out / "latest", run_dir.name + "\n")
 
 
-def resolve_run(ref: str | Path, out: Path = Path("runs")) -> Path:
-    """A run folder from a path, a folder name under ``out``, or ``latest``."""
+def resolve_run(ref: str | Path, runs_dir: Path = Path("runs")) -> Path:
+    """A run folder from a path, a folder name under ``runs_dir``, or ``latest``.
+
+    Only finds the folder; reading it (and saying what is wrong inside) is the reader's job.
+    """
     text = str(ref)
     if text == "latest":
-        pointer = out / "latest"
-        if not pointer.exists():
-            raise RunFolderError(f"no runs yet in {out}: run 'python bench.py' first")
-        text = str(out / pointer.read_text().strip())
+        pointer = runs_dir / "latest"
+        try:
+            name = pointer.read_text().strip()
+        except FileNotFoundError:
+            raise RunFolderError(
+                f"no {pointer}: there are no runs in {runs_dir} yet; run 'python bench.py' first"
+            ) from None
+        path = runs_dir / name
+        if not name or not path.is_dir():
+            raise RunFolderError(
+                f"{pointer} names {name!r}, which is not a folder in {runs_dir}: "
+                "pass a run folder explicitly (see 'python bench.py list')"
+            )
+        return path
     path = Path(text)
-    if not path.exists() and (out / text).exists():
-        path = out / text
+    if not path.is_dir() and (runs_dir / text).is_dir():
+        path = runs_dir / text
     if not path.is_dir():
-        raise RunFolderError(f"{ref}: no such run folder (see 'python bench.py list')")
-    if not (path / "meta.json").exists():
-        raise RunFolderError(f"{path} has no meta.json: it is not a run folder")
+        raise RunFolderError(
+            f"{text}: no such run folder (a path, a name under {runs_dir}, or 'latest'; "
+            "see 'python bench.py list')"
+        )
     return path
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import RunFolderError
+from harness.storage import resolve_run
 from reports import hdr
 
 FORMAT_VERSIONS = (1,)
@@ -61,35 +62,6 @@ SUMMARY_COLUMNS = [
     "failures",
     "generator_bound",
 ]
-
-
-def resolve_run(ref: str | Path, runs_dir: Path = Path("runs")) -> Path:
-    """A run folder from a path, a folder name under ``runs_dir``, or ``latest``."""
-    text = str(ref)
-    if text == "latest":
-        pointer = runs_dir / "latest"
-        try:
-            name = pointer.read_text().strip()
-        except FileNotFoundError:
-            raise RunFolderError(
-                f"no {pointer}: there are no runs in {runs_dir} yet; run 'python bench.py' first"
-            ) from None
-        path = runs_dir / name
-        if not name or not path.is_dir():
-            raise RunFolderError(
-                f"{pointer} names {name!r}, which is not a folder in {runs_dir}: "
-                "pass a run folder explicitly (see 'python bench.py list')"
-            )
-        return path
-    path = Path(text)
-    if not path.is_dir() and (runs_dir / text).is_dir():
-        path = runs_dir / text
-    if not path.is_dir():
-        raise RunFolderError(
-            f"{text}: no such run folder (a path, a name under {runs_dir}, or 'latest'; "
-            "see 'python bench.py list')"
-        )
-    return path
 
 
 def _read_json(path: Path, what: str) -> Any:

@@ -34,13 +34,13 @@ def test_latest_pointer_and_resolve(tmp_path: Path) -> None:
 
 
 def test_resolve_errors(tmp_path: Path) -> None:
-    with pytest.raises(RunFolderError, match="no runs yet"):
+    with pytest.raises(RunFolderError, match="there are no runs in"):
         storage.resolve_run("latest", tmp_path)
     with pytest.raises(RunFolderError, match="no such run folder"):
         storage.resolve_run("missing", tmp_path)
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(RunFolderError, match="no meta\\.json"):
-        storage.resolve_run("empty", tmp_path)
+    (tmp_path / "latest").write_text("gone\n")
+    with pytest.raises(RunFolderError, match="which is not a folder"):
+        storage.resolve_run("latest", tmp_path)
 
 
 def test_read_json_corrupt(tmp_path: Path) -> None:
