@@ -45,7 +45,19 @@ if [ "$want_test" = 1 ]; then
 fi
 
 if [ ! -x .venv/bin/python ]; then
-  "$python" -m venv .venv
+  if ! "$python" -m venv .venv >/dev/null 2>&1; then
+    rm -rf .venv
+    # Debian's system Python ships venv separately
+    pyver=$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "setup: installing python${pyver}-venv"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "python${pyver}-venv" >/dev/null
+      "$python" -m venv .venv
+    else
+      echo "scripts/setup.sh: '$python -m venv' failed: install python${pyver}-venv (sudo apt-get install python${pyver}-venv) and run this again" >&2
+      exit 1
+    fi
+  fi
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
 if [ "$want_test" = 1 ]; then
