@@ -113,7 +113,7 @@ def run_dashboard(
             deadline = time.monotonic() + max_seconds if max_seconds else None
             try:
                 while deadline is None or time.monotonic() < deadline:
-                    for run_dir in collect_tests(staging, cfg, cell, monitor, commands, made):
+                    for run_dir in collect_tests(staging, cfg, cell, monitor, commands):
                         made.append(run_dir)
                         build_derived(run_dir, False, progress)
                         on_run(run_dir)
@@ -125,7 +125,7 @@ def run_dashboard(
                 monitor.stop()
                 # a test still running when the user quits: Locust writes it as it stops
                 sup.stop(locust)
-                for run_dir in collect_tests(staging, cfg, cell, monitor, commands, made):
+                for run_dir in collect_tests(staging, cfg, cell, monitor, commands):
                     made.append(run_dir)
                     build_derived(run_dir, False, progress)
                     on_run(run_dir)
@@ -135,7 +135,7 @@ def run_dashboard(
 
 
 def collect_tests(staging: Path, cfg: RunConfig, cell: Cell, monitor: CpuMonitor,
-                  commands: list[list[str]], made: list[Path]) -> list[Path]:  # fmt: skip
+                  commands: list[list[str]]) -> list[Path]:  # fmt: skip
     """New run folders for tests the recorder finished since the last look."""
     tests = staging / "tests"
     if not tests.is_dir():

@@ -26,63 +26,52 @@ ITEMS_PER_PAGE = 20
 ITEM_IDS = 100  # ids 1..ITEM_IDS are read until the first list page tells the real ones
 
 
-class JsonUser(EndpointUser):
+class _SimpleUser(EndpointUser):
+    """One GET of ``path``, named ``name``, checked for 200 and ``content_type``."""
+
+    abstract = True
+    path: ClassVar[str]
+    name: ClassVar[str]
+    content_type: ClassVar[str] = JSON
+
     def request(self, context: dict[str, Any]) -> None:
-        with self.client.get("/json", name="/json", context=context, catch_response=True) as r:
-            expect(r, 200, JSON)
+        with self.client.get(self.path, name=self.name, context=context, catch_response=True) as r:
+            expect(r, 200, self.content_type)
 
 
-class PlaintextUser(EndpointUser):
-    def request(self, context: dict[str, Any]) -> None:
-        with self.client.get(
-            "/plaintext", name="/plaintext", context=context, catch_response=True
-        ) as r:
-            expect(r, 200, TEXT)
+class JsonUser(_SimpleUser):
+    path = name = "/json"
 
 
-class DbUser(EndpointUser):
-    def request(self, context: dict[str, Any]) -> None:
-        with self.client.get("/db", name="/db", context=context, catch_response=True) as r:
-            expect(r, 200, JSON)
+class PlaintextUser(_SimpleUser):
+    path = name = "/plaintext"
+    content_type = TEXT
 
 
-class QueriesUser(EndpointUser):
-    def request(self, context: dict[str, Any]) -> None:
-        with self.client.get(
-            f"/queries?queries={QUERIES}", name="/queries", context=context, catch_response=True
-        ) as r:
-            expect(r, 200, JSON)
+class DbUser(_SimpleUser):
+    path = name = "/db"
 
 
-class UpdatesUser(EndpointUser):
-    def request(self, context: dict[str, Any]) -> None:
-        with self.client.get(
-            f"/updates?queries={QUERIES}", name="/updates", context=context, catch_response=True
-        ) as r:
-            expect(r, 200, JSON)
+class QueriesUser(_SimpleUser):
+    path, name = f"/queries?queries={QUERIES}", "/queries"
 
 
-class FortunesUser(EndpointUser):
-    def request(self, context: dict[str, Any]) -> None:
-        with self.client.get(
-            "/fortunes", name="/fortunes", context=context, catch_response=True
-        ) as r:
-            expect(r, 200, HTML)
+class UpdatesUser(_SimpleUser):
+    path, name = f"/updates?queries={QUERIES}", "/updates"
 
 
-class UpstreamUser(EndpointUser):
-    def request(self, context: dict[str, Any]) -> None:
-        url = f"/upstream?calls={UPSTREAM_CALLS}&delay_ms={UPSTREAM_DELAY_MS}"
-        with self.client.get(url, name="/upstream", context=context, catch_response=True) as r:
-            expect(r, 200, JSON)
+class FortunesUser(_SimpleUser):
+    path = name = "/fortunes"
+    content_type = HTML
 
 
-class CpuUser(EndpointUser):
-    def request(self, context: dict[str, Any]) -> None:
-        with self.client.get(
-            f"/cpu?n={CPU_N}", name="/cpu", context=context, catch_response=True
-        ) as r:
-            expect(r, 200, JSON)
+class UpstreamUser(_SimpleUser):
+    path = f"/upstream?calls={UPSTREAM_CALLS}&delay_ms={UPSTREAM_DELAY_MS}"
+    name = "/upstream"
+
+
+class CpuUser(_SimpleUser):
+    path, name = f"/cpu?n={CPU_N}", "/cpu"
 
 
 def item_ids(payload: Any) -> list[int]:

@@ -19,14 +19,13 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import RunFolderError
+from harness.results import PERCENTILES
 from harness.storage import resolve_run
 from reports import hdr
 
 FORMAT_VERSIONS = (1,)
 STATUSES = ("running", "complete", "failed", "interrupted")
 ALL = "ALL"
-PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p99.9": 99.9}
-THIN_TAIL_SAMPLES = 10
 
 SUMMARY_COLUMNS = [
     "cell_id",

@@ -16,9 +16,10 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import RunFolderError
+from harness.results import THIN_TAIL_SAMPLES, thin_percentiles
 from reports import charts, hdr
 from reports.html import ms, num, render, safe_href, svg, table
-from reports.load import ALL, PERCENTILES, THIN_TAIL_SAMPLES, CellHistograms, Run, load_run
+from reports.load import ALL, PERCENTILES, CellHistograms, Run, load_run
 
 MAX_SPECTRUM_LINES = 8
 
@@ -50,8 +51,7 @@ class EndpointFigures:
         return 100 * self.failed / self.requests if self.requests else 0.0
 
 
-def thin(count: int) -> list[str]:
-    return [k for k, q in PERCENTILES.items() if count * (1 - q / 100) < THIN_TAIL_SAMPLES]
+thin = thin_percentiles  # the summary's own rule, so report and summary.json agree
 
 
 def _stats(hist: Any) -> dict[str, Any] | None:
@@ -141,7 +141,7 @@ def _pct_cell(lat: dict[str, Any] | None, key: str) -> str:
         return "–"
     count = int(lat.get("count") or 0)
     above = int(count * (1 - PERCENTILES[key] / 100))
-    mark = " ⚠" if count * (1 - PERCENTILES[key] / 100) < THIN_TAIL_SAMPLES else ""
+    mark = " ⚠" if key in thin_percentiles(count) else ""
     return f"{ms(lat[key])} ({above:,}){mark}"
 
 
