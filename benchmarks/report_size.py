@@ -4,7 +4,7 @@
 
 Synthesizes the run folder the engine would write (meta.json, summary.json and,
 per cell, recorder.json with one HdrHistogram per endpoint per second, 3.6 million
-requests in all, timeseries.csv and cpu.csv, summarized by ``harness.results``),
+requests in all, timeseries.csv and cpu.csv, summarized by ``runfolder.figures``),
 then times ``render_report``. Also builds a default-suite-shaped run (4 targets x
 browse, 40 s each) for the second figure. Goals (issue 5): the one-hour report
 builds in <= 5 s and is <= 2 MB; the default suite's report is <= 1 MB.
@@ -20,7 +20,6 @@ import shutil
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 import numpy as np
@@ -28,17 +27,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from reports import hdr  # noqa: E402
-
-try:
-    import loadtests.histograms  # noqa: F401
-except ImportError:  # stand in for the shared codec until it lands
-    shim = types.ModuleType("loadtests.histograms")
-    shim.new_histogram, shim.encode, shim.decode = hdr.new_histogram, hdr.encode, hdr.decode
-    shim.merge_into = lambda a, b: a.add(b)
-    sys.modules["loadtests.histograms"] = shim
-
-from harness import results  # noqa: E402
+from runfolder import figures, hdr  # noqa: E402
+from runfolder.window import SteadyWindow  # noqa: E402
 
 ENDPOINTS = {  # share of traffic, median latency ms
     "GET /items": (0.45, 4.0),
@@ -69,7 +59,7 @@ PCTS = {"p50": 0.5, "p90": 0.9, "p99": 0.99, "p99.9": 0.999}
 def _grid_stats(counts: np.ndarray) -> dict[str, float | str]:
     """Percentiles (ms) of grid counts: the timeseries.csv columns, computed with numpy.
 
-    (harness.results.write_timeseries gives the same columns but walks every histogram
+    (runfolder.figures.write_timeseries gives the same columns but walks every histogram
     in Python: minutes for 3,600 windows; the benchmark times the report, not that.)
     """
     n = int(counts.sum())
@@ -104,7 +94,7 @@ def synthesize(run_dir: Path, targets: list[str], seconds: int, rps: float, warm
             }
         )
         windows, series = [], []
-        window = results.SteadyWindow.of(START, warmup, seconds)
+        window = SteadyWindow.of(START, warmup, seconds)
         for t in range(seconds + int(warmup) + 1):
             drift = 1 + 0.1 * math.sin(t / 300)
             endpoints = {}
@@ -178,10 +168,10 @@ def synthesize(run_dir: Path, targets: list[str], seconds: int, rps: float, warm
             fh.write(",".join(cpu[0]) + "\n")
             fh.writelines(",".join(f"{v:.1f}" for v in r.values()) + "\n" for r in cpu)
         with (cell_dir / "timeseries.csv").open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=results.TIMESERIES_FIELDS)
+            writer = csv.DictWriter(fh, fieldnames=figures.TIMESERIES_FIELDS)
             writer.writeheader()
             writer.writerows(series)
-        figures = results.summarize_cell(recorder, cpu, warmup=warmup, duration=seconds)
+        measured = figures.summarize_cell(recorder, cpu, warmup=warmup, duration=seconds)
         rows.append(
             {
                 "cell_id": cell_id,
@@ -200,7 +190,7 @@ def synthesize(run_dir: Path, targets: list[str], seconds: int, rps: float, warm
                 "profiled": False,
                 "duration_s": float(seconds),
                 "warmup_s": warmup,
-                **figures,
+                **measured,
             }
         )
     meta = {

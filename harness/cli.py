@@ -19,7 +19,6 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from harness import results
 from harness.config import (
     BALANCE,
     SERVERS,
@@ -31,7 +30,8 @@ from harness.config import (
     parse_duration,
     parse_host_port,
 )
-from harness.errors import ConfigError, HarnessError
+from runfolder import figures
+from runfolder.errors import ConfigError, HarnessError
 
 console = Console(stderr=True, highlight=False)
 # tables stay readable in logs and pipes, where rich would otherwise assume 80 columns
@@ -321,12 +321,36 @@ def _progress_reporter() -> Any:
     return progress
 
 
+def derive_outputs(run_dir: Path, profiled: bool) -> Path | None:
+    """Profile aggregation and the HTML report of a written run folder; returns the report.
+
+    A failure here never loses the run: derived files can be rebuilt later.
+    """
+    if profiled:
+        try:
+            from profiles.aggregate import aggregate_run
+
+            aggregate_run(run_dir)
+        except Exception as exc:
+            console.print(f"warning: profile aggregation failed: {exc}")
+    from reports.report import render_report
+
+    try:
+        return render_report(run_dir)
+    except Exception as exc:
+        console.print(
+            f"warning: the report could not be built ({exc}); "
+            f"retry with 'python bench.py report {run_dir}'"
+        )
+        return None
+
+
 def execute_run(cfg: RunConfig) -> None:
     from harness.engine import run_benchmark
 
     progress = _progress_reporter()
     try:
-        outcome = run_benchmark(cfg, progress)
+        outcome = run_benchmark(cfg, progress, derive_outputs)
     finally:
         bars = getattr(progress, "bars", None)
         if bars is not None and bars.live.is_started:
@@ -335,7 +359,7 @@ def execute_run(cfg: RunConfig) -> None:
     for row in outcome.rows:
         for warning in row["warnings"]:
             console.print(f"[yellow]warning[/] {row['cell_id']} r{row['repetition']}: {warning}")
-    overhead = results.profiling_overhead(outcome.rows)
+    overhead = figures.profiling_overhead(outcome.rows)
     if overhead:
         stdout.print(overhead_table(overhead))
     stdout.print(f"Run folder: {outcome.run_dir}")
@@ -451,7 +475,7 @@ def scale(workers_list: str, instances_list: str, **opts: Any) -> None:
 
 
 def _print_scaling(cfg: RunConfig) -> None:
-    from harness.storage import read_json, resolve_run
+    from runfolder.storage import read_json, resolve_run
 
     run_dir = resolve_run("latest", cfg.out)
     data = read_json(run_dir / "summary.json")
@@ -647,7 +671,7 @@ def dashboard(target: str | None, app: str | None, app_dir: Path | None, server:
                                                   else ""))  # fmt: skip
 
     try:
-        run_dashboard(cfg, port=web_port, on_ready=ready, on_run=made)
+        run_dashboard(cfg, port=web_port, on_ready=ready, on_run=made, derive=derive_outputs)
     except KeyboardInterrupt:
         stdout.print("Dashboard stopped.")
 
@@ -657,8 +681,8 @@ def dashboard(target: str | None, app: str | None, app_dir: Path | None, server:
               show_default=True)  # fmt: skip
 def list_(out_dir: Path) -> None:
     """Targets, scenarios, servers and the runs stored so far."""
-    from harness.storage import list_runs
     from loadtests.catalog import SCENARIOS
+    from runfolder.storage import list_runs
 
     for title, items in (
         ("Targets", TARGETS),

@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from harness.errors import ConfigError
+from runfolder.errors import ConfigError
 from targets.catalog import DESCRIPTIONS as TARGETS
 
 SERVERS: dict[str, str] = {

@@ -17,24 +17,23 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness import storage
 from harness.config import RunConfig
 from harness.engine import (
-    REPO,
     Cell,
+    Derive,
     Progress,
-    build_derived,
     cell_row,
+    describe_run,
     generate_routes,
     prepare_workload,
     start_cell,
-    write_summary,
 )
-from harness.errors import HarnessError
 from harness.loadgen import locust_executable
-from harness.machine import environment
 from harness.monitor import CpuMonitor
 from harness.processes import LOOPBACK, Supervisor, free_port, wait_http_ready
+from runfolder import storage
+from runfolder.errors import HarnessError
+from runfolder.writer import RunWriter
 
 DEFAULT_WEB_PORT = 8089
 
@@ -70,6 +69,7 @@ def run_dashboard(
     port: int | None = None,
     on_ready: Callable[[str, str], None] = lambda web, target: None,
     on_run: Callable[[Path], None] = lambda run_dir: None,
+    derive: Derive | None = None,
     progress: Progress | None = None,
     max_seconds: float | None = None,
 ) -> list[Path]:
@@ -115,7 +115,8 @@ def run_dashboard(
                 while deadline is None or time.monotonic() < deadline:
                     for run_dir in collect_tests(staging, cfg, cell, monitor, commands):
                         made.append(run_dir)
-                        build_derived(run_dir, False, progress)
+                        if derive is not None:
+                            derive(run_dir, False)
                         on_run(run_dir)
                     dead = stack.dead() + ([locust] if not locust.alive() else [])
                     if dead:
@@ -127,7 +128,8 @@ def run_dashboard(
                 sup.stop(locust)
                 for run_dir in collect_tests(staging, cfg, cell, monitor, commands):
                     made.append(run_dir)
-                    build_derived(run_dir, False, progress)
+                    if derive is not None:
+                        derive(run_dir, False)
                     on_run(run_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -164,23 +166,10 @@ def convert_test(recorder_path: Path, cfg: RunConfig, cell: Cell, monitor: CpuMo
     users = max((int(w.get("users") or 0) for w in windows), default=cfg.users) or cfg.users
     test_cfg = replace(cfg, warmup=0.0, duration=float(span), users=users,
                        name=f"dashboard-{cell.target}")  # fmt: skip
-    run_dir = storage.create_run_dir(cfg.out.resolve(), test_cfg.name)
-    meta = {
-        "format_version": storage.FORMAT_VERSION,
-        "status": "running",
-        "name": test_cfg.name,
-        "created": storage.utc_now(),
-        "finished": None,
-        "error": None,
-        "profiled": False,
-        "mode": "dashboard",
-        **environment(REPO),
-        "pinning": cfg.pinning.to_json(),
-        "config": test_cfg.to_json(),
-        "commands": commands,
-        "cells": [cell.to_json(test_cfg)],
-    }
-    storage.write_json(run_dir / "meta.json", meta)
+    meta = describe_run(test_cfg, [cell], mode="dashboard")
+    writer = RunWriter.create(cfg.out, test_cfg.name, meta)
+    writer.add_commands(commands)
+    run_dir = writer.run_dir
     cell_dir = run_dir / "cells" / cell.cell_id / "r0"
     cell_dir.mkdir(parents=True)
     shutil.copy2(recorder_path, cell_dir / "recorder.json")
@@ -190,8 +179,7 @@ def convert_test(recorder_path: Path, cfg: RunConfig, cell: Cell, monitor: CpuMo
     snapshot = CpuMonitor(monitor.generator_pids, monitor.server_pids, rows=rows)
     snapshot.write_csv(cell_dir / "cpu.csv", offset=start)
     row = cell_row(test_cfg, cell, 0, cell_dir, run_dir, recorder)
-    write_summary(run_dir, [row] if row else [])
-    meta.update(status="complete", finished=storage.utc_now())
-    storage.write_json(run_dir / "meta.json", meta)
-    storage.set_latest(cfg.out, run_dir)
+    if row is not None:
+        writer.add_row(row)
+    writer.finish("complete")
     return run_dir

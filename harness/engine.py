@@ -20,14 +20,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness import results, storage
 from harness.config import GENERATED_SCENARIO, RunConfig
-from harness.errors import HarnessError, Interrupted, ProcessError
 from harness.loadgen import locust_argv
 from harness.machine import environment
 from harness.monitor import CpuMonitor
 from harness.processes import Child, Supervisor, tail
 from harness.servers import ServerSpec, Stack, start_stack
+from runfolder import figures, storage
+from runfolder.errors import HarnessError, Interrupted, ProcessError
+from runfolder.window import steady_window
+from runfolder.writer import RunWriter
 
 REPO = Path(__file__).resolve().parent.parent
 LOADTESTS = REPO / "loadtests"
@@ -120,25 +122,27 @@ class RunOutcome:
     report: Path | None = None
 
 
-class _Meta:
-    """meta.json, rewritten atomically whenever it changes."""
-
-    def __init__(self, run_dir: Path, data: dict[str, Any]) -> None:
-        self.path = run_dir / "meta.json"
-        self.data = data
-        self.save()
-
-    def save(self) -> None:
-        storage.write_json(self.path, self.data)
-
-    def add_commands(self, commands: list[list[str]]) -> None:
-        for cmd in commands:
-            if cmd not in self.data["commands"]:
-                self.data["commands"].append(cmd)
-        self.save()
+Derive = Callable[[Path, bool], "Path | None"]
+"""Builds a run folder's derived files (profiles, report) once it is written; returns the
+report's path. The CLI hands it in: the engine never imports ``reports``."""
 
 
-def run_benchmark(cfg: RunConfig, progress: Progress | None = None) -> RunOutcome:
+def describe_run(cfg: RunConfig, cells: list[Cell], **extra: Any) -> dict[str, Any]:
+    """meta.json's description of a run (beside the writer's own status fields)."""
+    return {
+        "profiled": cfg.profile or cfg.overhead,
+        "overhead": cfg.overhead,
+        **extra,
+        **environment(REPO),
+        "pinning": cfg.pinning.to_json(),
+        "config": cfg.to_json(),
+        "cells": [c.to_json(cfg) for c in cells],
+    }
+
+
+def run_benchmark(
+    cfg: RunConfig, progress: Progress | None = None, derive: Derive | None = None
+) -> RunOutcome:
     """Run every cell of ``cfg`` ``cfg.repeat`` times; always leaves a consistent run folder."""
     progress = progress or Progress()
     cells = plan_cells(cfg)
@@ -147,27 +151,8 @@ def run_benchmark(cfg: RunConfig, progress: Progress | None = None) -> RunOutcom
     routes = None
     if cfg.app and GENERATED_SCENARIO in cfg.scenarios:
         routes = generate_routes(cfg, progress)  # before the run folder: a bad --app is bad input
-    run_dir = storage.create_run_dir(cfg.out.resolve(), cfg.name)
-    storage.set_latest(cfg.out, run_dir)
-    meta = _Meta(
-        run_dir,
-        {
-            "format_version": storage.FORMAT_VERSION,
-            "status": "running",
-            "name": cfg.name,
-            "created": storage.utc_now(),
-            "finished": None,
-            "error": None,
-            "profiled": cfg.profile or cfg.overhead,
-            "overhead": cfg.overhead,
-            **environment(REPO),
-            "pinning": cfg.pinning.to_json(),
-            "config": cfg.to_json(),
-            "commands": [],
-            "cells": [c.to_json(cfg) for c in cells],
-        },
-    )
-    rows: list[dict[str, Any]] = []
+    writer = RunWriter.create(cfg.out, cfg.name, describe_run(cfg, cells))
+    run_dir = writer.run_dir
     status, error = "complete", None
     db_root = Path(tempfile.mkdtemp(prefix="flask-bench-db-"))
     schedule = interleave(cells, cfg.repeat)
@@ -178,8 +163,7 @@ def run_benchmark(cfg: RunConfig, progress: Progress | None = None) -> RunOutcom
         for index, (cell, rep) in enumerate(schedule):
             total = cfg.warmup + cfg.duration
             progress.cell_started(index, len(schedule), cell, rep, total)
-            row = run_cell(cfg, cell, rep, run_dir, db_root / f"{cell.cell_id}-r{rep}", meta,
-                           progress, rows)  # fmt: skip
+            row = run_cell(cfg, cell, rep, writer, db_root / f"{cell.cell_id}-r{rep}", progress)
             progress.cell_finished(row)
     except KeyboardInterrupt:
         status, error = "interrupted", "interrupted by the user (Ctrl-C)"
@@ -190,12 +174,11 @@ def run_benchmark(cfg: RunConfig, progress: Progress | None = None) -> RunOutcom
         (run_dir / "error.txt").write_text(_traceback_text())
     finally:
         shutil.rmtree(db_root, ignore_errors=True)
-        write_summary(run_dir, rows)
-        meta.data.update(status=status, error=error, finished=storage.utc_now())
-        meta.save()
-    outcome = RunOutcome(run_dir, status, rows, error)
-    with _no_interrupt():
-        outcome.report = build_derived(run_dir, cfg.profile or cfg.overhead, progress)
+        writer.finish(status, error)
+    outcome = RunOutcome(run_dir, status, writer.rows, error)
+    if derive is not None:
+        with _no_interrupt():
+            outcome.report = derive(run_dir, cfg.profile or cfg.overhead)
     if status == "interrupted":
         raise Interrupted(f"interrupted: data so far kept in {run_dir}")
     if status == "failed":
@@ -260,51 +243,16 @@ def _no_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def write_summary(run_dir: Path, rows: list[dict[str, Any]]) -> None:
-    data: dict[str, Any] = {"format_version": storage.FORMAT_VERSION, "rows": rows}
-    overhead = results.profiling_overhead(rows)
-    if overhead:
-        data["profiling_overhead"] = overhead
-    scaling = results.scaling(rows)
-    if scaling:
-        data["scaling"] = scaling
-    storage.write_json(run_dir / "summary.json", data)
-
-
-def build_derived(run_dir: Path, profiled: bool, progress: Progress) -> Path | None:
-    """Profile aggregation and the HTML report; a failure here never loses the run."""
-    if profiled:
-        try:
-            from profiles.aggregate import aggregate_run
-
-            aggregate_run(run_dir)
-        except Exception as exc:  # derived files can be rebuilt later
-            progress.message(f"warning: profile aggregation failed: {exc}")
-    try:
-        from reports.report import render_report
-    except ImportError:
-        return None
-    try:
-        return render_report(run_dir)
-    except Exception as exc:
-        progress.message(
-            f"warning: the report could not be built ({exc}); "
-            f"retry with 'python bench.py report {run_dir}'"
-        )
-        return None
-
-
 def run_cell(
     cfg: RunConfig,
     cell: Cell,
     rep: int,
-    run_dir: Path,
+    writer: RunWriter,
     db_dir: Path,
-    meta: _Meta,
     progress: Progress,
-    rows: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Measure one repetition of one cell; its row is appended to ``rows`` even on failure."""
+    """Measure one repetition of one cell; its row is written even when the cell fails."""
+    run_dir = writer.run_dir
     cell_dir = run_dir / "cells" / cell.cell_id / f"r{rep}"
     cell_dir.mkdir(parents=True)
     db_dir.mkdir(parents=True, exist_ok=True)
@@ -312,7 +260,7 @@ def run_cell(
     failure: BaseException | None = None
     with Supervisor() as sup:
         stack = start_cell(sup, cfg, cell, cell_dir, db_dir / "bench.sqlite3")
-        meta.add_commands(stack.commands)
+        writer.add_commands(stack.commands)
         workload = prepare_workload(cfg, cell, stack, cell_dir, run_dir)
         argv = locust_argv(
             scenario=cell.scenario,
@@ -332,7 +280,7 @@ def run_cell(
             expect_workers=cfg.expect_workers or None,
             master_bind=cfg.master_bind,
         )
-        meta.add_commands([argv])
+        writer.add_commands([argv])
         locust = sup.start("locust", argv, log_path=cell_dir / "locust.log", cwd=cell_dir,
                            cpus=pin.generator_cpus)  # fmt: skip
         monitor = CpuMonitor(lambda: [locust.pid], lambda: [c.pid for c in stack.server_side()])
@@ -354,8 +302,7 @@ def run_cell(
         row["warnings"] = [*workload.notes, *notes, *row["warnings"]]
         if stack.proxy is not None:
             row["instance_requests"] = instance_requests(cell_dir)
-        rows.append(row)
-        write_summary(run_dir, rows)
+        writer.add_row(row)
     if failure is not None:
         raise failure
     if row is None:
@@ -529,11 +476,11 @@ def cell_row(
 ) -> dict[str, Any] | None:
     if recorder is None:
         return None
-    window = results.steady_window(recorder, cfg.warmup, cfg.duration)
-    results.write_timeseries(cell_dir / "timeseries.csv", recorder, window)
-    figures = results.summarize_cell(
+    window = steady_window(recorder, cfg.warmup, cfg.duration)
+    figures.write_timeseries(cell_dir / "timeseries.csv", recorder, window)
+    measured = figures.summarize_cell(
         recorder,
-        results.read_cpu(cell_dir / "cpu.csv"),
+        figures.read_cpu(cell_dir / "cpu.csv"),
         warmup=cfg.warmup,
         duration=cfg.duration,
         processes=cfg.processes,
@@ -556,7 +503,7 @@ def cell_row(
         "duration_s": cfg.duration,
         "warmup_s": cfg.warmup,
     }
-    return {**identity, **figures}
+    return {**identity, **measured}
 
 
 def with_overrides(cfg: RunConfig, **changes: Any) -> RunConfig:

@@ -28,7 +28,6 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import ConfigError, ProcessError
 from harness.processes import (
     LOOPBACK,
     Child,
@@ -37,7 +36,8 @@ from harness.processes import (
     tail,
     wait_http_ready,
 )
-from harness.storage import write_atomic
+from runfolder.errors import ConfigError, ProcessError
+from runfolder.storage import write_atomic
 
 BALANCES = ("round_robin", "least_conn")
 CONF_NAME = "nginx.conf"

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import ProcessError
+from runfolder.errors import ProcessError
 
 LOOPBACK = "127.0.0.1"
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError, HarnessError
+from runfolder.errors import ConfigError, HarnessError
 
 MAX_URLS_PER_ROUTE = 50
 SKIPPED_PREFIXES = ("/static", "/_debug_toolbar")

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.config import SERVERS, TARGETS
-from harness.errors import ConfigError, ProcessError
 from harness.processes import (
     LOOPBACK,
     Child,
@@ -24,6 +23,7 @@ from harness.processes import (
     wait_http_ready,
     wait_tcp_ready,
 )
+from runfolder.errors import ConfigError, ProcessError
 
 
 @dataclass(frozen=True)

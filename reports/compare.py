@@ -17,11 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from harness.errors import ConfigError, RunFolderError
 from reports import charts
 from reports.gate import Threshold, parse_fail_on
 from reports.html import ms, num, render, svg, table
-from reports.load import ALL, Run, load_run
 from reports.stats import (
     ALPHA,
     ALPHA_MWU,
@@ -34,6 +32,8 @@ from reports.stats import (
     Change,
     compare_values,
 )
+from runfolder.errors import ConfigError, RunFolderError
+from runfolder.reader import ALL, Run, load_run
 
 METRICS = ("rps", "p50", "p90", "p99", "p99.9")
 SHOWN = ("rps", "p50", "p99")

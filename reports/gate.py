@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from harness.errors import ConfigError
+from runfolder.errors import ConfigError
 
 RELATIVE = ("rps", "p50", "p90", "p99", "p99.9")
 _ITEM = re.compile(

@@ -15,11 +15,12 @@ from typing import Any
 
 import pandas as pd
 
-from harness.errors import RunFolderError
-from harness.results import THIN_TAIL_SAMPLES, thin_percentiles
-from reports import charts, hdr
+from reports import charts
 from reports.html import ms, num, render, safe_href, svg, table
-from reports.load import ALL, PERCENTILES, CellHistograms, Run, load_run
+from runfolder import hdr
+from runfolder.errors import RunFolderError
+from runfolder.figures import THIN_TAIL_SAMPLES, samples_above, thin_percentiles
+from runfolder.reader import ALL, PERCENTILES, CellHistograms, Run, load_run
 
 MAX_SPECTRUM_LINES = 8
 
@@ -140,7 +141,7 @@ def _pct_cell(lat: dict[str, Any] | None, key: str) -> str:
     if not lat or lat.get(key) is None:
         return "–"
     count = int(lat.get("count") or 0)
-    above = int(count * (1 - PERCENTILES[key] / 100))
+    above = samples_above(count, PERCENTILES[key])
     mark = " ⚠" if key in thin_percentiles(count) else ""
     return f"{ms(lat[key])} ({above:,}){mark}"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from harness.config import Pinning, RunConfig, parse_cpus, parse_duration
-from harness.errors import ConfigError
+from runfolder.errors import ConfigError
 
 
 @pytest.mark.parametrize(

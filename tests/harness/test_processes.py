@@ -9,7 +9,6 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.errors import ProcessError
 from harness.processes import (
     Supervisor,
     free_port,
@@ -17,6 +16,7 @@ from harness.processes import (
     require_executable,
     wait_http_ready,
 )
+from runfolder.errors import ProcessError
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 # a parent that forks a child into its own group and ignores SIGTERM

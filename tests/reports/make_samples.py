@@ -5,7 +5,7 @@
 Every folder follows docs/architecture.md: meta.json, summary.json and, per cell
 repetition, recorder.json (real HdrHistogram encodings, µs), timeseries.csv and
 cpu.csv. Summaries and time series are computed by the harness's own
-``harness.results`` so the samples look exactly like what the engine writes.
+``runfolder.figures`` so the samples look exactly like what the engine writes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import math
 import random
 import shutil
 import sys
-import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,24 +22,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from reports import hdr  # noqa: E402
-
-
-def _ensure_histograms_module() -> None:
-    """harness.results imports loadtests.histograms; stand in for it until it lands."""
-    try:
-        import loadtests.histograms  # noqa: F401
-    except ImportError:
-        shim = types.ModuleType("loadtests.histograms")
-        shim.new_histogram = hdr.new_histogram  # type: ignore[attr-defined]
-        shim.encode = hdr.encode  # type: ignore[attr-defined]
-        shim.decode = hdr.decode  # type: ignore[attr-defined]
-        shim.merge_into = lambda a, b: a.add(b)  # type: ignore[attr-defined]
-        sys.modules["loadtests.histograms"] = shim
-
-
-_ensure_histograms_module()
-from harness import results  # noqa: E402
+from runfolder import figures, hdr  # noqa: E402
 
 OUT = REPO / "tests" / "data" / "runs"
 START = 1_764_212_400.4  # 2026-11-27T03:00:00.4Z
@@ -241,9 +223,9 @@ def make_run(
             with (cell_dir / "cpu.csv").open("w") as fh:
                 fh.write(",".join(cpu_rows[0]) + "\n")
                 fh.writelines(",".join(str(v) for v in r.values()) + "\n" for r in cpu_rows)
-            window_ = results.steady_window(recorder, warmup, duration)
-            results.write_timeseries(cell_dir / "timeseries.csv", recorder, window_)
-            figures = results.summarize_cell(recorder, cpu_rows, warmup=warmup, duration=duration)
+            window_ = figures.steady_window(recorder, warmup, duration)
+            figures.write_timeseries(cell_dir / "timeseries.csv", recorder, window_)
+            measured = figures.summarize_cell(recorder, cpu_rows, warmup=warmup, duration=duration)
             rows.append(
                 {
                     "cell_id": c["cell_id"],
@@ -262,7 +244,7 @@ def make_run(
                     "profiled": profiled,
                     "duration_s": duration,
                     "warmup_s": warmup,
-                    **figures,
+                    **measured,
                 }
             )
             start += seconds + 3

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError
 from reports.compare import compare_runs
 from reports.gate import Threshold, parse_fail_on
-from reports.load import ALL
 from reports.stats import IMPROVED, NO_CHANGE, REGRESSED, UNCONFIRMED, compare_values
+from runfolder.errors import ConfigError
+from runfolder.reader import ALL
 from tests.reports.samples import (
     DEFAULT,
     HOSTILE,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reports import hdr
-from reports.load import ALL, load_run
 from reports.report import render_report
+from runfolder import hdr
+from runfolder.reader import ALL, load_run
 from tests.reports.samples import DEFAULT, HOSTILE, OPEN, PROFILED, REG_A, STEP
 
 
@@ -150,7 +150,7 @@ def test_default_report_is_small(runs_dir: Path) -> None:
 
 
 def test_report_of_corrupt_folder_raises(runs_dir: Path) -> None:
-    from harness.errors import RunFolderError
+    from runfolder.errors import RunFolderError
     from tests.reports.samples import CORRUPT, HALF
 
     for name in (CORRUPT, HALF):

@@ -25,8 +25,8 @@ import psutil
 import pytest
 
 from harness import nginx
-from harness.errors import ConfigError, ProcessError
 from harness.processes import Child, Supervisor, free_port, wait_http_ready
+from runfolder.errors import ConfigError, ProcessError
 
 TINY_UPSTREAM = Path(__file__).with_name("tiny_upstream.py")
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError, RunFolderError
+from runfolder.errors import HarnessError, RunFolderError
 
 FORMAT_VERSION = 1
 STATUSES = ("running", "complete", "failed", "interrupted")

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from harness import results
 from loadtests import histograms as H
+from runfolder import figures
 
 START = 1_764_213_000.25  # a quarter second into a unix second
 
@@ -37,7 +37,7 @@ def recorder(windows, open_model=None):
 
 
 def test_steady_window_excludes_partial_and_warmup_seconds() -> None:
-    w = results.SteadyWindow.of(START, warmup=2, duration=5)
+    w = figures.SteadyWindow.of(START, warmup=2, duration=5)
     # start at .25: second 0 covers [-.25, .75), warm-up ends at 2.0 -> first whole is t=3
     assert w.first == 3
     # end at 7.0 -> last whole second is [5.75, 6.75): t=6
@@ -49,22 +49,22 @@ def test_warmup_windows_are_excluded_from_percentiles() -> None:
     slow = [500.0] * 100  # warm-up: very slow
     fast = [1.234] * 100
     rec = recorder([window(t, {"GET /json": slow if t < 3 else fast}) for t in range(8)])
-    figures = results.summarize_cell(rec, [], warmup=2, duration=5)
-    lat = figures["endpoints"]["GET /json"]["latency_ms"]
+    measured = figures.summarize_cell(rec, [], warmup=2, duration=5)
+    lat = measured["endpoints"]["GET /json"]["latency_ms"]
     assert lat["count"] == 400  # t = 3..6
     assert lat["max"] < 2
     assert lat["p50"] == pytest.approx(1.234, abs=0.002)  # sub-millisecond resolution
-    assert figures["endpoints"]["GET /json"]["rps"] == 100
+    assert measured["endpoints"]["GET /json"]["rps"] == 100
 
 
 def test_merged_percentiles_equal_percentiles_of_all_values() -> None:
     rng = random.Random(7)
     per_window = [[rng.lognormvariate(0, 0.8) for _ in range(500)] for _ in range(10)]
     rec = recorder([window(t, {"GET /db": vals}) for t, vals in enumerate(per_window)])
-    figures = results.summarize_cell(rec, [], warmup=0, duration=20)
+    measured = figures.summarize_cell(rec, [], warmup=0, duration=20)
     # t=0 is partial, and so is t=9: the run ended before its configured 20 s
     everything = sorted(v for vals in per_window[1:9] for v in vals)
-    lat = figures["endpoints"]["GET /db"]["latency_ms"]
+    lat = measured["endpoints"]["GET /db"]["latency_ms"]
     assert lat["count"] == len(everything)
     exact_p99 = everything[math.ceil(0.99 * len(everything)) - 1]
     assert lat["p99"] == pytest.approx(exact_p99, rel=0.002)
@@ -76,34 +76,34 @@ def test_failures_counted_not_in_latency_and_all_row() -> None:
                failures={"GET /b": {"500": 2, "ConnectionError": 1}})
         for t in range(6)
     ])  # fmt: skip
-    figures = results.summarize_cell(rec, [], warmup=1, duration=4)
-    b = figures["endpoints"]["GET /b"]
-    n = figures["steady_seconds"]
+    measured = figures.summarize_cell(rec, [], warmup=1, duration=4)
+    b = measured["endpoints"]["GET /b"]
+    n = measured["steady_seconds"]
     assert b["requests"] == 33 * n
     assert b["failures"] == {"500": 2 * n, "ConnectionError": n}
     assert b["error_pct"] == pytest.approx(100 * 3 / 33, abs=0.01)
     assert b["latency_ms"]["count"] == 30 * n
-    everything = figures["endpoints"]["ALL"]
+    everything = measured["endpoints"]["ALL"]
     assert everything["requests"] == 43 * n
     assert everything["latency_ms"]["count"] == 40 * n
 
 
 def test_thin_percentiles_flagged() -> None:
     rec = recorder([window(t, {"GET /x": [1.0] * 50}) for t in range(4)])
-    figures = results.summarize_cell(rec, [], warmup=0, duration=3)
-    assert figures["endpoints"]["GET /x"]["thin"] == ["p99", "p99.9"]
-    assert any("thin samples" in w for w in figures["warnings"])
+    measured = figures.summarize_cell(rec, [], warmup=0, duration=3)
+    assert measured["endpoints"]["GET /x"]["thin"] == ["p99", "p99.9"]
+    assert any("thin samples" in w for w in measured["warnings"])
 
 
 def test_generator_bound_from_cpu() -> None:
     rec = recorder([window(t, {"GET /x": [1.0] * 2000}) for t in range(6)])
     cpu = [{"t": float(t), "generator_cpu_pct": 97.0, "generator_cpu_max_pct": 97.0,
             "server_cpu_pct": 50.0, "server_rss_mb": 1.0} for t in range(6)]  # fmt: skip
-    figures = results.summarize_cell(rec, cpu, warmup=1, duration=4)
-    assert figures["generator_bound"] is True
-    assert figures["server_cpu_mean_pct"] == 50.0
+    measured = figures.summarize_cell(rec, cpu, warmup=1, duration=4)
+    assert measured["generator_bound"] is True
+    assert measured["server_cpu_mean_pct"] == 50.0
     cpu_ok = [{**row, "generator_cpu_max_pct": 40.0} for row in cpu]
-    assert results.summarize_cell(rec, cpu_ok, warmup=1, duration=4)["generator_bound"] is False
+    assert figures.summarize_cell(rec, cpu_ok, warmup=1, duration=4)["generator_bound"] is False
 
 
 def test_open_model_shortfall_and_corrected() -> None:
@@ -112,17 +112,17 @@ def test_open_model_shortfall_and_corrected() -> None:
          for t in range(6)],
         open_model={"rate": 100.0, "scheduled": 600, "sent": 480, "late": 5, "dropped": 3},
     )  # fmt: skip
-    figures = results.summarize_cell(rec, [], warmup=1, duration=4)
-    assert figures["generator_bound"] is True
-    assert figures["open_model"]["achieved_rps"] == 80
-    lat = figures["endpoints"]["GET /x"]
+    measured = figures.summarize_cell(rec, [], warmup=1, duration=4)
+    assert measured["generator_bound"] is True
+    assert measured["open_model"]["achieved_rps"] == 80
+    lat = measured["endpoints"]["GET /x"]
     assert lat["corrected_latency_ms"]["p99"] > 800
     assert lat["latency_ms"]["p99"] < 2
 
 
 def test_timeseries_rows_per_window_and_endpoint() -> None:
     rec = recorder([window(t, {"GET /a": [1.0] * 5, "GET /b": [2.0] * 7}) for t in range(4)])
-    rows = list(results.timeseries_rows(rec, results.SteadyWindow.of(START, 1, 2)))
+    rows = list(figures.timeseries_rows(rec, figures.SteadyWindow.of(START, 1, 2)))
     assert len(rows) == 4 * 3
     alls = [r for r in rows if r["endpoint"] == "ALL"]
     assert [r["requests"] for r in alls] == [12] * 4
@@ -131,6 +131,6 @@ def test_timeseries_rows_per_window_and_endpoint() -> None:
 
 def test_run_ended_early_counts_only_seconds_that_happened() -> None:
     rec = recorder([window(t, {"GET /x": [1.0] * 100}) for t in range(6)])
-    figures = results.summarize_cell(rec, [], warmup=1, duration=60)
-    assert figures["steady_seconds"] == 3  # t = 2, 3, 4; t = 5 is the partial last one
-    assert figures["endpoints"]["GET /x"]["rps"] == 100
+    measured = figures.summarize_cell(rec, [], warmup=1, duration=60)
+    assert measured["steady_seconds"] == 3  # t = 2, 3, 4; t = 5 is the partial last one
+    assert measured["endpoints"]["GET /x"]["rps"] == 100

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import storage
-from harness.errors import HarnessError, RunFolderError
+from runfolder import storage
+from runfolder.errors import HarnessError, RunFolderError
 
 
 def test_run_dirs_are_never_reused(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.errors import RunFolderError
-from reports.load import ALL, load_run, resolve_run
+from runfolder.errors import RunFolderError
+from runfolder.reader import ALL, load_run, resolve_run
 from tests.reports.samples import CORRUPT, DEFAULT, HALF, OPEN, REG_A
 
 

@@ -8,13 +8,13 @@ from averaging percentiles.
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from loadtests import histograms as H
+from runfolder.window import SteadyWindow, steady_window
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p99.9": 99.9}
 THIN_TAIL_SAMPLES = 10
@@ -23,35 +23,23 @@ OPEN_MODEL_SHORTFALL = 0.05
 ALL = "ALL"
 
 
-@dataclass(frozen=True)
-class SteadyWindow:
-    """Which recorder windows lie wholly inside the measured (post-warm-up) interval."""
-
-    first: int
-    last: int  # inclusive
-
-    @property
-    def seconds(self) -> int:
-        return max(0, self.last - self.first + 1)
-
-    def contains(self, t: int) -> bool:
-        return self.first <= t <= self.last
-
-    @classmethod
-    def of(cls, start_unix: float, warmup: float, duration: float) -> SteadyWindow:
-        frac = start_unix - math.floor(start_unix)
-        first = math.ceil(warmup + frac)
-        last = math.floor(warmup + duration + frac - 1)
-        return cls(first, last)
-
-
 def latency_stats(hist: Any) -> dict[str, float | int] | None:
     """count, min, mean, max and percentiles in ms (µs resolution) of one histogram."""
     return H.summary_ms(hist, PERCENTILES.values())
 
 
+def samples_above(count: int, q: float) -> int:
+    """How many of ``count`` samples lie above percentile ``q``, in exact arithmetic.
+
+    ``1000 * (1 - 90 / 100)`` is 99.99999999999999 in floats; decimals of the percentile's
+    written form give exactly 100.
+    """
+    return int(count * (Decimal(100) - Decimal(str(q))) / Decimal(100))
+
+
 def thin_percentiles(count: int) -> list[str]:
-    return [k for k, q in PERCENTILES.items() if count * (100 - q) / 100 < THIN_TAIL_SAMPLES]
+    """Percentiles that rest on fewer than ``THIN_TAIL_SAMPLES`` samples above them."""
+    return [k for k, q in PERCENTILES.items() if samples_above(count, q) < THIN_TAIL_SAMPLES]
 
 
 class _Acc:
@@ -102,16 +90,6 @@ class _Acc:
             "corrected_latency_ms": latency_stats(self.corrected) if self.has_corrected else None,
             "thin": thin_percentiles(stats["count"] if stats else 0),  # type: ignore[arg-type]
         }
-
-
-def steady_window(recorder: dict[str, Any], warmup: float, duration: float) -> SteadyWindow:
-    """The measured windows; a run that ended early (Ctrl-C, a crash) ends at its last
-    whole window, so throughput is not divided by seconds that never happened."""
-    window = SteadyWindow.of(float(recorder["start_unix"]), warmup, duration)
-    seen = [int(w["t"]) for w in recorder.get("windows", [])]
-    if seen and max(seen) <= window.last:
-        window = SteadyWindow(window.first, max(seen) - 1)  # the last one is partial
-    return window
 
 
 def summarize_endpoints(
@@ -189,6 +167,7 @@ def summarize_cell(
                         f"{THIN_TAIL_SAMPLES} requests for some endpoints")  # fmt: skip
     return {
         "steady_seconds": window.seconds,
+        "steady_window": window.to_json(),
         "generator_bound": generator_bound,
         "generator_cpu_max_pct": gen_max,
         "generator_cpu_mean_peak_pct": round(gen_mean_peak, 1) if gen_mean_peak else gen_mean_peak,

@@ -18,14 +18,13 @@ from typing import Any
 
 import pandas as pd
 
-from harness.errors import RunFolderError
-from harness.results import PERCENTILES
-from harness.storage import resolve_run
-from reports import hdr
+from runfolder import hdr
+from runfolder.errors import RunFolderError
+from runfolder.figures import ALL, PERCENTILES
+from runfolder.storage import FORMAT_VERSION, STATUSES, resolve_run
+from runfolder.window import SteadyWindow, steady_window
 
-FORMAT_VERSIONS = (1,)
-STATUSES = ("running", "complete", "failed", "interrupted")
-ALL = "ALL"
+FORMAT_VERSIONS = (FORMAT_VERSION,)
 
 SUMMARY_COLUMNS = [
     "cell_id",
@@ -112,26 +111,6 @@ def _validate_rows(rows: Any, path: Path) -> list[dict[str, Any]]:
                     f"{path}: rows[{i}].endpoints[{name!r}] lacks requests/rps; corrupt summary"
                 )
     return rows
-
-
-@dataclass(frozen=True)
-class SteadyWindow:
-    """Recorder windows wholly inside the measured interval (same rule as the harness)."""
-
-    first: int
-    last: int
-
-    @classmethod
-    def of(cls, start_unix: float, warmup: float, duration: float) -> SteadyWindow:
-        frac = start_unix - math.floor(start_unix)
-        return cls(math.ceil(warmup + frac), math.floor(warmup + duration + frac - 1))
-
-    def contains(self, t: int) -> bool:
-        return self.first <= t <= self.last
-
-    @property
-    def seconds(self) -> int:
-        return max(0, self.last - self.first + 1)
 
 
 @dataclass
@@ -246,12 +225,16 @@ class Run:
         return data
 
     def steady(self, row: dict[str, Any], recorder: dict[str, Any]) -> SteadyWindow:
+        """The bounds the row stored; folders from before they were stored: the same rule."""
+        stored = SteadyWindow.from_json(row.get("steady_window"))
+        if stored is not None:
+            return stored
         warmup = float(row.get("warmup_s", recorder.get("warmup_s") or 0.0))
         duration = row.get("duration_s")
         if duration is None:  # no duration recorded: everything after warm-up
             last = max((int(w["t"]) for w in recorder["windows"]), default=0)
             return SteadyWindow(math.ceil(warmup), last)
-        return SteadyWindow.of(float(recorder.get("start_unix", 0.0)), warmup, float(duration))
+        return steady_window(recorder, warmup, float(duration))
 
     def timeseries(self, row: dict[str, Any]) -> pd.DataFrame:
         """Per second and endpoint (plus ``ALL``): users, requests, rps, percentiles, steady."""

@@ -1,8 +1,7 @@
-"""HdrHistogram access for reports: decode, merge and read percentiles in milliseconds.
+"""HdrHistogram access for readers: merge encoded windows fast, percentiles in milliseconds.
 
-Histograms hold microseconds (the recorder's contract). ``loadtests.histograms`` is
-the project's shared codec; until it is importable this module falls back to the
-``hdrhistogram`` package with the same parameters, so encodings are identical.
+Histograms hold microseconds (the recorder's contract); ``loadtests.histograms`` is
+the project's one codec, and this module adds what readers of many windows need.
 """
 
 from __future__ import annotations
@@ -14,33 +13,19 @@ import numpy as np
 from hdrh.codec import HdrHistogramEncoder
 from hdrh.histogram import HdrHistogram
 
-LOWEST_US = 1
-HIGHEST_US = 3_600_000_000
-SIGNIFICANT_DIGITS = 3
-
-try:  # the shared codec, when it has landed
-    from loadtests import histograms as _shared
-except ImportError:  # pragma: no cover - depends on the parallel work in loadtests/
-    _shared = None
+from loadtests import histograms as _shared
 
 
 def new_histogram() -> Any:
-    if _shared is not None and hasattr(_shared, "new_histogram"):
-        return _shared.new_histogram()
-    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+    return _shared.new_histogram()
 
 
 def encode(hist: Any) -> str:
-    if _shared is not None and hasattr(_shared, "encode"):
-        return _shared.encode(hist)
-    raw = hist.encode()
-    return raw.decode() if isinstance(raw, bytes) else raw
+    return _shared.encode(hist)
 
 
 def decode(text: str) -> Any:
-    if _shared is not None and hasattr(_shared, "decode"):
-        return _shared.decode(text)
-    return HdrHistogram.decode(text)
+    return _shared.decode(text)
 
 
 def merge_encoded(acc: Any, texts: Iterable[str | None]) -> Any:
@@ -52,7 +37,7 @@ def merge_encoded(acc: Any, texts: Iterable[str | None]) -> Any:
     """
     if not isinstance(acc, HdrHistogram):
         for text in texts:
-            if text and _shared is not None:
+            if text:
                 _shared.merge_into(acc, _shared.decode(text))
         return acc
     counts = np.ctypeslib.as_array(acc.counts)
