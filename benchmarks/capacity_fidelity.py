@@ -53,10 +53,10 @@ def main() -> None:
                     plain_rps.append(run_plain_locust(stack.url, path, users=args.users,
                                                       seconds=args.seconds,
                                                       cpus=pinning.generator_cpus))  # fmt: skip
-                cfg = RunConfig(targets=("sync",), scenarios=(scenario,), servers=(args.server,),
-                                workers=args.workers, users=args.users, warmup=3.0,
-                                duration=float(args.seconds), out=Path(out), name=scenario,
-                                pinning=pinning)  # fmt: skip
+                cfg = RunConfig.build(targets=("sync",), scenarios=(scenario,),
+                                      servers=(args.server,), workers=args.workers,
+                                      users=args.users, warmup=3.0, duration=float(args.seconds),
+                                      out=Path(out), name=scenario, pinning=pinning)  # fmt: skip
                 outcome = run_benchmark(cfg)
                 harness_rps.append(outcome.rows[0]["endpoints"]["ALL"]["rps"])
             wrk_med, h_med = statistics.median(wrk_rps), statistics.median(harness_rps)

@@ -38,7 +38,7 @@ def main() -> None:
         wrk = run_wrk(f"{url}/delay?ms={args.delay_ms}", connections=args.users,
                       seconds=args.seconds, cpus=pin.generator_cpus)  # fmt: skip
         locustfile = REPO / "benchmarks" / "locustfiles" / "delay_recorded.py"
-        cfg = RunConfig(targets=(), host=url, scenarios=(str(locustfile),), users=args.users,
+        cfg = RunConfig.build(targets=(), host=url, scenarios=(str(locustfile),), users=args.users,
                         warmup=2.0, duration=float(args.seconds), out=Path(tmp) / "runs",
                         name="latency", pinning=pin)  # fmt: skip
         outcome = run_benchmark(cfg)

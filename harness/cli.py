@@ -2,44 +2,33 @@
 
 Every command validates its flags into a ``RunConfig`` (or raises ``ConfigError``)
 and calls one library function. ``HarnessError`` subclasses are click exceptions,
-so they print as one ``Error:`` line with a non-zero exit code.
+so they print as one ``Error:`` line with a non-zero exit code. Options are declared
+once, in ``harness.options``; what commands print is in ``harness.console``.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from statistics import median
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from harness.config import (
-    BALANCE,
-    SERVERS,
-    SHAPES,
-    TARGETS,
-    Pinning,
-    RunConfig,
-    parse_cpus,
-    parse_duration,
-    parse_host_port,
+from harness.config import SERVERS, SHAPES, TARGETS, RunConfig, parse_host_port
+from harness.console import console, derive_outputs, execute_run, print_scaling, stdout
+from harness.options import (
+    OUTPUT,
+    PINNING,
+    config_from_options,
+    run_options,
+    use_options,
 )
-from runfolder import figures
 from runfolder.errors import ConfigError, HarnessError
 
-console = Console(stderr=True, highlight=False)
-# tables stay readable in logs and pipes, where rich would otherwise assume 80 columns
-stdout = Console(highlight=False)
-if not stdout.is_terminal:
-    stdout = Console(highlight=False, width=160)
-
-DEFAULT_SUITE = {
+DEFAULT_SUITE: dict[str, Any] = {
     "targets": tuple(TARGETS),
     "servers": ("gunicorn-gthread",),
     "scenarios": ("browse",),
@@ -48,323 +37,6 @@ DEFAULT_SUITE = {
     "users": 16,
     "name": "default",
 }
-
-
-class DurationType(click.ParamType):
-    name = "duration"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        if isinstance(value, float):
-            return value
-        opt = f"--{param.name}" if param and param.name else "duration"
-        return parse_duration(str(value), opt)
-
-
-DURATION = DurationType()
-
-
-def _choice(values: dict[str, str]) -> click.Choice:
-    return click.Choice(sorted(values), case_sensitive=False)
-
-
-def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options shared by ``run`` and ``profile``."""
-    from loadtests.catalog import SCENARIOS
-
-    options = [
-        click.option("--target", "targets", multiple=True, type=_choice(TARGETS),
-                     help="Reference target (repeatable). Default: sync."),
-        click.option("--scenario", "scenarios", multiple=True, metavar="NAME|FILE.py",
-                     help="Scenario (repeatable): " + ", ".join(SCENARIOS) + "; 'routes' "
-                     "(generated from --app's URL map); or your own locustfile. "
-                     "Default: browse, or routes with --app."),
-        click.option("--app", default=None, metavar="MODULE:OBJECT",
-                     help="Your own Flask app instead of a reference target, as Flask's --app "
-                     "takes it (myapp:app, myapp:create_app())."),
-        click.option("--app-dir", type=click.Path(path_type=Path), default=None,
-                     help="Folder to import --app from. Default: the current folder."),
-        click.option("--routes", "routes_file", type=click.Path(path_type=Path), default=None,
-                     help="TOML file of example values for routes with arguments."),
-        click.option("--host", default=None, metavar="URL",
-                     help="Drive an app that is already running; no server is started."),
-        click.option("--allow-remote", is_flag=True,
-                     help="Allow --host to name a machine other than this one."),
-        click.option("--server", "servers", multiple=True, type=_choice(SERVERS),
-                     help="Server kind (repeatable). Default: gunicorn-gthread."),
-        click.option("--workers", type=int, default=2, show_default=True,
-                     help="Server worker processes per instance."),
-        click.option("--threads", type=int, default=8, show_default=True,
-                     help="Threads per worker (gthread, waitress)."),
-        click.option("--instances", type=int, default=1, show_default=True,
-                     help="Server instances behind nginx (>1 needs nginx)."),
-        click.option("--balance", type=click.Choice(BALANCE), default="round_robin",
-                     show_default=True, help="nginx's balancing with --instances."),
-        click.option("--upstream-keepalive", type=int, default=32, show_default=True,
-                     help="Idle keep-alive connections from nginx to the instances (0: off)."),
-        click.option("--users", type=int, default=16, show_default=True,
-                     help="Concurrent Locust users (closed model)."),
-        click.option("--spawn-rate", type=float, default=None,
-                     help="Users started per second. Default: all within one second."),
-        click.option("--rate", type=float, default=None,
-                     help="Open model: requests per second sent on a fixed schedule."),
-        click.option("--shape", type=_choice(SHAPES), default="constant", show_default=True,
-                     help="Load shape."),
-        click.option("--duration", type=DURATION, default="30s", show_default=True,
-                     help="Measured interval, after warm-up (30s, 2m, 1h)."),
-        click.option("--warmup", type=DURATION, default="5s", show_default=True,
-                     help="Load before measuring, excluded from results."),
-        click.option("--repeat", type=int, default=1, show_default=True,
-                     help="Repetitions of every cell, interleaved A B A B."),
-        click.option("--processes", type=int, default=1, show_default=True,
-                     help="Locust worker processes."),
-        click.option("--think-ms", type=float, default=0.0, show_default=True,
-                     help="Think time between a user's requests."),
-        click.option("--redis", is_flag=True,
-                     help="Start redis-server; the cached target uses it."),
-        click.option("--server-cpus", default=None,
-                     help="CPUs for the server side, e.g. 1 or 2-3. Default: all but the first."),
-        click.option("--generator-cpus", default=None,
-                     help="CPUs for Locust, e.g. 0. Default: the first quarter."),
-        click.option("--no-pin", is_flag=True, help="Do not pin server and generator to CPUs."),
-        click.option("--expect-workers", type=int, default=0,
-                     help="Wait for N Locust workers started elsewhere with 'bench.py worker'."),
-        click.option("--master-bind", default="127.0.0.1:5557", show_default=True,
-                     help="Where the Locust master listens for --expect-workers."),
-        click.option("--out", type=click.Path(path_type=Path), default=Path("runs"),
-                     show_default=True, help="Where run folders go."),
-        click.option("--name", default=None, help="Run name (part of the folder name)."),
-    ]  # fmt: skip
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _pinning(server_cpus: str | None, generator_cpus: str | None, no_pin: bool) -> Pinning:
-    if no_pin:
-        if server_cpus or generator_cpus:
-            raise ConfigError("--no-pin cannot be combined with --server-cpus/--generator-cpus")
-        return Pinning(None, None)
-    default = Pinning.default()
-    srv = parse_cpus(server_cpus, "--server-cpus") if server_cpus else default.server_cpus
-    gen = (
-        parse_cpus(generator_cpus, "--generator-cpus") if generator_cpus else default.generator_cpus
-    )
-    if srv is None or gen is None:
-        return Pinning(srv, gen)
-    overlap = set(srv) & set(gen)
-    if overlap:
-        raise ConfigError(
-            f"--server-cpus and --generator-cpus share CPU {min(overlap)}: they must be disjoint"
-        )
-    return Pinning(srv, gen)
-
-
-def config_from_options(opts: dict[str, Any], *, profile: bool = False) -> RunConfig:
-    name = opts["name"] or ("profile" if profile else "run")
-    own = bool(opts.get("app") or opts.get("host"))
-    default_scenario = ("routes",) if opts.get("app") else ("browse",)
-    return RunConfig(
-        targets=tuple(opts["targets"]) or (() if own else ("sync",)),
-        scenarios=tuple(opts["scenarios"]) or default_scenario,
-        app=opts.get("app"),
-        app_dir=opts.get("app_dir") or (Path.cwd() if opts.get("app") else None),
-        routes_file=opts.get("routes_file"),
-        host=opts.get("host"),
-        allow_remote=bool(opts.get("allow_remote")),
-        servers=tuple(opts["servers"]) or ("gunicorn-gthread",),
-        workers=opts["workers"],
-        threads=opts["threads"],
-        instances=opts["instances"],
-        users=opts["users"],
-        spawn_rate=opts["spawn_rate"],
-        rate=opts["rate"],
-        shape=opts["shape"],
-        duration=opts["duration"],
-        warmup=opts["warmup"],
-        repeat=opts["repeat"],
-        processes=opts["processes"],
-        think_ms=opts["think_ms"],
-        redis=opts["redis"],
-        pinning=_pinning(opts["server_cpus"], opts["generator_cpus"], opts["no_pin"]),
-        out=opts["out"],
-        name=name,
-        profile=profile or bool(opts.get("profile")),
-        profile_rate=opts.get("profile_rate") or 0.05,
-        overhead=bool(opts.get("overhead")),
-        balance=opts.get("balance", "round_robin"),
-        upstream_keepalive=opts.get("upstream_keepalive", 32),
-        expect_workers=opts["expect_workers"],
-        master_bind=parse_host_port(opts["master_bind"], "--master-bind"),
-        sweep=opts.get("sweep", ()),
-    )
-
-
-def _fmt_ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3f}" if value < 10 else f"{value:.1f}"
-
-
-def summary_table(rows: list[dict[str, Any]], run_dir: Path) -> Table:
-    """Per cell: throughput and latency of all endpoints together (median over repetitions)."""
-    table = Table(title=f"Results (steady state) - {run_dir}", title_justify="left")
-    for col in ("target", "server", "scenario", "req/s", "p50 ms", "p90 ms", "p99 ms",
-                "p99.9 ms", "errors", "n", "warnings"):  # fmt: skip
-        table.add_column(col, justify="right" if col not in ("target", "server", "scenario",
-                                                             "warnings") else "left")  # fmt: skip
-    by_cell: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_cell.setdefault(row["cell_id"], []).append(row)
-    for cell_rows in by_cell.values():
-        first = cell_rows[0]
-        alls = [r["endpoints"].get("ALL") for r in cell_rows if r["endpoints"].get("ALL")]
-        if not alls:
-            table.add_row(first["target"], first["server"], first["scenario"], *["-"] * 7,
-                          "no requests recorded")  # fmt: skip
-            continue
-        lat = [a["latency_ms"] or {} for a in alls]
-
-        def med(key: str, lat: list[dict[str, Any]] = lat) -> float | None:
-            vals = [entry[key] for entry in lat if entry.get(key) is not None]
-            return median(vals) if vals else None
-
-        warnings = []
-        if any(r["generator_bound"] for r in cell_rows):
-            warnings.append("generator-bound")
-        thin = sorted({p for a in alls for p in a["thin"]})
-        if thin:
-            warnings.append("thin " + ",".join(thin))
-        count = sum(a["latency_ms"]["count"] for a in alls if a["latency_ms"])
-        table.add_row(
-            first["target"],
-            first["server"],
-            first["scenario"],
-            f"{median(a['rps'] for a in alls):,.0f}",
-            _fmt_ms(med("p50")),
-            _fmt_ms(med("p90")),
-            _fmt_ms(med("p99")),
-            _fmt_ms(med("p99.9")),
-            f"{median(a['error_pct'] for a in alls):.2f}%",
-            f"{count:,}" + (f" ({len(alls)} reps)" if len(alls) > 1 else ""),
-            ", ".join(warnings),
-        )
-    return table
-
-
-def overhead_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="Profiling overhead (same cell with and without profiling, interleaved)",
-                  title_justify="left")  # fmt: skip
-    for col in ("cell", "endpoint", "req/s off", "req/s on", "throughput cost", "p50 off ms",
-                "p50 on ms", "p50 cost", "reps"):  # fmt: skip
-        table.add_column(col, justify="left" if col in ("cell", "endpoint") else "right")
-
-    def pct(v: float | None) -> str:
-        return "-" if v is None else f"{v:+.1f}%"
-
-    for r in rows:
-        table.add_row(r["cell_id"], r["endpoint"], f"{r['rps_unprofiled'] or 0:,.0f}",
-                      f"{r['rps_profiled'] or 0:,.0f}", pct(r["throughput_cost_pct"]),
-                      _fmt_ms(r["p50_unprofiled_ms"]), _fmt_ms(r["p50_profiled_ms"]),
-                      pct(r["p50_cost_pct"]), str(r["repetitions"]))  # fmt: skip
-    return table
-
-
-def _progress_reporter() -> Any:
-    """Progress bars on a terminal, one line per cell otherwise (CI logs)."""
-    from harness.engine import Progress
-
-    if not console.is_terminal:
-        return Progress(
-            cell_started=lambda i, n, cell, rep, total: console.print(
-                f"[{i + 1}/{n}] {cell.target} on {cell.server}, {cell.scenario}"
-                + (f", repetition {rep + 1}" if rep else "")
-                + f" ({total:.0f}s)"
-            ),
-            message=lambda text: console.print(text),
-        )
-    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
-    from rich.progress import Progress as Bars
-
-    bars = Bars(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:>4.0f}/{task.total:.0f}s"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
-    state: dict[str, Any] = {}
-
-    def started(i: int, n: int, cell: Any, rep: int, total: float) -> None:
-        if not bars.live.is_started:
-            bars.start()
-        desc = f"[{i + 1}/{n}] {cell.target} · {cell.server} · {cell.scenario}"
-        if rep:
-            desc += f" · rep {rep + 1}"
-        state["task"] = bars.add_task(desc, total=total)
-
-    def tick(elapsed: float) -> None:
-        if "task" in state:
-            bars.update(state["task"], completed=elapsed)
-
-    def finished(row: dict[str, Any]) -> None:
-        if "task" in state:
-            bars.update(state["task"], completed=bars.tasks[-1].total)
-
-    def message(text: str) -> None:
-        bars.console.print(text)
-
-    progress = Progress(cell_started=started, tick=tick, cell_finished=finished, message=message)
-    progress.bars = bars  # type: ignore[attr-defined]
-    return progress
-
-
-def derive_outputs(run_dir: Path, profiled: bool) -> Path | None:
-    """Profile aggregation and the HTML report of a written run folder; returns the report.
-
-    A failure here never loses the run: derived files can be rebuilt later.
-    """
-    if profiled:
-        try:
-            from profiles.aggregate import aggregate_run
-
-            aggregate_run(run_dir)
-        except Exception as exc:
-            console.print(f"warning: profile aggregation failed: {exc}")
-    from reports.report import render_report
-
-    try:
-        return render_report(run_dir)
-    except Exception as exc:
-        console.print(
-            f"warning: the report could not be built ({exc}); "
-            f"retry with 'python bench.py report {run_dir}'"
-        )
-        return None
-
-
-def execute_run(cfg: RunConfig) -> None:
-    from harness.engine import run_benchmark
-
-    progress = _progress_reporter()
-    try:
-        outcome = run_benchmark(cfg, progress, derive_outputs)
-    finally:
-        bars = getattr(progress, "bars", None)
-        if bars is not None and bars.live.is_started:
-            bars.stop()
-    stdout.print(summary_table(outcome.rows, outcome.run_dir))
-    for row in outcome.rows:
-        for warning in row["warnings"]:
-            console.print(f"[yellow]warning[/] {row['cell_id']} r{row['repetition']}: {warning}")
-    overhead = figures.profiling_overhead(outcome.rows)
-    if overhead:
-        stdout.print(overhead_table(overhead))
-    stdout.print(f"Run folder: {outcome.run_dir}")
-    if outcome.report:
-        stdout.print(f"Report: {outcome.report}")
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -377,7 +49,7 @@ def cli(ctx: click.Context) -> None:
     prints a table and where the run folder and report are.
     """
     if ctx.invoked_subcommand is None:
-        execute_run(RunConfig(**DEFAULT_SUITE))  # type: ignore[arg-type]
+        execute_run(RunConfig.build(**DEFAULT_SUITE))
 
 
 @cli.command()
@@ -410,8 +82,8 @@ def profile(**opts: Any) -> None:
     Hotspots per endpoint, pyinstrument HTML, speedscope JSON and folded stacks land
     in the run folder's profiles/; profiled requests are kept out of the latency figures.
     """
-    opts["name"] = opts["name"] or ("profile-overhead" if opts["overhead"] else "profile")
-    cfg = config_from_options(opts, profile=not opts["overhead"])
+    name = "profile-overhead" if opts["overhead"] else "profile"
+    cfg = config_from_options(opts, profile=not opts["overhead"], default_name=name)
     execute_run(cfg)
 
 
@@ -426,37 +98,14 @@ def _int_list(text: str, option: str) -> tuple[int, ...]:
 
 
 @cli.command()
-@click.option("--target", "targets", multiple=True, type=_choice(TARGETS))
-@click.option("--server", "servers", multiple=True, type=_choice(SERVERS))
-@click.option("--scenario", "scenarios", multiple=True, default=("json",), show_default=True)
-@click.option(
-    "--workers",
-    "workers_list",
-    default="1,2,4",
-    show_default=True,
-    help="Worker counts to measure, comma-separated.",
-)
-@click.option(
-    "--instances",
-    "instances_list",
-    default="1,2",
-    show_default=True,
-    help="Instance counts (behind nginx when > 1), comma-separated.",
-)
-@click.option("--threads", type=int, default=8, show_default=True)
-@click.option("--users", type=int, default=32, show_default=True)
-@click.option("--duration", type=DURATION, default="15s", show_default=True)
-@click.option("--warmup", type=DURATION, default="3s", show_default=True)
-@click.option("--repeat", type=int, default=1, show_default=True)
-@click.option("--processes", type=int, default=1, show_default=True)
-@click.option("--redis", is_flag=True)
-@click.option("--balance", type=click.Choice(BALANCE), default="round_robin", show_default=True)
-@click.option("--upstream-keepalive", type=int, default=32, show_default=True)
-@click.option("--server-cpus", default=None)
-@click.option("--generator-cpus", default=None)
-@click.option("--no-pin", is_flag=True)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
-@click.option("--name", default="scale", show_default=True)
+@use_options("target", "server", "scenario", scenario=("json",))
+@click.option("--workers", "workers_list", default="1,2,4", show_default=True,
+              help="Worker counts to measure, comma-separated.")  # fmt: skip
+@click.option("--instances", "instances_list", default="1,2", show_default=True,
+              help="Instance counts (behind nginx when > 1), comma-separated.")  # fmt: skip
+@use_options("threads", "users", "duration", "warmup", "repeat", "processes", "redis", "balance",
+             "upstream_keepalive", *PINNING, *OUTPUT,
+             users=32, duration="15s", warmup="3s", name="scale")  # fmt: skip
 def scale(workers_list: str, instances_list: str, **opts: Any) -> None:
     """The scaling curve: throughput, p99 and efficiency per workers x instances."""
     sweep = tuple(
@@ -464,89 +113,40 @@ def scale(workers_list: str, instances_list: str, **opts: Any) -> None:
         for i in _int_list(instances_list, "--instances")
         for w in _int_list(workers_list, "--workers")
     )
-    opts.update(
-        sweep=sweep, workers=sweep[0][0], instances=sweep[0][1], spawn_rate=None, rate=None,
-        shape="constant", think_ms=0.0, expect_workers=0, master_bind="127.0.0.1:5557",
-        app=None, host=None,
-    )  # fmt: skip
+    opts.update(sweep=sweep, workers=sweep[0][0], instances=sweep[0][1])
     cfg = config_from_options(opts)
     execute_run(cfg)
-    _print_scaling(cfg)
-
-
-def _print_scaling(cfg: RunConfig) -> None:
-    from runfolder.storage import read_json, resolve_run
-
-    run_dir = resolve_run("latest", cfg.out)
-    data = read_json(run_dir / "summary.json")
-    table = Table(title="Scaling", title_justify="left")
-    for col in ("target", "server", "workers", "instances", "req/s", "p99 ms", "efficiency",
-                "server CPU %"):  # fmt: skip
-        table.add_column(col, justify="right")
-    for row in data.get("scaling", []):
-        table.add_row(row["target"], row["server"], str(row["workers"]), str(row["instances"]),
-                      f"{row['rps']:,.0f}" if row["rps"] else "-", _fmt_ms(row["p99_ms"]),
-                      f"{row['efficiency']:.2f}" if row["efficiency"] else "-",
-                      f"{row['server_cpu_pct']:.0f}" if row["server_cpu_pct"] else "-")  # fmt: skip
-    stdout.print(table)
-    cpus = len(cfg.pinning.server_cpus or ()) or None
-    biggest = max(w * i for w, i in cfg.sweep)
-    if cpus and biggest > cpus:
-        stdout.print(
-            f"Note: the server side has {cpus} CPU(s); cells with more than {cpus} worker "
-            "processes share CPUs, so beyond that the curve shows this machine's limit, "
-            "not the app's. Run on a bigger machine to extend it."
-        )
+    print_scaling(cfg)
 
 
 @cli.command()
 @click.option("--master", "master", required=True, help="HOST:PORT of the master's Locust port.")
 @click.option("--scenario", default="browse", show_default=True)
-@click.option("--processes", type=int, default=1, show_default=True)
+@use_options("processes")
 def worker(master: str, scenario: str, processes: int) -> None:
     """Join a run started elsewhere with --expect-workers, as a Locust worker."""
-    import subprocess
-
-    from harness.loadgen import locust_executable
-    from loadtests.catalog import SCENARIOS, locustfile_path
+    from harness.loadgen import locust_worker_argv
+    from harness.processes import Supervisor
+    from loadtests.catalog import SCENARIOS
 
     if scenario not in SCENARIOS:
         raise ConfigError(f"--scenario: unknown value '{scenario}'; see 'python bench.py list'")
+    if processes <= 0:
+        raise ConfigError(f"--processes must be > 0 (got {processes})")
     host, port = parse_host_port(master, "--master")
-    argv = [locust_executable(), "-f", str(locustfile_path(scenario)),
-            *SCENARIOS[scenario].user_classes, "--worker", "--master-host", host,
-            "--master-port", str(port)]  # fmt: skip
-    if processes > 1:
-        argv += ["--processes", str(processes)]
+    argv = locust_worker_argv(scenario, host, port, processes)
     console.print(f"joining master {host}:{port} as a Locust worker ({scenario}); Ctrl-C leaves")
-    code = subprocess.call(argv)
+    log = (Path("runs") / "worker.log").resolve()
+    console.print(f"its log: {log}")
+    with Supervisor() as sup:
+        code = sup.start("locust worker", argv, log_path=log).popen.wait()
     if code not in (0, -2, 130):
-        raise HarnessError(f"the Locust worker ended with exit code {code}")
+        raise HarnessError(f"the Locust worker ended with exit code {code}; see {log}")
 
 
-def serve_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options that say what to serve: shared by ``serve`` and ``dashboard``."""
-    options = [
-        click.option("--target", type=_choice(TARGETS), default=None,
-                     help="Reference target. Default: sync (unless --app)."),
-        click.option("--app", default=None, metavar="MODULE:OBJECT",
-                     help="Your own Flask app (myapp:app, myapp:create_app())."),
-        click.option("--app-dir", type=click.Path(path_type=Path), default=None,
-                     help="Folder to import --app from. Default: the current folder."),
-        click.option("--server", type=_choice(SERVERS), default="gunicorn-gthread",
-                     show_default=True),
-        click.option("--workers", type=int, default=2, show_default=True),
-        click.option("--threads", type=int, default=8, show_default=True),
-        click.option("--instances", type=int, default=1, show_default=True,
-                     help="Server instances behind nginx."),
-        click.option("--balance", type=click.Choice(BALANCE), default="round_robin",
-                     show_default=True, help="nginx's balancing with --instances."),
-        click.option("--redis", is_flag=True,
-                     help="Start redis-server; the cached target uses it."),
-    ]  # fmt: skip
-    for option in reversed(options):
-        func = option(func)
-    return func
+serve_options = use_options("one_target", "app", "app_dir", "one_server", "workers", "threads",
+                            "instances", "balance", "redis")
+"""What to serve: the options ``serve`` and ``dashboard`` share."""
 
 
 def server_spec(target: str | None, app: str | None, app_dir: Path | None, server: str,
@@ -613,51 +213,23 @@ def serve(target: str | None, app: str | None, app_dir: Path | None, server: str
 
 @cli.command()
 @serve_options
-@click.option(
-    "--scenario",
-    default=None,
-    metavar="NAME|FILE.py",
-    help="Scenario loaded in the UI. Default: browse, or routes with --app.",
-)
-@click.option(
-    "--routes",
-    "routes_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="TOML file of example values for routes with arguments (--app).",
-)
-@click.option("--host", default=None, metavar="URL", help="Drive an app that is already running.")
-@click.option("--allow-remote", is_flag=True, help="Allow --host to name another machine.")
-@click.option("--users", type=int, default=16, show_default=True, help="Initial users in the UI.")
-@click.option("--spawn-rate", type=float, default=None)
-@click.option("--processes", type=int, default=1, show_default=True)
-@click.option(
-    "--web-port",
-    type=click.IntRange(1, 65535),
-    default=None,
-    help="Port of the web UI. Default: 8089, or a free one if taken.",
-)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
-def dashboard(target: str | None, app: str | None, app_dir: Path | None, server: str,
-              workers: int, threads: int, instances: int, balance: str, redis: bool,
-              scenario: str | None,
-              routes_file: Path | None, host: str | None, allow_remote: bool, users: int,
-              spawn_rate: float | None, processes: int, web_port: int | None,
-              out: Path) -> None:  # fmt: skip
+@click.option("--scenario", default=None, metavar="NAME|FILE.py",
+              help="Scenario loaded in the UI. Default: browse, or routes with --app.")  # fmt: skip
+@use_options("routes", "host", "allow_remote", "users", "spawn_rate", "processes")
+@click.option("--web-port", type=click.IntRange(1, 65535), default=None,
+              help="Port of the web UI. Default: 8089, or a free one if taken.")  # fmt: skip
+@use_options("out")
+def dashboard(target: str | None, server: str, scenario: str | None, web_port: int | None,
+              **opts: Any) -> None:  # fmt: skip
     """Locust's web UI on a target; every test you start and stop becomes a run folder."""
     from harness.dashboard import run_dashboard
 
-    if target and (app or host):
+    if target and (opts["app"] or opts["host"]):
         raise ConfigError("--target cannot be combined with --app or --host")
-    cfg = RunConfig(
-        targets=() if (app or host) else (target or "sync",),
-        scenarios=(scenario or ("routes" if app else "browse"),),
-        servers=(server,), workers=workers, threads=threads, instances=instances,
-        balance=balance, users=users, spawn_rate=spawn_rate, processes=processes, redis=redis,
-        out=out,
-        app=app, app_dir=(app_dir or Path.cwd()) if app else None, routes_file=routes_file,
-        host=host, allow_remote=allow_remote, name="dashboard",
-    )  # fmt: skip
+    opts.update(targets=(target,) if target else (), servers=(server,),
+                scenarios=(scenario,) if scenario else ())  # fmt: skip
+    cfg = config_from_options(opts, default_name="dashboard")
+    out = cfg.out
 
     def ready(web: str, target_url: str) -> None:
         stdout.print(f"Locust dashboard: {web}/")

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from runfolder.errors import ConfigError
 from targets.catalog import DESCRIPTIONS as TARGETS
+
+__all__ = ["SERVERS", "SHAPES", "TARGETS", "RunConfig"]
 
 SERVERS: dict[str, str] = {
     "werkzeug": "Werkzeug development server (flask run), threaded",
@@ -138,43 +140,19 @@ class Pinning:
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class Subject:
+    """What is measured: reference targets, the user's app, or a running host."""
+
     targets: tuple[str, ...] = ("sync",)
-    scenarios: tuple[str, ...] = ("browse",)
-    servers: tuple[str, ...] = ("gunicorn-gthread",)
-    workers: int = 2
-    threads: int = 8
-    users: int = 16
-    spawn_rate: float | None = None  # None: all users in one second
-    rate: float | None = None  # open model: requests per second for the whole generator
-    shape: str = "constant"
-    duration: float = 30.0
-    warmup: float = 5.0
-    repeat: int = 1
-    processes: int = 1
-    instances: int = 1
-    out: Path = Path("runs")
-    name: str = "run"
-    profile: bool = False
-    profile_rate: float = 0.05
-    overhead: bool = False  # each cell with and without profiling, interleaved
-    sweep: tuple[tuple[int, int], ...] = ()  # (workers, instances) pairs for the scale suite
-    redis: bool = False
-    pinning: Pinning = field(default_factory=Pinning.default)
-    think_ms: float = 0.0
-    expect_workers: int = 0  # Locust workers joining from elsewhere (python bench.py worker)
-    master_bind: tuple[str, int] = ("127.0.0.1", 5557)
     # the user's own app: "module:object" or "module:factory()", imported from app_dir
     app: str | None = None
     app_dir: Path | None = None
     routes_file: Path | None = None  # TOML example values for routes with arguments
     host: str | None = None  # drive an app that is already running; no server started
     allow_remote: bool = False
-    balance: str = "round_robin"  # nginx, with --instances > 1
-    upstream_keepalive: int = 32  # idle keep-alive connections nginx keeps per worker; 0 = off
 
     @property
-    def subject_label(self) -> str | None:
+    def label(self) -> str | None:
         """The cell label of a user's app or host (None: the reference targets)."""
         if self.app:
             module = self.app.split(":", 1)[0].rsplit(".", 1)[-1]
@@ -183,112 +161,230 @@ class RunConfig:
             return "host"
         return None
 
-    def __post_init__(self) -> None:
-        validate(self)
+
+@dataclass(frozen=True)
+class Load:
+    """What Locust sends: scenarios, users or a rate, shape and timing."""
+
+    scenarios: tuple[str, ...] = ("browse",)
+    users: int = 16
+    spawn_rate: float | None = None  # None: all users in one second
+    rate: float | None = None  # open model: requests per second for the whole generator
+    shape: str = "constant"
+    duration: float = 30.0
+    warmup: float = 5.0
+    think_ms: float = 0.0
+    processes: int = 1  # Locust worker processes on this machine
 
     @property
     def effective_spawn_rate(self) -> float:
         return self.spawn_rate if self.spawn_rate is not None else float(self.users)
 
+
+@dataclass(frozen=True)
+class Servers:
+    """How the subject is served: server kinds, sizes, proxy and cache."""
+
+    kinds: tuple[str, ...] = ("gunicorn-gthread",)
+    workers: int = 2
+    threads: int = 8
+    instances: int = 1
+    balance: str = "round_robin"  # nginx, with --instances > 1
+    upstream_keepalive: int = 32  # idle keep-alive connections nginx keeps per worker; 0 = off
+    redis: bool = False
+    sweep: tuple[tuple[int, int], ...] = ()  # (workers, instances) pairs for the scale suite
+
+
+@dataclass(frozen=True)
+class Profiling:
+    enabled: bool = False
+    rate: float = 0.05
+    overhead: bool = False  # each cell with and without profiling, interleaved
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Load generators on other machines (``python bench.py worker``)."""
+
+    expect_workers: int = 0
+    master_bind: tuple[str, int] = ("127.0.0.1", 5557)
+
+
+SECTIONS: dict[str, type] = {
+    "subject": Subject,
+    "load": Load,
+    "servers": Servers,
+    "profiling": Profiling,
+    "distribution": Distribution,
+}
+# flat option names (as the CLI and meta.json's "config" spell them) that differ from the field
+ALIASES: dict[str, tuple[str, str]] = {
+    "servers": ("servers", "kinds"),
+    "profile": ("profiling", "enabled"),
+    "profile_rate": ("profiling", "rate"),
+}
+TOP_LEVEL = ("pinning", "repeat", "out", "name")
+
+
+def _flat_index() -> dict[str, tuple[str, str]]:
+    index = dict(ALIASES)
+    for section, cls in SECTIONS.items():
+        for f in fields(cls):
+            index.setdefault(f.name, (section, f.name))
+    index.update({"kinds": ("servers", "kinds"), "enabled": ("profiling", "enabled")})
+    return index
+
+
+FLAT = _flat_index()
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One run's configuration, in sections; every default is the sections' own."""
+
+    subject: Subject = field(default_factory=Subject)
+    load: Load = field(default_factory=Load)
+    servers: Servers = field(default_factory=Servers)
+    pinning: Pinning = field(default_factory=Pinning.default)
+    profiling: Profiling = field(default_factory=Profiling)
+    distribution: Distribution = field(default_factory=Distribution)
+    repeat: int = 1
+    out: Path = Path("runs")
+    name: str = "run"
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @classmethod
+    def build(cls, **flat: object) -> RunConfig:
+        """A config from flat option names (``users=8, servers=("werkzeug",)``)."""
+        return cls().with_(**flat) if flat else cls()
+
+    def with_(self, **flat: object) -> RunConfig:
+        """A copy with flat-named options changed, validated again."""
+        top: dict[str, object] = {}
+        per_section: dict[str, dict[str, object]] = {}
+        for key, value in flat.items():
+            if key in TOP_LEVEL:
+                top[key] = value
+            elif key in FLAT:
+                section, name = FLAT[key]
+                per_section.setdefault(section, {})[name] = value
+            else:
+                raise TypeError(f"RunConfig has no option {key!r}")
+        changes = {s: replace(getattr(self, s), **v) for s, v in per_section.items()}
+        return replace(self, **changes, **top)  # type: ignore[arg-type]
+
     def to_json(self) -> dict[str, object]:
-        data = asdict(self)
-        data["out"] = str(self.out)
+        """Flat, as meta.json's ``config`` has always been written."""
+        data: dict[str, object] = {}
+        for section in SECTIONS:
+            data.update(asdict(getattr(self, section)))
+        data["servers"] = list(self.servers.kinds)
+        data.pop("kinds")
+        data["profile"] = data.pop("enabled")
+        data["profile_rate"] = data.pop("rate")
+        data["rate"] = self.load.rate
+        data.update(repeat=self.repeat, out=str(self.out), name=self.name)
         for key in ("app_dir", "routes_file"):
             data[key] = str(data[key]) if data[key] is not None else None
         data["pinning"] = self.pinning.to_json()
-        data["master_bind"] = f"{self.master_bind[0]}:{self.master_bind[1]}"
-        for key in ("targets", "scenarios", "servers"):
-            data[key] = list(data[key])
+        master = self.distribution.master_bind
+        data["master_bind"] = f"{master[0]}:{master[1]}"
+        for key in ("targets", "scenarios"):
+            data[key] = list(data[key])  # type: ignore[call-overload]
         return data
 
 
 def _choices_error(option: str, value: str, choices: object) -> ConfigError:
-    names = ", ".join(sorted(choices))  # type: ignore[arg-type]
+    names = ", ".join(sorted(choices))  # type: ignore[call-overload]
     return ConfigError(f"{option}: unknown value '{value}'; choose from {names}")
 
 
 def validate(cfg: RunConfig) -> None:
     from loadtests.catalog import SCENARIOS
 
-    if cfg.app or cfg.host:
-        if cfg.targets:
+    sub, load, srv = cfg.subject, cfg.load, cfg.servers
+
+    if sub.app or sub.host:
+        if sub.targets:
             raise ConfigError("--target cannot be combined with --app or --host")
-        if cfg.app and not re.fullmatch(r"[\w.]+(:[\w.]+(\(.*\))?)?", cfg.app):
-            raise ConfigError(f"--app: '{cfg.app}' is not MODULE:OBJECT, e.g. myapp:app or "
+        if sub.app and not re.fullmatch(r"[\w.]+(:[\w.]+(\(.*\))?)?", sub.app):
+            raise ConfigError(f"--app: '{sub.app}' is not MODULE:OBJECT, e.g. myapp:app or "
                               "myapp:create_app()")  # fmt: skip
-        if cfg.app_dir is not None and not cfg.app_dir.is_dir():
-            raise ConfigError(f"--app-dir: {cfg.app_dir} is not a folder")
-        if cfg.host:
-            validate_host(cfg.host, cfg.allow_remote)
+        if sub.app_dir is not None and not sub.app_dir.is_dir():
+            raise ConfigError(f"--app-dir: {sub.app_dir} is not a folder")
+        if sub.host:
+            validate_host(sub.host, sub.allow_remote)
     else:
-        if not cfg.targets:
+        if not sub.targets:
             raise ConfigError("--target: at least one target is needed")
-        for t in cfg.targets:
+        for t in sub.targets:
             if t not in TARGETS:
                 raise _choices_error("--target", t, TARGETS)
-        if cfg.app_dir is not None or cfg.routes_file is not None:
+        if sub.app_dir is not None or sub.routes_file is not None:
             raise ConfigError("--app-dir and --routes go with --app")
-    if not cfg.scenarios:
+    if not load.scenarios:
         raise ConfigError("--scenario: at least one scenario is needed")
-    for s in cfg.scenarios:
+    for s in load.scenarios:
         if s == GENERATED_SCENARIO:
-            if not cfg.app:
+            if not sub.app:
                 raise ConfigError("--scenario routes is generated from --app's URL map: give --app")
         elif s.endswith(".py"):
             if not Path(s).is_file():
                 raise ConfigError(f"--scenario: locustfile {s} does not exist")
         elif s not in SCENARIOS:
             raise _choices_error("--scenario", s, [*SCENARIOS, GENERATED_SCENARIO])
-    if cfg.routes_file is not None and not cfg.routes_file.is_file():
-        raise ConfigError(f"--routes: {cfg.routes_file} does not exist")
-    for s in cfg.servers:
+    if sub.routes_file is not None and not sub.routes_file.is_file():
+        raise ConfigError(f"--routes: {sub.routes_file} does not exist")
+    for s in srv.kinds:
         if s not in SERVERS:
             raise _choices_error("--server", s, SERVERS)
-    if cfg.shape not in SHAPES:
-        raise _choices_error("--shape", cfg.shape, SHAPES)
+    if load.shape not in SHAPES:
+        raise _choices_error("--shape", load.shape, SHAPES)
     positive = {
-        "--workers": cfg.workers,
-        "--threads": cfg.threads,
-        "--users": cfg.users,
+        "--workers": srv.workers,
+        "--threads": srv.threads,
+        "--users": load.users,
         "--repeat": cfg.repeat,
-        "--processes": cfg.processes,
-        "--instances": cfg.instances,
+        "--processes": load.processes,
+        "--instances": srv.instances,
     }
     for option, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{option} must be > 0 (got {value})")
-    if cfg.spawn_rate is not None and cfg.spawn_rate <= 0:
-        raise ConfigError(f"--spawn-rate must be > 0 (got {cfg.spawn_rate})")
-    if cfg.rate is not None:
-        if cfg.rate <= 0:
-            raise ConfigError(f"--rate must be > 0 requests per second (got {cfg.rate})")
-        closed = [s for s in cfg.scenarios if s in SCENARIOS and not SCENARIOS[s].open_model_ok]
+    if load.spawn_rate is not None and load.spawn_rate <= 0:
+        raise ConfigError(f"--spawn-rate must be > 0 (got {load.spawn_rate})")
+    if load.rate is not None:
+        if load.rate <= 0:
+            raise ConfigError(f"--rate must be > 0 requests per second (got {load.rate})")
+        closed = [s for s in load.scenarios if s in SCENARIOS and not SCENARIOS[s].open_model_ok]
         if closed:
             raise ConfigError(
                 f"--rate: scenario {closed[0]} keeps per-user state (a login session) and "
                 "cannot run on the open model; use an endpoint scenario such as json or db"
             )
-    if cfg.duration <= 0:
+    if load.duration <= 0:
         raise ConfigError("--duration must be > 0, e.g. 30s")
-    if cfg.warmup < 0:
+    if load.warmup < 0:
         raise ConfigError("--warmup must not be negative")
-    if not 0 < cfg.profile_rate <= 1:
-        raise ConfigError(f"--profile-rate must be in (0, 1] (got {cfg.profile_rate})")
+    if not 0 < cfg.profiling.rate <= 1:
+        raise ConfigError(f"--profile-rate must be in (0, 1] (got {cfg.profiling.rate})")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", cfg.name):
         raise ConfigError(
             f"--name: '{cfg.name}' must be 1-64 letters, digits, '.', '_' or '-' "
             "(it becomes part of a folder name)"
         )
-    for workers, instances in cfg.sweep:
+    for workers, instances in srv.sweep:
         if workers <= 0 or instances <= 0:
             raise ConfigError("--workers and --instances values must be > 0")
-    if cfg.balance not in BALANCE:
-        raise _choices_error("--balance", cfg.balance, BALANCE)
-    if cfg.upstream_keepalive < 0:
+    if srv.balance not in BALANCE:
+        raise _choices_error("--balance", srv.balance, BALANCE)
+    if srv.upstream_keepalive < 0:
         raise ConfigError("--upstream-keepalive must not be negative (0 turns it off)")
-    if cfg.expect_workers < 0:
+    if cfg.distribution.expect_workers < 0:
         raise ConfigError("--expect-workers must not be negative")
-    if cfg.think_ms < 0:
+    if load.think_ms < 0:
         raise ConfigError("--think-ms must not be negative")
 
 

@@ -13,7 +13,6 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,10 @@ from harness.engine import (
     describe_run,
     generate_routes,
     prepare_workload,
+    scenario_label,
     start_cell,
 )
-from harness.loadgen import locust_executable
+from harness.loadgen import locust_web_argv
 from harness.monitor import CpuMonitor
 from harness.processes import LOOPBACK, Supervisor, free_port, wait_http_ready
 from runfolder import storage
@@ -76,32 +76,29 @@ def run_dashboard(
     """Serve the dashboard until Ctrl-C (or ``max_seconds``); returns the run folders made."""
     progress = progress or Progress()
     cell = Cell(
-        cfg.subject_label or cfg.targets[0],
-        "external" if cfg.host else cfg.servers[0],
-        Path(cfg.scenarios[0]).stem if cfg.scenarios[0].endswith(".py") else cfg.scenarios[0],
-        cfg.workers,
-        cfg.threads,
-        cfg.instances,
-        scenario_arg=cfg.scenarios[0],
+        cfg.subject.label or cfg.subject.targets[0],
+        "external" if cfg.subject.host else cfg.servers.kinds[0],
+        scenario_label(cfg.load.scenarios[0]),
+        cfg.servers.workers,
+        cfg.servers.threads,
+        cfg.servers.instances,
+        scenario_arg=cfg.load.scenarios[0],
     )
     made: list[Path] = []
     staging = Path(tempfile.mkdtemp(prefix="flask-bench-dashboard-"))
     try:
         with Supervisor() as sup:
             stack = start_cell(sup, cfg, cell, staging, staging / "bench.sqlite3")
-            if cfg.app and cell.scenario_arg == "routes":
+            if cfg.subject.app and cell.scenario_arg == "routes":
                 storage.write_json(staging / "routes.json", generate_routes(cfg, progress))
             workload = prepare_workload(cfg, cell, stack, staging, staging)
             port = web_port(port)
-            argv = [
-                locust_executable(), "-f", workload.locustfile, *workload.user_classes,
-                *workload.extra_args, "--host", stack.url, "--web-host", "127.0.0.1",
-                "--web-port", str(port), "--users", str(cfg.users),
-                "--spawn-rate", f"{cfg.effective_spawn_rate:g}",
-                "--bench-out", str(staging / "tests"), "--bench-per-test",
-            ]  # fmt: skip
-            if cfg.processes > 1:
-                argv += ["--processes", str(cfg.processes)]
+            argv = locust_web_argv(
+                locustfile=workload.locustfile, user_classes=workload.user_classes,
+                extra=workload.extra_args, host=stack.url, web_port=port, users=cfg.load.users,
+                spawn_rate=cfg.load.effective_spawn_rate, tests_dir=staging / "tests",
+                processes=cfg.load.processes,
+            )
             locust = sup.start("locust web UI", argv, log_path=staging / "locust.log",
                                cwd=staging, cpus=cfg.pinning.generator_cpus)  # fmt: skip
             web = f"http://127.0.0.1:{port}"
@@ -163,9 +160,9 @@ def convert_test(recorder_path: Path, cfg: RunConfig, cell: Cell, monitor: CpuMo
     recorder: dict[str, Any] = json.loads(recorder_path.read_text())
     windows = recorder.get("windows", [])
     span = (max(w["t"] for w in windows) + 1) if windows else 1
-    users = max((int(w.get("users") or 0) for w in windows), default=cfg.users) or cfg.users
-    test_cfg = replace(cfg, warmup=0.0, duration=float(span), users=users,
-                       name=f"dashboard-{cell.target}")  # fmt: skip
+    users = max((int(w.get("users") or 0) for w in windows), default=0) or cfg.load.users
+    test_cfg = cfg.with_(warmup=0.0, duration=float(span), users=users,
+                         name=f"dashboard-{cell.target}")  # fmt: skip
     meta = describe_run(test_cfg, [cell], mode="dashboard")
     writer = RunWriter.create(cfg.out, test_cfg.name, meta)
     writer.add_commands(commands)

@@ -27,7 +27,7 @@ from harness.monitor import CpuMonitor
 from harness.processes import Child, Supervisor, tail
 from harness.servers import ServerSpec, Stack, start_stack
 from runfolder import figures, storage
-from runfolder.errors import HarnessError, Interrupted, ProcessError
+from runfolder.errors import HarnessError, Interrupted, ProcessError, RunFailed
 from runfolder.window import steady_window
 from runfolder.writer import RunWriter
 
@@ -71,31 +71,36 @@ class Cell:
             "threads": self.threads,
             "instances": self.instances,
             "profiled": self.profiled,
-            "users": cfg.users,
-            "rate": cfg.rate,
+            "users": cfg.load.users,
+            "rate": cfg.load.rate,
             "repetitions": cfg.repeat,
         }
 
 
 def plan_cells(cfg: RunConfig) -> list[Cell]:
     """Every cell of the run; a scale sweep adds workers x instances, --overhead pairs."""
-    sizes = cfg.sweep or ((cfg.workers, cfg.instances),)
-    subjects = [cfg.subject_label] if cfg.subject_label else list(cfg.targets)
-    servers = ["external"] if cfg.host else cfg.servers
+    sizes = cfg.servers.sweep or ((cfg.servers.workers, cfg.servers.instances),)
+    subjects = [cfg.subject.label] if cfg.subject.label else list(cfg.subject.targets)
+    servers = ["external"] if cfg.subject.host else cfg.servers.kinds
     cells = []
-    for sc in cfg.scenarios:
-        scenario_label = Path(sc).stem if sc.endswith(".py") else sc
+    for sc in cfg.load.scenarios:
+        label = scenario_label(sc)
         for srv in servers:
             for t in subjects:
                 for workers, instances in sizes:
-                    suffix = f"-w{workers}-i{instances}" if cfg.sweep else ""
-                    base = Cell(t, srv, scenario_label, workers, cfg.threads, instances, suffix,
-                                cfg.profile, scenario_arg=sc)  # fmt: skip
+                    suffix = f"-w{workers}-i{instances}" if cfg.servers.sweep else ""
+                    base = Cell(t, srv, label, workers, cfg.servers.threads, instances, suffix,
+                                cfg.profiling.enabled, scenario_arg=sc)  # fmt: skip
                     cells.append(base)
-                    if cfg.overhead:
+                    if cfg.profiling.overhead:
                         cells[-1] = replace(base, profiled=False)
                         cells.append(replace(base, suffix=suffix + "-profiled", profiled=True))
     return cells
+
+
+def scenario_label(scenario: str) -> str:
+    """A cell's scenario name: the scenario's, or a locustfile's stem."""
+    return Path(scenario).stem if scenario.endswith(".py") else scenario
 
 
 def interleave(cells: list[Cell], repeat: int) -> list[tuple[Cell, int]]:
@@ -130,8 +135,8 @@ report's path. The CLI hands it in: the engine never imports ``reports``."""
 def describe_run(cfg: RunConfig, cells: list[Cell], **extra: Any) -> dict[str, Any]:
     """meta.json's description of a run (beside the writer's own status fields)."""
     return {
-        "profiled": cfg.profile or cfg.overhead,
-        "overhead": cfg.overhead,
+        "profiled": cfg.profiling.enabled or cfg.profiling.overhead,
+        "overhead": cfg.profiling.overhead,
         **extra,
         **environment(REPO),
         "pinning": cfg.pinning.to_json(),
@@ -146,10 +151,10 @@ def run_benchmark(
     """Run every cell of ``cfg`` ``cfg.repeat`` times; always leaves a consistent run folder."""
     progress = progress or Progress()
     cells = plan_cells(cfg)
-    if cfg.host:
-        check_reachable(cfg.host)  # before the run folder: an unreachable host is bad input
+    if cfg.subject.host:
+        check_reachable(cfg.subject.host)  # before the run folder: an unreachable host is bad input
     routes = None
-    if cfg.app and GENERATED_SCENARIO in cfg.scenarios:
+    if cfg.subject.app and GENERATED_SCENARIO in cfg.load.scenarios:
         routes = generate_routes(cfg, progress)  # before the run folder: a bad --app is bad input
     writer = RunWriter.create(cfg.out, cfg.name, describe_run(cfg, cells))
     run_dir = writer.run_dir
@@ -161,7 +166,7 @@ def run_benchmark(
         if routes is not None:
             storage.write_json(run_dir / "routes.json", routes)
         for index, (cell, rep) in enumerate(schedule):
-            total = cfg.warmup + cfg.duration
+            total = cfg.load.warmup + cfg.load.duration
             progress.cell_started(index, len(schedule), cell, rep, total)
             row = run_cell(cfg, cell, rep, writer, db_root / f"{cell.cell_id}-r{rep}", progress)
             progress.cell_finished(row)
@@ -178,13 +183,11 @@ def run_benchmark(
     outcome = RunOutcome(run_dir, status, writer.rows, error)
     if derive is not None:
         with _no_interrupt():
-            outcome.report = derive(run_dir, cfg.profile or cfg.overhead)
+            outcome.report = derive(run_dir, cfg.profiling.enabled or cfg.profiling.overhead)
     if status == "interrupted":
         raise Interrupted(f"interrupted: data so far kept in {run_dir}")
     if status == "failed":
-        failure = HarnessError(f"{error} (run folder: {run_dir})")
-        failure.exit_code = exit_code
-        raise failure
+        raise RunFailed(f"{error} (run folder: {run_dir})", exit_code)
     return outcome
 
 
@@ -209,15 +212,16 @@ def generate_routes(cfg: RunConfig, progress: Progress) -> dict[str, Any]:
     """The generated scenario's routes, read from the app's URL map (once per run)."""
     from harness.routes import build_routes, discover_routes, load_values
 
-    assert cfg.app is not None
+    assert cfg.subject.app is not None
     routes, skipped = build_routes(
-        discover_routes(cfg.app, cfg.app_dir), load_values(cfg.routes_file)
+        discover_routes(cfg.subject.app, cfg.subject.app_dir), load_values(cfg.subject.routes_file)
     )
     for note in skipped:
         progress.message(f"route left out: {note}")
     if not routes:
         raise HarnessError(
-            f"--app {cfg.app}: no GET route without arguments, and no example values given: "
+            f"--app {cfg.subject.app}: no GET route without arguments, and no example values "
+            "given: "
             "add a TOML file with --routes (see 'python bench.py run --help')"
         )
     return {"routes": routes, "skipped": skipped}
@@ -269,16 +273,16 @@ def run_cell(
             extra=workload.extra_args,
             host=stack.url,
             out_dir=cell_dir,
-            users=cfg.users,
-            spawn_rate=cfg.effective_spawn_rate,
-            warmup=cfg.warmup,
-            duration=cfg.duration,
-            shape=cfg.shape,
-            rate=cfg.rate,
-            processes=cfg.processes,
-            think_ms=cfg.think_ms,
-            expect_workers=cfg.expect_workers or None,
-            master_bind=cfg.master_bind,
+            users=cfg.load.users,
+            spawn_rate=cfg.load.effective_spawn_rate,
+            warmup=cfg.load.warmup,
+            duration=cfg.load.duration,
+            shape=cfg.load.shape,
+            rate=cfg.load.rate,
+            processes=cfg.load.processes,
+            think_ms=cfg.load.think_ms,
+            expect_workers=cfg.distribution.expect_workers or None,
+            master_bind=cfg.distribution.master_bind,
         )
         writer.add_commands([argv])
         locust = sup.start("locust", argv, log_path=cell_dir / "locust.log", cwd=cell_dir,
@@ -286,9 +290,11 @@ def run_cell(
         monitor = CpuMonitor(lambda: [locust.pid], lambda: [c.pid for c in stack.server_side()])
         monitor.start()
         notes: list[str] = []
-        grace = LOCUST_GRACE_S + (600.0 if cfg.expect_workers else 0.0)  # workers join first
+        # remote workers join first
+        grace = LOCUST_GRACE_S + (600.0 if cfg.distribution.expect_workers else 0.0)
         try:
-            notes = wait_for_load(locust, stack, cfg.warmup + cfg.duration, progress, grace)
+            seconds = cfg.load.warmup + cfg.load.duration
+            notes = wait_for_load(locust, stack, seconds, progress, grace)
         except (KeyboardInterrupt, ProcessError) as exc:
             failure = exc
             stop_locust_gracefully(locust)
@@ -316,11 +322,11 @@ def run_cell(
 def start_cell(sup: Supervisor, cfg: RunConfig, cell: Cell, log_dir: Path,
                db_path: Path) -> Stack:  # fmt: skip
     """What a cell measures, started: a reference target or the user's app, or a --host."""
-    if cfg.host:
-        return Stack(url=cfg.host.rstrip("/"), server=None)  # type: ignore[arg-type]
+    if cfg.subject.host:
+        return Stack(url=cfg.subject.host.rstrip("/"), server=None)  # type: ignore[arg-type]
     spec = ServerSpec(
         cell.target if cell.reference else None, cell.server, cell.workers, cell.threads,
-        app=cfg.app, app_dir=cfg.app_dir.resolve() if cfg.app_dir else None,
+        app=cfg.subject.app, app_dir=cfg.subject.app_dir.resolve() if cfg.subject.app_dir else None,
     )  # fmt: skip
     return start_stack(
         sup,
@@ -329,11 +335,11 @@ def start_cell(sup: Supervisor, cfg: RunConfig, cell: Cell, log_dir: Path,
         db_path=db_path,
         cpus=cfg.pinning.server_cpus,
         instances=cell.instances,
-        redis=cfg.redis,
+        redis=cfg.servers.redis,
         profile_dir=log_dir / "profiles" if cell.profiled else None,
-        profile_rate=cfg.profile_rate if cell.profiled else None,
-        balance=cfg.balance,
-        keepalive=cfg.upstream_keepalive,
+        profile_rate=cfg.profiling.rate if cell.profiled else None,
+        balance=cfg.servers.balance,
+        keepalive=cfg.servers.upstream_keepalive,
     )
 
 
@@ -354,7 +360,7 @@ def prepare_workload(cfg: RunConfig, cell: Cell, stack: Stack, cell_dir: Path,
 
     arg = cell.scenario_arg or cell.scenario
     if arg in SCENARIOS:
-        if cell.reference or cfg.host:
+        if cell.reference or cfg.subject.host:
             verify_stack(stack, cell, cell_dir)
         return Workload(str(locustfile_path(arg)), tuple(SCENARIOS[arg].user_classes))
     if arg == GENERATED_SCENARIO:
@@ -461,7 +467,8 @@ def read_recorder(cell_dir: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
     except json.JSONDecodeError:
         return None
 
@@ -476,14 +483,14 @@ def cell_row(
 ) -> dict[str, Any] | None:
     if recorder is None:
         return None
-    window = steady_window(recorder, cfg.warmup, cfg.duration)
+    window = steady_window(recorder, cfg.load.warmup, cfg.load.duration)
     figures.write_timeseries(cell_dir / "timeseries.csv", recorder, window)
     measured = figures.summarize_cell(
         recorder,
         figures.read_cpu(cell_dir / "cpu.csv"),
-        warmup=cfg.warmup,
-        duration=cfg.duration,
-        processes=cfg.processes,
+        warmup=cfg.load.warmup,
+        duration=cfg.load.duration,
+        processes=cfg.load.processes,
     )
     identity = {
         "cell_id": cell.cell_id,
@@ -495,16 +502,13 @@ def cell_row(
         "workers": cell.workers,
         "threads": cell.threads,
         "instances": cell.instances,
-        "users": cfg.users,
-        "rate": cfg.rate,
-        "shape": cfg.shape,
-        "processes": cfg.processes,
+        "users": cfg.load.users,
+        "rate": cfg.load.rate,
+        "shape": cfg.load.shape,
+        "processes": cfg.load.processes,
         "profiled": cell.profiled,
-        "duration_s": cfg.duration,
-        "warmup_s": cfg.warmup,
+        "duration_s": cfg.load.duration,
+        "warmup_s": cfg.load.warmup,
     }
     return {**identity, **measured}
 
-
-def with_overrides(cfg: RunConfig, **changes: Any) -> RunConfig:
-    return replace(cfg, **changes)

@@ -1,4 +1,7 @@
-"""The Locust command line for one cell: the only place that knows Locust's flags."""
+"""Locust's command lines, for a measured cell, the dashboard and a remote worker.
+
+The only place that knows Locust's flags.
+"""
 
 from __future__ import annotations
 
@@ -69,7 +72,42 @@ def locust_argv(
         # free port, so parallel runs on one machine never collide
         from harness.processes import free_port
 
-        port = str(free_port())
+        free = str(free_port())
         argv += ["--processes", str(processes), "--master-bind-host", "127.0.0.1",
-                 "--master-bind-port", port, "--master-port", port]  # fmt: skip
+                 "--master-bind-port", free, "--master-port", free]  # fmt: skip
+    return argv
+
+
+def locust_web_argv(
+    *,
+    locustfile: str,
+    user_classes: tuple[str, ...],
+    extra: tuple[str, ...],
+    host: str,
+    web_port: int,
+    users: int,
+    spawn_rate: float,
+    tests_dir: Path,
+    processes: int = 1,
+) -> list[str]:
+    """Locust's web UI on 127.0.0.1, the recorder writing one folder per test started."""
+    argv = [
+        locust_executable(), "-f", locustfile, *user_classes, *extra, "--host", host,
+        "--web-host", "127.0.0.1", "--web-port", str(web_port), "--users", str(users),
+        "--spawn-rate", f"{spawn_rate:g}", "--bench-out", str(tests_dir), "--bench-per-test",
+    ]  # fmt: skip
+    if processes > 1:
+        argv += ["--processes", str(processes)]
+    return argv
+
+
+def locust_worker_argv(scenario: str, master_host: str, master_port: int,
+                       processes: int = 1) -> list[str]:  # fmt: skip
+    """A Locust worker joining a master elsewhere (``python bench.py worker``)."""
+    spec = SCENARIOS[scenario]
+    argv = [locust_executable(), "-f", str(locustfile_path(scenario)), *spec.user_classes,
+            "--worker", "--master-host", master_host,
+            "--master-port", str(master_port)]  # fmt: skip
+    if processes > 1:
+        argv += ["--processes", str(processes)]
     return argv

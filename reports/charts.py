@@ -20,6 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
+from cycler import cycler
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
 
 MAX_POINTS = 300
@@ -37,7 +38,7 @@ PALETTE = [
     "#65a30d",
     "#ca8a04",
 ]
-STYLE = {
+STYLE: Any = {
     "svg.fonttype": "none",
     "svg.hashsalt": "flask-bench",
     "font.family": "sans-serif",
@@ -54,7 +55,7 @@ STYLE = {
     "legend.frameon": False,
     "legend.fontsize": 9,
     "lines.linewidth": 1.3,
-    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+    "axes.prop_cycle": cycler(color=PALETTE),
 }
 
 _counter = itertools.count(1)
@@ -65,7 +66,7 @@ def label(text: Any, limit: int = 0) -> str:
     text = str(text)
     if limit and len(text) > limit:
         text = text[: limit - 1] + "…"
-    return text.replace("$", r"\$")
+    return str(text).replace("$", r"\$")
 
 
 def _svg(fig: Any, tight: bool = False) -> str:

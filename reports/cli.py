@@ -37,7 +37,7 @@ def report_command(run: str, runs_dir: Path) -> None:
     """Build RUN's self-contained HTML report (RUN: a run folder, a name under --runs-dir,
     or 'latest') and print its path."""
     from reports.report import render_report
-    from runfolder.reader import resolve_run
+    from runfolder.storage import resolve_run
 
     path = render_report(resolve_run(run, runs_dir))
     click.echo(str(path))
@@ -68,7 +68,7 @@ def compare_command(
 
     from reports.compare import compare_runs
     from reports.gate import parse_fail_on
-    from runfolder.reader import resolve_run
+    from runfolder.storage import resolve_run
 
     parse_fail_on(fail_on)  # a bad spec fails before any work
     if len(runs) < 2:

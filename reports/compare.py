@@ -10,6 +10,7 @@ significant change / unconfirmed (a single repetition). ``--fail-on`` thresholds
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +34,8 @@ from reports.stats import (
     compare_values,
 )
 from runfolder.errors import ConfigError, RunFolderError
-from runfolder.reader import ALL, Run, load_run
+from runfolder.figures import ALL
+from runfolder.reader import Run, load_run
 
 METRICS = ("rps", "p50", "p90", "p99", "p99.9")
 SHOWN = ("rps", "p50", "p99")
@@ -198,7 +200,7 @@ def _error_pct(rows: list[dict[str, Any]], endpoint: str) -> float:
     return 100 * failed / requests if requests else 0.0
 
 
-def _diff_dicts(a: dict[str, Any], b: dict[str, Any], ignore: set[str] = frozenset()) -> list[str]:
+def _diff_dicts(a: dict[str, Any], b: dict[str, Any], ignore: Collection[str] = ()) -> list[str]:
     keys = sorted((set(a) | set(b)) - set(ignore))
     return [f"{k} {a.get(k)!r} → {b.get(k)!r}" for k in keys if a.get(k) != b.get(k)]
 
@@ -258,7 +260,7 @@ def _hotspot_diff(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
                 "change_ms": round(change, 3),
             }
         )
-    rows.sort(key=lambda r: -abs(r["change_ms"]))
+    rows.sort(key=lambda r: -abs(float(r["change_ms"] or 0)))
     return rows
 
 

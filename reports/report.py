@@ -19,8 +19,8 @@ from reports import charts
 from reports.html import ms, num, render, safe_href, svg, table
 from runfolder import hdr
 from runfolder.errors import RunFolderError
-from runfolder.figures import THIN_TAIL_SAMPLES, samples_above, thin_percentiles
-from runfolder.reader import ALL, PERCENTILES, CellHistograms, Run, load_run
+from runfolder.figures import ALL, PERCENTILES, THIN_TAIL_SAMPLES, samples_above, thin_percentiles
+from runfolder.reader import CellHistograms, Run, load_run
 
 MAX_SPECTRUM_LINES = 8
 
@@ -78,7 +78,7 @@ def _median(values: list[Any]) -> float | None:
 
 
 def _median_stats(entries: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
-    lats = [e.get(key) for e in entries if e.get(key)]
+    lats: list[dict[str, Any]] = [e[key] for e in entries if e.get(key)]
     if not lats:
         return None
     out: dict[str, Any] = {"count": sum(int(x.get("count", 0)) for x in lats)}
@@ -213,7 +213,7 @@ def side_by_side(figures: list[EndpointFigures]) -> list[dict[str, Any]]:
             for f in figures
         ]
     )
-    blocks = []
+    blocks: list[Any] = []
     if frame.empty:
         return blocks
     for (server, scenario), group in frame.groupby(["server", "scenario"], sort=False):
@@ -277,13 +277,17 @@ def time_charts(run: Run, series: dict[str, pd.DataFrame]) -> list[Any]:
     if any("users" in s and s["users"].notna().any() for s in alls.values()):
         out.append(svg(charts.line_chart(alls, "users", "Active users", "users")))
     for name, s in alls.items():
-        steady_t = s.loc[s.get("steady", pd.Series(dtype=int)) == 1, "t"] if "steady" in s else []
+        steady_t: Any = []
+        if "steady" in s:
+            steady_t = s.loc[s.get("steady", pd.Series(dtype=int)) == 1, "t"]
         steady = (float(min(steady_t)) - 0.5, float(max(steady_t)) + 0.5) if len(steady_t) else None
         out.append(svg(charts.percentiles_chart(s, f"Latency percentiles: {name}", steady)))
     return out
 
 
-def spectrum_charts(run: Run, hists: dict[str, CellHistograms], labels: dict[str, str]) -> list:
+def spectrum_charts(
+    run: Run, hists: dict[str, CellHistograms], labels: dict[str, str]
+) -> list[Any]:
     out = []
     for cell_id, h in hists.items():
         if not h.endpoints:
@@ -327,7 +331,7 @@ def knee_charts(series: dict[str, pd.DataFrame]) -> list[Any]:
 
 def hotspot_blocks(run: Run, labels: dict[str, str]) -> tuple[list[dict[str, Any]], str | None]:
     data = run.hotspots or {}
-    blocks = []
+    blocks: list[Any] = []
     for cell_id, cell in (data.get("cells") or {}).items():
         for endpoint, e in ((cell or {}).get("endpoints") or {}).items():
             if not isinstance(e, dict):

@@ -29,6 +29,14 @@ class RunFolderError(HarnessError):
     """A run folder is missing, corrupt or half-written."""
 
 
+class RunFailed(HarnessError):
+    """A run that ended ``failed``; keeps the exit code of the error that ended it."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code: int = exit_code  # type: ignore[misc]  # click reads it per instance
+
+
 class Interrupted(HarnessError):
     """Ctrl-C: the run was stopped by the user; exit code 130 as shells expect."""
 

@@ -76,7 +76,7 @@ def record_ms(hist: Any, ms: float, count: int = 1) -> None:
 def percentile_ms(hist: Any, q: float) -> float | None:
     if hist.get_total_count() == 0:
         return None
-    return hist.get_value_at_percentile(q) / 1000
+    return float(hist.get_value_at_percentile(q)) / 1000
 
 
 def percentiles_ms(hist: Any, qs: Sequence[float]) -> dict[float, float]:

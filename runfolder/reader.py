@@ -167,8 +167,8 @@ class Run:
 
     def rep_dir(self, row: dict[str, Any]) -> Path:
         if row.get("dir"):
-            return self.path / row["dir"]
-        return self.path / "cells" / row["cell_id"] / f"r{row['repetition']}"
+            return self.path / str(row["dir"])
+        return self.path / "cells" / str(row["cell_id"]) / f"r{row['repetition']}"
 
     @cached_property
     def summary(self) -> pd.DataFrame:
@@ -222,7 +222,8 @@ class Run:
             raise RunFolderError(f"{path}: unit {data.get('unit')!r}, expected 'us'")
         if not isinstance(data.get("windows"), list):
             raise RunFolderError(f"{path}: 'windows' must be a list; the recorder file is corrupt")
-        return data
+        recorder: dict[str, Any] = data
+        return recorder
 
     def steady(self, row: dict[str, Any], recorder: dict[str, Any]) -> SteadyWindow:
         """The bounds the row stored; folders from before they were stored: the same rule."""

@@ -59,11 +59,11 @@ def test_default_pinning_is_disjoint() -> None:
 )
 def test_run_config_validation(changes: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        RunConfig(**changes)
+        RunConfig.build(**changes)
 
 
 def test_run_config_to_json_round_trips_names() -> None:
-    cfg = RunConfig(targets=("sync", "async"), scenarios=("json",), rate=50.0)
+    cfg = RunConfig.build(targets=("sync", "async"), scenarios=("json",), rate=50.0)
     data = cfg.to_json()
     assert data["targets"] == ["sync", "async"]
     assert data["rate"] == 50.0

@@ -1,0 +1,216 @@
+"""What the commands print: result tables, progress, and the run's derived files.
+
+Tables go to standard output (160 columns when it is not a terminal, so logs stay
+readable); progress and warnings to standard error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.config import RunConfig
+from runfolder import figures
+from runfolder.storage import read_json, resolve_run
+
+console = Console(stderr=True, highlight=False)
+# tables stay readable in logs and pipes, where rich would otherwise assume 80 columns
+stdout = Console(highlight=False)
+if not stdout.is_terminal:
+    stdout = Console(highlight=False, width=160)
+
+
+def _fmt_ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if value < 10 else f"{value:.1f}"
+
+
+def summary_table(rows: list[dict[str, Any]], run_dir: Path) -> Table:
+    """Per cell: throughput and latency of all endpoints together (median over repetitions)."""
+    table = Table(title=f"Results (steady state) - {run_dir}", title_justify="left")
+    for col in ("target", "server", "scenario", "req/s", "p50 ms", "p90 ms", "p99 ms",
+                "p99.9 ms", "errors", "n", "warnings"):  # fmt: skip
+        table.add_column(col, justify="right" if col not in ("target", "server", "scenario",
+                                                             "warnings") else "left")  # fmt: skip
+    by_cell: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_cell.setdefault(row["cell_id"], []).append(row)
+    for cell_rows in by_cell.values():
+        first = cell_rows[0]
+        alls = [r["endpoints"].get("ALL") for r in cell_rows if r["endpoints"].get("ALL")]
+        if not alls:
+            table.add_row(first["target"], first["server"], first["scenario"], *["-"] * 7,
+                          "no requests recorded")  # fmt: skip
+            continue
+        lat = [a["latency_ms"] or {} for a in alls]
+
+        def med(key: str, lat: list[dict[str, Any]] = lat) -> float | None:
+            vals = [entry[key] for entry in lat if entry.get(key) is not None]
+            return median(vals) if vals else None
+
+        warnings = []
+        if any(r["generator_bound"] for r in cell_rows):
+            warnings.append("generator-bound")
+        thin = sorted({p for a in alls for p in a["thin"]})
+        if thin:
+            warnings.append("thin " + ",".join(thin))
+        count = sum(a["latency_ms"]["count"] for a in alls if a["latency_ms"])
+        table.add_row(
+            first["target"],
+            first["server"],
+            first["scenario"],
+            f"{median(a['rps'] for a in alls):,.0f}",
+            _fmt_ms(med("p50")),
+            _fmt_ms(med("p90")),
+            _fmt_ms(med("p99")),
+            _fmt_ms(med("p99.9")),
+            f"{median(a['error_pct'] for a in alls):.2f}%",
+            f"{count:,}" + (f" ({len(alls)} reps)" if len(alls) > 1 else ""),
+            ", ".join(warnings),
+        )
+    return table
+
+
+def overhead_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Profiling overhead (same cell with and without profiling, interleaved)",
+                  title_justify="left")  # fmt: skip
+    for col in ("cell", "endpoint", "req/s off", "req/s on", "throughput cost", "p50 off ms",
+                "p50 on ms", "p50 cost", "reps"):  # fmt: skip
+        table.add_column(col, justify="left" if col in ("cell", "endpoint") else "right")
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:+.1f}%"
+
+    for r in rows:
+        table.add_row(r["cell_id"], r["endpoint"], f"{r['rps_unprofiled'] or 0:,.0f}",
+                      f"{r['rps_profiled'] or 0:,.0f}", pct(r["throughput_cost_pct"]),
+                      _fmt_ms(r["p50_unprofiled_ms"]), _fmt_ms(r["p50_profiled_ms"]),
+                      pct(r["p50_cost_pct"]), str(r["repetitions"]))  # fmt: skip
+    return table
+
+
+def _progress_reporter() -> Any:
+    """Progress bars on a terminal, one line per cell otherwise (CI logs)."""
+    from harness.engine import Progress
+
+    if not console.is_terminal:
+        return Progress(
+            cell_started=lambda i, n, cell, rep, total: console.print(
+                f"[{i + 1}/{n}] {cell.target} on {cell.server}, {cell.scenario}"
+                + (f", repetition {rep + 1}" if rep else "")
+                + f" ({total:.0f}s)"
+            ),
+            message=lambda text: console.print(text),
+        )
+    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bars
+
+    bars = Bars(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:>4.0f}/{task.total:.0f}s"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    state: dict[str, Any] = {}
+
+    def started(i: int, n: int, cell: Any, rep: int, total: float) -> None:
+        if not bars.live.is_started:
+            bars.start()
+        desc = f"[{i + 1}/{n}] {cell.target} · {cell.server} · {cell.scenario}"
+        if rep:
+            desc += f" · rep {rep + 1}"
+        state["task"] = bars.add_task(desc, total=total)
+
+    def tick(elapsed: float) -> None:
+        if "task" in state:
+            bars.update(state["task"], completed=elapsed)
+
+    def finished(row: dict[str, Any]) -> None:
+        if "task" in state:
+            bars.update(state["task"], completed=bars.tasks[-1].total)
+
+    def message(text: str) -> None:
+        bars.console.print(text)
+
+    progress = Progress(cell_started=started, tick=tick, cell_finished=finished, message=message)
+    progress.bars = bars  # type: ignore[attr-defined]
+    return progress
+
+
+def derive_outputs(run_dir: Path, profiled: bool) -> Path | None:
+    """Profile aggregation and the HTML report of a written run folder; returns the report.
+
+    A failure here never loses the run: derived files can be rebuilt later.
+    """
+    if profiled:
+        try:
+            from profiles.aggregate import aggregate_run
+
+            aggregate_run(run_dir)
+        except Exception as exc:
+            console.print(f"warning: profile aggregation failed: {exc}")
+    from reports.report import render_report
+
+    try:
+        return render_report(run_dir)
+    except Exception as exc:
+        console.print(
+            f"warning: the report could not be built ({exc}); "
+            f"retry with 'python bench.py report {run_dir}'"
+        )
+        return None
+
+
+def execute_run(cfg: RunConfig) -> None:
+    from harness.engine import run_benchmark
+
+    progress = _progress_reporter()
+    try:
+        outcome = run_benchmark(cfg, progress, derive_outputs)
+    finally:
+        bars = getattr(progress, "bars", None)
+        if bars is not None and bars.live.is_started:
+            bars.stop()
+    stdout.print(summary_table(outcome.rows, outcome.run_dir))
+    for row in outcome.rows:
+        for warning in row["warnings"]:
+            console.print(f"[yellow]warning[/] {row['cell_id']} r{row['repetition']}: {warning}")
+    overhead = figures.profiling_overhead(outcome.rows)
+    if overhead:
+        stdout.print(overhead_table(overhead))
+    stdout.print(f"Run folder: {outcome.run_dir}")
+    if outcome.report:
+        stdout.print(f"Report: {outcome.report}")
+
+
+
+def print_scaling(cfg: RunConfig) -> None:
+
+    run_dir = resolve_run("latest", cfg.out)
+    data = read_json(run_dir / "summary.json")
+    table = Table(title="Scaling", title_justify="left")
+    for col in ("target", "server", "workers", "instances", "req/s", "p99 ms", "efficiency",
+                "server CPU %"):  # fmt: skip
+        table.add_column(col, justify="right")
+    for row in data.get("scaling", []):
+        table.add_row(row["target"], row["server"], str(row["workers"]), str(row["instances"]),
+                      f"{row['rps']:,.0f}" if row["rps"] else "-", _fmt_ms(row["p99_ms"]),
+                      f"{row['efficiency']:.2f}" if row["efficiency"] else "-",
+                      f"{row['server_cpu_pct']:.0f}" if row["server_cpu_pct"] else "-")  # fmt: skip
+    stdout.print(table)
+    cpus = len(cfg.pinning.server_cpus or ()) or None
+    biggest = max(w * i for w, i in cfg.servers.sweep)
+    if cpus and biggest > cpus:
+        stdout.print(
+            f"Note: the server side has {cpus} CPU(s); cells with more than {cpus} worker "
+            "processes share CPUs, so beyond that the curve shows this machine's limit, "
+            "not the app's. Run on a bigger machine to extend it."
+        )
+
