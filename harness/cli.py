@@ -26,6 +26,7 @@ from harness.options import (
     run_options,
     use_options,
 )
+from reports.cli import compare_command, report_command
 from runfolder.errors import ConfigError, HarnessError
 
 DEFAULT_SUITE: dict[str, Any] = {
@@ -278,17 +279,9 @@ def list_(out_dir: Path) -> None:
     stdout.print(table if runs else f"No runs in {out_dir} yet: run 'python bench.py'.")
 
 
-def _add_optional_commands() -> None:
-    """Commands that live beside their feature's package."""
-    try:
-        from reports.cli import compare_command, report_command
-    except ImportError:
-        return
-    cli.add_command(report_command, "report")
-    cli.add_command(compare_command, "compare")
-
-
-_add_optional_commands()
+# commands that live beside their feature's package
+cli.add_command(report_command, "report")
+cli.add_command(compare_command, "compare")
 
 
 def _terminate(signum: int, frame: object) -> None:

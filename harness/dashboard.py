@@ -16,21 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.cells import Cell, scenario_label
 from harness.config import RunConfig
-from harness.engine import (
-    Cell,
-    Derive,
-    Progress,
-    cell_row,
-    describe_run,
-    generate_routes,
-    prepare_workload,
-    scenario_label,
-    start_cell,
-)
+from harness.engine import Derive, Progress, cell_row, describe_run, start_cell
 from harness.loadgen import locust_web_argv
 from harness.monitor import CpuMonitor
 from harness.processes import LOOPBACK, Supervisor, free_port, wait_http_ready
+from harness.workload import generate_routes, prepare_workload
 from runfolder import storage
 from runfolder.errors import HarnessError
 from runfolder.writer import RunWriter
@@ -90,7 +82,7 @@ def run_dashboard(
         with Supervisor() as sup:
             stack = start_cell(sup, cfg, cell, staging, staging / "bench.sqlite3")
             if cfg.subject.app and cell.scenario_arg == "routes":
-                storage.write_json(staging / "routes.json", generate_routes(cfg, progress))
+                storage.write_json(staging / "routes.json", generate_routes(cfg, progress.message))
             workload = prepare_workload(cfg, cell, stack, staging, staging)
             port = web_port(port)
             argv = locust_web_argv(

@@ -16,16 +16,18 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.cells import Cell, interleave, plan_cells
 from harness.config import GENERATED_SCENARIO, RunConfig
 from harness.loadgen import locust_argv
 from harness.machine import environment
 from harness.monitor import CpuMonitor
 from harness.processes import Child, Supervisor, tail
 from harness.servers import ServerSpec, Stack, start_stack
+from harness.workload import check_reachable, generate_routes, prepare_workload
 from runfolder import figures, storage
 from runfolder.errors import HarnessError, Interrupted, ProcessError, RunFailed
 from runfolder.window import steady_window
@@ -34,78 +36,6 @@ from runfolder.writer import RunWriter
 REPO = Path(__file__).resolve().parent.parent
 LOADTESTS = REPO / "loadtests"
 LOCUST_GRACE_S = 60.0
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One combination measured: a target on a server under a scenario."""
-
-    target: str
-    server: str
-    scenario: str
-    workers: int
-    threads: int
-    instances: int = 1
-    suffix: str = ""
-    profiled: bool = False
-    scenario_arg: str = ""  # what --scenario said: a name or a locustfile path
-
-    @property
-    def reference(self) -> bool:
-        """A reference target (as opposed to the user's app or an external host)."""
-        from harness.config import TARGETS
-
-        return self.target in TARGETS and self.server != "external"
-
-    @property
-    def cell_id(self) -> str:
-        return f"{self.target}-{self.server}-{self.scenario}{self.suffix}".lower()
-
-    def to_json(self, cfg: RunConfig) -> dict[str, Any]:
-        return {
-            "cell_id": self.cell_id,
-            "target": self.target,
-            "server": self.server,
-            "scenario": self.scenario,
-            "workers": self.workers,
-            "threads": self.threads,
-            "instances": self.instances,
-            "profiled": self.profiled,
-            "users": cfg.load.users,
-            "rate": cfg.load.rate,
-            "repetitions": cfg.repeat,
-        }
-
-
-def plan_cells(cfg: RunConfig) -> list[Cell]:
-    """Every cell of the run; a scale sweep adds workers x instances, --overhead pairs."""
-    sizes = cfg.servers.sweep or ((cfg.servers.workers, cfg.servers.instances),)
-    subjects = [cfg.subject.label] if cfg.subject.label else list(cfg.subject.targets)
-    servers = ["external"] if cfg.subject.host else cfg.servers.kinds
-    cells = []
-    for sc in cfg.load.scenarios:
-        label = scenario_label(sc)
-        for srv in servers:
-            for t in subjects:
-                for workers, instances in sizes:
-                    suffix = f"-w{workers}-i{instances}" if cfg.servers.sweep else ""
-                    base = Cell(t, srv, label, workers, cfg.servers.threads, instances, suffix,
-                                cfg.profiling.enabled, scenario_arg=sc)  # fmt: skip
-                    cells.append(base)
-                    if cfg.profiling.overhead:
-                        cells[-1] = replace(base, profiled=False)
-                        cells.append(replace(base, suffix=suffix + "-profiled", profiled=True))
-    return cells
-
-
-def scenario_label(scenario: str) -> str:
-    """A cell's scenario name: the scenario's, or a locustfile's stem."""
-    return Path(scenario).stem if scenario.endswith(".py") else scenario
-
-
-def interleave(cells: list[Cell], repeat: int) -> list[tuple[Cell, int]]:
-    """A B C A B C ...: drift over time hits every cell alike."""
-    return [(cell, rep) for rep in range(repeat) for cell in cells]
 
 
 @dataclass
@@ -155,7 +85,8 @@ def run_benchmark(
         check_reachable(cfg.subject.host)  # before the run folder: an unreachable host is bad input
     routes = None
     if cfg.subject.app and GENERATED_SCENARIO in cfg.load.scenarios:
-        routes = generate_routes(cfg, progress)  # before the run folder: a bad --app is bad input
+        # before the run folder: a bad --app is bad input
+        routes = generate_routes(cfg, progress.message)
     writer = RunWriter.create(cfg.out, cfg.name, describe_run(cfg, cells))
     run_dir = writer.run_dir
     status, error = "complete", None
@@ -189,42 +120,6 @@ def run_benchmark(
     if status == "failed":
         raise RunFailed(f"{error} (run folder: {run_dir})", exit_code)
     return outcome
-
-
-def check_reachable(url: str, timeout: float = 5.0) -> None:
-    """Any HTTP answer will do (even 404): is something listening at ``--host``?"""
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=timeout):
-            return
-    except urllib.error.HTTPError:
-        return
-    except (OSError, urllib.error.URLError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise HarnessError(
-            f"--host {url}: nothing answers there ({reason}); start the app first or check the URL"
-        ) from None
-
-
-def generate_routes(cfg: RunConfig, progress: Progress) -> dict[str, Any]:
-    """The generated scenario's routes, read from the app's URL map (once per run)."""
-    from harness.routes import build_routes, discover_routes, load_values
-
-    assert cfg.subject.app is not None
-    routes, skipped = build_routes(
-        discover_routes(cfg.subject.app, cfg.subject.app_dir), load_values(cfg.subject.routes_file)
-    )
-    for note in skipped:
-        progress.message(f"route left out: {note}")
-    if not routes:
-        raise HarnessError(
-            f"--app {cfg.subject.app}: no GET route without arguments, and no example values "
-            "given: "
-            "add a TOML file with --routes (see 'python bench.py run --help')"
-        )
-    return {"routes": routes, "skipped": skipped}
 
 
 def _traceback_text() -> str:
@@ -341,66 +236,6 @@ def start_cell(sup: Supervisor, cfg: RunConfig, cell: Cell, log_dir: Path,
         balance=cfg.servers.balance,
         keepalive=cfg.servers.upstream_keepalive,
     )
-
-
-@dataclass(frozen=True)
-class Workload:
-    """What Locust runs for a cell: a locustfile (or several), classes, extra flags."""
-
-    locustfile: str
-    user_classes: tuple[str, ...] = ()
-    extra_args: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-
-
-def prepare_workload(cfg: RunConfig, cell: Cell, stack: Stack, cell_dir: Path,
-                     run_dir: Path) -> Workload:  # fmt: skip
-    """Resolve the scenario and verify the server before any load is sent."""
-    from loadtests.catalog import SCENARIOS, locustfile_path
-
-    arg = cell.scenario_arg or cell.scenario
-    if arg in SCENARIOS:
-        if cell.reference or cfg.subject.host:
-            verify_stack(stack, cell, cell_dir)
-        return Workload(str(locustfile_path(arg)), tuple(SCENARIOS[arg].user_classes))
-    if arg == GENERATED_SCENARIO:
-        from harness.routes import verify_routes
-
-        routes = json.loads((run_dir / "routes.json").read_text())["routes"]
-        good, failed = verify_routes(stack.url, routes)
-        if failed:
-            (cell_dir / "verify.txt").write_text("\n".join(failed) + "\n")
-        if not good:
-            raise HarnessError(
-                f"verify failed: none of the {len(routes)} generated routes answered below 400 "
-                f"({failed[0] if failed else 'no routes'}); see {cell_dir / 'verify.txt'}"
-            )
-        routes_path = cell_dir / "routes.json"
-        storage.write_json(routes_path, good)
-        notes = tuple(f"route left out, it failed verify: {f}" for f in failed)
-        return Workload(
-            str(LOADTESTS / "app_routes.py"),
-            ("AppRoutesUser",),
-            ("--bench-routes", str(routes_path)),
-            notes,
-        )
-    # the user's own locustfile, with the recorder loaded beside it
-    return Workload(f"{Path(arg).resolve()},{LOADTESTS / 'attach.py'}")
-
-
-def verify_stack(stack: Stack, cell: Cell, cell_dir: Path) -> None:
-    """TechEmpower-style verify: refuse to measure a server that answers wrongly."""
-    from targets.verify import verify_url
-
-    problems = verify_url(stack.url)
-    if problems:
-        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-        (cell_dir / "verify.txt").write_text("\n".join(problems) + "\n")
-        logs = " and ".join(str(p) for p in (cell_dir / "verify.txt", cell_dir / "server.log")
-                            if p.exists())  # fmt: skip
-        raise HarnessError(
-            f"verify failed for {cell.target} on {cell.server}: {problems[0]}{more}; see {logs}"
-        )
 
 
 def wait_for_load(locust: Child, stack: Stack, seconds: float, progress: Progress,

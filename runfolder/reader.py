@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from loadtests.histograms import merge_into
 from runfolder import hdr
 from runfolder.errors import RunFolderError
 from runfolder.figures import ALL, PERCENTILES
@@ -310,7 +311,7 @@ class Run:
             if source and ALL not in source:
                 total = hdr.new_histogram()
                 for hist in source.values():
-                    total.add(hist)
+                    merge_into(total, hist)
                 source[ALL] = total
         return out
 
@@ -329,7 +330,7 @@ def _timeseries_from_recorder(recorder: dict[str, Any], window: SteadyWindow) ->
             else:
                 hist = hdr.new_histogram()
                 hdr.merge_encoded(hist, [entry.get("hist")])
-                total.add(hist)
+                merge_into(total, hist)
                 failed = sum(int(v) for v in (entry.get("failures") or {}).values())
                 requests = int(entry.get("count", 0)) + failed + int(entry.get("profiled", 0))
                 total_req += requests
