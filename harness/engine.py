@@ -34,7 +34,6 @@ from runfolder.window import steady_window
 from runfolder.writer import RunWriter
 
 REPO = Path(__file__).resolve().parent.parent
-LOADTESTS = REPO / "loadtests"
 LOCUST_GRACE_S = 60.0
 
 
