@@ -33,7 +33,6 @@ SHAPES: dict[str, str] = {
 
 BALANCE = ("round_robin", "least_conn")
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 GENERATED_SCENARIO = "routes"
 
 

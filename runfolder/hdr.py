@@ -68,11 +68,6 @@ def merge_encoded(acc: Any, texts: Iterable[str | None]) -> Any:
     return acc
 
 
-def record_ms(hist: Any, ms: float, count: int = 1) -> None:
-    """Record a latency given in ms (stored as whole µs, at least 1)."""
-    hist.record_value(max(1, round(ms * 1000)), count)
-
-
 def percentile_ms(hist: Any, q: float) -> float | None:
     if hist.get_total_count() == 0:
         return None

@@ -142,11 +142,6 @@ def fortunes_page(reply: Reply, _ctx: dict[str, Any]) -> str | None:
     return None if rows == 13 else f"expected 13 fortune rows, found {rows}"
 
 
-def item_object(reply: Reply, _ctx: dict[str, Any]) -> str | None:
-    got = reply.json()
-    return None if _is_item(got) else f"not an item: {str(got)[:80]}"
-
-
 def item_matching(**fields: Any) -> Validator:
     def check(reply: Reply, ctx: dict[str, Any]) -> str | None:
         got = reply.json()

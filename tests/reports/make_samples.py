@@ -22,6 +22,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from loadtests import histograms as H  # noqa: E402
 from runfolder import figures, hdr  # noqa: E402
 
 OUT = REPO / "tests" / "data" / "runs"
@@ -66,7 +67,7 @@ def window(
         hist = hdr.new_histogram()
         latency: Latency = spec["latency"]
         for _ in range(n):
-            hdr.record_ms(hist, latency(rng, t))
+            H.record(hist, latency(rng, t))
         fail = {k: v for k, v in (spec.get("failures") or {}).items() if rng.random() < v[1]}
         entry: dict[str, Any] = {
             "count": n,
@@ -78,7 +79,7 @@ def window(
         if corrected and name in corrected:
             c = hdr.new_histogram()
             for _ in range(n):
-                hdr.record_ms(c, corrected[name](rng, t))
+                H.record(c, corrected[name](rng, t))
             entry["corrected_hist"] = hdr.encode(c)
         out[name] = entry
     return {"t": t, "users": users, "endpoints": out}
