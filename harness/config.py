@@ -387,9 +387,9 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError("--think-ms must not be negative")
 
 
-def parse_host_port(text: str, option: str, default_port: int = 5557) -> tuple[str, int]:
+def parse_host_port(text: str, option: str, default_port: int | None = None) -> tuple[str, int]:
     """``HOST:PORT``, ``HOST`` or ``[::1]:PORT``."""
-    host, port = text, default_port
+    host, port = text, default_port or Distribution.master_bind[1]
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
         if rest.startswith(":"):

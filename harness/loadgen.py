@@ -9,6 +9,7 @@ import math
 import sys
 from pathlib import Path
 
+from harness.config import Distribution
 from loadtests.catalog import SCENARIOS, locustfile_path
 
 
@@ -64,7 +65,7 @@ def locust_argv(
     if think_ms:
         argv += ["--bench-think-ms", f"{think_ms:g}"]
     if expect_workers:
-        host_, port = master_bind or ("127.0.0.1", 5557)
+        host_, port = master_bind or Distribution.master_bind
         argv += ["--master", "--expect-workers", str(expect_workers),
                  "--master-bind-host", host_, "--master-bind-port", str(port)]  # fmt: skip
     elif processes > 1:

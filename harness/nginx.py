@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.config import BALANCE, Servers
 from harness.processes import (
     LOOPBACK,
     Child,
@@ -39,7 +40,7 @@ from harness.processes import (
 from runfolder.errors import ConfigError, ProcessError
 from runfolder.storage import write_atomic
 
-BALANCES = ("round_robin", "least_conn")
+BALANCES = BALANCE
 CONF_NAME = "nginx.conf"
 ACCESS_LOG_NAME = "nginx-access.log"
 ERROR_LOG_NAME = "nginx-error.log"
@@ -73,8 +74,8 @@ def write_nginx_config(
     listen_port: int,
     upstream_ports: list[int],
     *,
-    balance: str = "round_robin",
-    keepalive: int = 32,
+    balance: str = Servers.balance,
+    keepalive: int = Servers.upstream_keepalive,
     host: str = LOOPBACK,
 ) -> Path:
     """Write ``<directory>/nginx.conf``: nginx on ``host:listen_port`` in front of the instances.

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.config import SERVERS, TARGETS
+from harness.config import SERVERS, TARGETS, Servers
 from harness.processes import (
     LOOPBACK,
     Child,
@@ -155,8 +155,8 @@ def start_stack(
     debug: bool = False,
     extra_env: dict[str, str] | None = None,
     ready_timeout: float = 60.0,
-    balance: str = "round_robin",
-    keepalive: int = 32,
+    balance: str = Servers.balance,
+    keepalive: int = Servers.upstream_keepalive,
     bind: str = LOOPBACK,
 ) -> Stack:
     """Start upstream (+ Redis) and ``instances`` servers of ``spec`` (behind nginx if > 1)."""
