@@ -26,7 +26,7 @@ from harness.loadgen import locust_argv
 from harness.machine import environment
 from harness.monitor import CpuMonitor
 from harness.processes import Child, Supervisor, tail
-from harness.servers import ServerSpec, Stack, start_stack
+from harness.servers import ServerSpec, Stack, debug_settings, start_stack
 from harness.workload import check_reachable, generate_routes, prepare_workload
 from runfolder import figures, storage
 from runfolder.errors import HarnessError, Interrupted, ProcessError, RunFailed
@@ -69,6 +69,8 @@ def describe_run(cfg: RunConfig, cells: list[Cell], **extra: Any) -> dict[str, A
         **extra,
         **environment(REPO),
         "pinning": cfg.pinning.to_json(),
+        # measured servers never run in debug mode, whatever the environment says
+        "debug": debug_settings(False),
         "config": cfg.to_json(),
         "cells": [c.to_json(cfg) for c in cells],
     }

@@ -145,10 +145,12 @@ def start_child(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     cpus: Iterable[int] | None = None,
+    drop_env: Iterable[str] = (),
 ) -> Child:
     """Start ``argv`` in a new session (its own process group), output into ``log_path``.
 
-    ``cpus`` pins the process, and so everything it forks, to those CPUs.
+    ``cpus`` pins the process, and so everything it forks, to those CPUs. ``drop_env``
+    names inherited variables the child must not see (``env`` is applied after).
     """
     exe = argv[0]
     if os.sep not in exe and shutil.which(exe) is None:
@@ -158,7 +160,7 @@ def start_child(
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         handle = log_path.open("ab")
-    full_env = dict(os.environ)
+    full_env = {k: v for k, v in os.environ.items() if k not in set(drop_env)}
     if env:
         full_env.update(env)
 

@@ -7,6 +7,8 @@ belong to the caller's ``Supervisor``, so leaving it stops them.
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 import sys
 from dataclasses import dataclass, field
@@ -140,6 +142,23 @@ def start_redis(sup: Supervisor, log_dir: Path, cpus: tuple[int, ...] | None) ->
     return child
 
 
+DEBUG_HOSTS = ("127.0.0.1", "::1")  # Flask-DebugToolbar answers only these (DEBUG_TB_HOSTS)
+
+
+def inherited_debug_env() -> tuple[str, ...]:
+    """Variables of this environment that would switch a Flask app into debug mode."""
+    return tuple(k for k in os.environ if k.startswith("FLASK_DEBUG"))
+
+
+def debug_settings(debug: bool) -> dict[str, object]:
+    """What meta.json records of the servers' debug mode."""
+    return {
+        "debug_toolbar": debug,
+        "debug_tb_hosts": list(DEBUG_HOSTS) if debug else None,
+        "inherited_and_removed": sorted(inherited_debug_env()),
+    }
+
+
 def start_stack(
     sup: Supervisor,
     spec: ServerSpec,
@@ -189,6 +208,9 @@ def start_stack(
             env["FLASK_PROFILE_RATE"] = str(profile_rate)
     if debug:
         env["FLASK_DEBUG_TOOLBAR"] = "true"
+        env["FLASK_DEBUG_TB_HOSTS"] = json.dumps(list(DEBUG_HOSTS))
+    # debug mode only when asked for: an inherited FLASK_DEBUG* never reaches a server
+    drop = inherited_debug_env()
     if extra_env:
         env.update(extra_env)
     cwd = spec.app_dir
@@ -202,7 +224,8 @@ def start_stack(
         argv = server_argv(spec, inst_port, host=bind if instances == 1 else LOOPBACK)
         name = f"{spec.server} server" + (f" #{i + 1}" if instances > 1 else "")
         log_name = "server.log" if instances == 1 else f"server-{i + 1}.log"
-        child = sup.start(name, argv, log_path=log_dir / log_name, env=env, cwd=cwd, cpus=cpus)
+        child = sup.start(name, argv, log_path=log_dir / log_name, env=env, cwd=cwd, cpus=cpus,
+                          drop_env=drop)  # fmt: skip
         commands.append(argv)
         children.append(child)
         urls.append(f"http://{LOOPBACK}:{inst_port}")

@@ -243,6 +243,8 @@ def install_debug_toolbar(app: Flask) -> None:
     from flask_debugtoolbar import DebugToolbarExtension
 
     app.config["DEBUG_TB_INTERCEPT_REDIRECTS"] = False
+    # the toolbar (and its config panel, which shows the secret key) only for this machine
+    app.config.setdefault("DEBUG_TB_HOSTS", ["127.0.0.1", "::1"])
     app.config["DEBUG_TB_PROFILER_ENABLED"] = True
     DebugToolbarExtension(app)
     log.warning("debug mode with Flask-DebugToolbar: never expose this app beyond 127.0.0.1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -18,12 +19,14 @@ from tests.e2e.helpers import REPO
 pytestmark = pytest.mark.e2e
 
 
-def serve_and_get(workdir: Path, extra: list[str], path: str = "/items") -> str:
+def serve_and_get(workdir: Path, extra: list[str], path: str = "/items",
+                  env: dict[str, str] | None = None) -> str:  # fmt: skip
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, str(REPO / "bench.py"), "serve", "--target", "sync", "--server",
          "werkzeug", "--port", str(port), "--db", str(workdir / "serve.sqlite3"), *extra],
         cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
@@ -61,3 +64,15 @@ def test_debug_refuses_a_public_bind(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "--debug is for this machine only" in result.stderr
+
+
+def test_an_inherited_debug_environment_does_not_turn_the_toolbar_on(tmp_path: Path) -> None:
+    inherited = {"FLASK_DEBUG_TOOLBAR": "1", "FLASK_DEBUG": "1"}
+    assert "flDebug" not in serve_and_get(tmp_path, [], env=inherited)
+
+
+def test_debug_mode_shows_the_toolbar_to_loopback_only() -> None:
+    from targets.sync_app import create_app
+
+    app = create_app({"TESTING": True, "DEBUG_TOOLBAR": True, "DATABASE_URL": "sqlite://"})
+    assert app.config["DEBUG_TB_HOSTS"] == ["127.0.0.1", "::1"]
