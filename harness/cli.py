@@ -182,6 +182,7 @@ def serve(target: str | None, app: str | None, app_dir: Path | None, server: str
     """Start one target (with its upstream service) for a person to use; Ctrl-C stops it."""
     from harness.processes import Supervisor, port_in_use
     from harness.servers import start_stack
+    from targets.verify import is_loopback_url
 
     spec = server_spec(target, app, app_dir, server, workers, threads)
     if debug and bind != "127.0.0.1":
@@ -196,7 +197,7 @@ def serve(target: str | None, app: str | None, app_dir: Path | None, server: str
         stack = start_stack(sup, spec, log_dir, db_path=db.resolve(), port=port, redis=redis,
                             debug=debug, instances=instances, bind=bind,
                             balance=balance)  # fmt: skip
-        if bind != "127.0.0.1":
+        if not is_loopback_url(f"http://{bind}/" if ":" not in bind else f"http://[{bind}]/"):
             stdout.print(f"listening on {bind}: reachable from other machines")
         what = f"{spec.target} target" if spec.target else spec.app
         stdout.print(f"{what} on {server}: {stack.url}/  (logs in {log_dir})")

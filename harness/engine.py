@@ -202,6 +202,7 @@ def run_cell(
     row = cell_row(cfg, cell, rep, cell_dir, run_dir, recorder)
     if row is not None:
         row["warnings"] = [*workload.notes, *notes, *row["warnings"]]
+        row["verify"] = workload.verify
         if stack.proxy is not None:
             row["instance_requests"] = instance_requests(cell_dir)
         writer.add_row(row)

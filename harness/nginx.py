@@ -77,13 +77,14 @@ def write_nginx_config(
     balance: str = Servers.balance,
     keepalive: int = Servers.upstream_keepalive,
     host: str = LOOPBACK,
+    listen_host: str | None = None,
 ) -> Path:
-    """Write ``<directory>/nginx.conf``: nginx on ``host:listen_port`` in front of the instances.
+    """Write ``<directory>/nginx.conf``: nginx on ``listen_host:listen_port`` (default:
+    ``host``) in front of the instances, which listen on ``host``.
 
     ``balance`` is ``"round_robin"`` (nginx's default) or ``"least_conn"``.
     ``keepalive`` is the number of idle connections each nginx worker keeps open to the
     instances (0: a new connection per request, as a client without keep-alive would).
-    ``host`` is both where nginx listens and where the instances listen.
 
     A request that fails to connect, errors or times out before a response header
     is retried on the next instance, so killing one instance costs no failed GET. nginx
@@ -106,7 +107,8 @@ def write_nginx_config(
     temp_root = directory / TEMP_DIR_NAME
     for kind in _TEMP_KINDS:
         (temp_root / kind).mkdir(parents=True, exist_ok=True)
-    text = _render(directory, temp_root, listen_port, upstream_ports, balance, keepalive, host)
+    text = _render(directory, temp_root, listen_port, upstream_ports, balance, keepalive, host,
+                   listen_host or host)  # fmt: skip
     conf = directory / CONF_NAME
     write_atomic(conf, text)
     conf.chmod(0o644)  # readable like the rest of the run folder (mkstemp made it 0600)
@@ -121,8 +123,10 @@ def _render(
     balance: str,
     keepalive: int,
     host: str,
+    listen_host: str,
 ) -> str:
     addr = f"[{host}]" if ":" in host else host
+    listen_addr = f"[{listen_host}]" if ":" in listen_host else listen_host
     nofile, connections = _file_limits()
     servers = "\n".join(
         f"        server {addr}:{port} max_fails=1 fail_timeout=10s;" for port in upstream_ports
@@ -180,7 +184,7 @@ http {{
 {upstream_keepalive}    }}
 
     server {{
-        listen {addr}:{listen_port} backlog=2048;
+        listen {listen_addr}:{listen_port} backlog=2048;
         server_name _;
 
         location = {READY_PATH} {{
@@ -244,7 +248,12 @@ def listen_url(conf_path: Path) -> str:
     match = _LISTEN_RE.search(Path(conf_path).read_text())
     if not match:
         raise ConfigError(f"{conf_path} has no listen directive")
-    return f"http://{match.group(1)}"
+    addr = match.group(1)
+    # a wildcard listen is reached on this machine through loopback
+    for wildcard, local in (("0.0.0.0:", "127.0.0.1:"), ("[::]:", "[::1]:")):
+        if addr.startswith(wildcard):
+            addr = local + addr[len(wildcard):]
+    return f"http://{addr}"
 
 
 def nginx_argv(conf_path: Path) -> list[str]:

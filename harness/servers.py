@@ -79,6 +79,12 @@ class Stack:
         return [c for c in self.server_side() if not c.alive()]
 
 
+def http_url(host: str, port: int) -> str:
+    """Where this machine reaches a server listening on ``host`` (a wildcard: loopback)."""
+    host = {"0.0.0.0": LOOPBACK, "::": "::1", "": LOOPBACK}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def server_argv(spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
     """The command line that serves ``spec`` on ``host:port``."""
     bin_dir = Path(sys.executable).parent
@@ -219,16 +225,18 @@ def start_stack(
 
     children: list[Child] = []
     urls: list[str] = []
+    # one instance listens where asked; several listen on loopback behind nginx, which does
+    inst_host = bind if instances == 1 else LOOPBACK
     for i in range(instances):
         inst_port = port if (port is not None and instances == 1) else free_port()
-        argv = server_argv(spec, inst_port, host=bind if instances == 1 else LOOPBACK)
+        argv = server_argv(spec, inst_port, host=inst_host)
         name = f"{spec.server} server" + (f" #{i + 1}" if instances > 1 else "")
         log_name = "server.log" if instances == 1 else f"server-{i + 1}.log"
         child = sup.start(name, argv, log_path=log_dir / log_name, env=env, cwd=cwd, cpus=cpus,
                           drop_env=drop)  # fmt: skip
         commands.append(argv)
         children.append(child)
-        urls.append(f"http://{LOOPBACK}:{inst_port}")
+        urls.append(http_url(inst_host, inst_port))
     for child, url in zip(children, urls, strict=True):
         wait_http_ready(child, f"{url}/healthz" if spec.target else url, timeout=ready_timeout,
                         expect_status=200 if spec.target else None)  # fmt: skip
@@ -241,10 +249,10 @@ def start_stack(
         proxy_port = port if port is not None else free_port()
         ports = [int(u.rsplit(":", 1)[1]) for u in urls]
         conf = nginx.write_nginx_config(log_dir, proxy_port, ports, balance=balance,
-                                        keepalive=keepalive)  # fmt: skip
+                                        keepalive=keepalive, listen_host=bind)  # fmt: skip
         proxy = nginx.start_nginx(sup, conf, log_dir / "nginx.log", cpus=cpus)
         commands.append(proxy.argv)
-        url = f"http://{LOOPBACK}:{proxy_port}"
+        url = http_url(bind, proxy_port)
     return Stack(
         url=url,
         server=proxy or children[0],

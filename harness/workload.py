@@ -66,6 +66,7 @@ class Workload:
     user_classes: tuple[str, ...] = ()
     extra_args: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    verify: str = "passed"  # what verify found: "passed ..." or "skipped: <why>"
 
 
 def prepare_workload(cfg: RunConfig, cell: Cell, stack: Stack, cell_dir: Path,
@@ -76,8 +77,12 @@ def prepare_workload(cfg: RunConfig, cell: Cell, stack: Stack, cell_dir: Path,
     arg = cell.scenario_arg or cell.scenario
     if arg in SCENARIOS:
         if cell.reference or cfg.subject.host:
-            verify_stack(stack, cell, cell_dir)
-        return Workload(str(locustfile_path(arg)), tuple(SCENARIOS[arg].user_classes))
+            verify_stack(stack, cell, cell_dir, allow_remote=cfg.subject.allow_remote)
+            verified = "passed"
+        else:
+            verified = "skipped: the reference checks describe the reference targets, not --app"
+        return Workload(str(locustfile_path(arg)), tuple(SCENARIOS[arg].user_classes),
+                        verify=verified)  # fmt: skip
     if arg == GENERATED_SCENARIO:
         from harness.routes import verify_routes
 
@@ -98,16 +103,20 @@ def prepare_workload(cfg: RunConfig, cell: Cell, stack: Stack, cell_dir: Path,
             ("AppRoutesUser",),
             ("--bench-routes", str(routes_path)),
             notes,
+            verify=f"passed: {len(good)} routes" + (f", {len(failed)} left out" if failed else ""),
         )
     # the user's own locustfile, with the recorder loaded beside it
-    return Workload(f"{Path(arg).resolve()},{LOADTESTS / 'attach.py'}")
+    return Workload(
+        f"{Path(arg).resolve()},{LOADTESTS / 'attach.py'}",
+        verify="skipped: a user's locustfile defines its own requests and checks",
+    )
 
 
-def verify_stack(stack: Stack, cell: Cell, cell_dir: Path) -> None:
+def verify_stack(stack: Stack, cell: Cell, cell_dir: Path, *, allow_remote: bool = False) -> None:
     """TechEmpower-style verify: refuse to measure a server that answers wrongly."""
     from targets.verify import verify_url
 
-    problems = verify_url(stack.url)
+    problems = verify_url(stack.url, allow_remote=allow_remote)
     if problems:
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
         (cell_dir / "verify.txt").write_text("\n".join(problems) + "\n")

@@ -439,13 +439,18 @@ def is_loopback_url(base_url: str) -> bool:
 
 
 def verify_url(
-    base_url: str, checks: tuple[Check, ...] = CHECKS, timeout: float = 30.0
+    base_url: str,
+    checks: tuple[Check, ...] = CHECKS,
+    timeout: float = 30.0,
+    *,
+    allow_remote: bool = False,
 ) -> list[str]:
-    """Run the checks against a live server; only loopback addresses are accepted."""
-    if not is_loopback_url(base_url):
+    """Run the checks against a live server: on this machine, or elsewhere when the
+    caller was told it may load that machine (``--allow-remote``)."""
+    if not allow_remote and not is_loopback_url(base_url):
         raise ValueError(
             f"verify_url only checks servers on this machine (127.0.0.1, ::1, localhost), "
-            f"not {base_url!r}"
+            f"not {base_url!r}, unless allow_remote is given"
         )
     with httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout) as http:
 
