@@ -59,3 +59,20 @@ def _tiny_app(tmp_path: Path) -> Path:
         "@app.get('/')\ndef index():\n    return 'hello'\n"
     )
     return folder
+
+
+def test_serve_bind_with_instances_puts_nginx_where_the_message_says(tmp_path: Path) -> None:
+    """`serve --bind 0.0.0.0 --instances 2`: nginx listens on 0.0.0.0; instances on loopback."""
+    import re
+    import urllib.request
+
+    with Supervisor() as sup:
+        stack = start_stack(sup, ServerSpec("sync", "gunicorn-sync", 1, 1), tmp_path,
+                            db_path=tmp_path / "db.sqlite3", bind="0.0.0.0",
+                            instances=2)  # fmt: skip
+        conf = (tmp_path / "nginx.conf").read_text()
+        port = stack.url.rsplit(":", 1)[1]
+        assert re.search(rf"listen 0\.0\.0\.0:{port}\b", conf)
+        assert all(u.startswith("http://127.0.0.1:") for u in stack.instance_urls)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+            assert r.status == 200
