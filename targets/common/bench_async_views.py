@@ -73,8 +73,8 @@ async def cpu() -> Response:
 
 @bp.get("/upstream")
 async def upstream() -> Response | tuple[Response, int]:
-    calls = params.clamp_int(request.args.get("calls"), **params.UPSTREAM_CALLS)
-    delay_ms = params.clamp_int(request.args.get("delay_ms"), **params.UPSTREAM_DELAY_MS)
+    calls, delay_ms = params.upstream_params(request.args.get("calls"),
+                                             request.args.get("delay_ms"))  # fmt: skip
     try:
         results = await bench_state().upstream.delays_concurrently(calls, delay_ms)
     except UpstreamError as exc:

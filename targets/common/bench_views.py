@@ -65,8 +65,8 @@ def cpu() -> Response:
 
 @bp.get("/upstream")
 def upstream() -> Response | tuple[Response, int]:
-    calls = params.clamp_int(request.args.get("calls"), **params.UPSTREAM_CALLS)
-    delay_ms = params.clamp_int(request.args.get("delay_ms"), **params.UPSTREAM_DELAY_MS)
+    calls, delay_ms = params.upstream_params(request.args.get("calls"),
+                                             request.args.get("delay_ms"))  # fmt: skip
     try:
         results = bench_state().upstream.delays(calls, delay_ms)
     except UpstreamError as exc:

@@ -43,3 +43,13 @@ QUERIES = {"default": 1, "low": 1, "high": 500}
 CPU_N = {"default": 10_000, "low": 1, "high": 1_000_000}
 UPSTREAM_CALLS = {"default": 1, "low": 1, "high": 20}
 UPSTREAM_DELAY_MS = {"default": 0, "low": 0, "high": 1_000}
+# calls x delay: a sync worker waits for all of it, so one request may hold it 2 s at most
+UPSTREAM_TOTAL_MS = 2_000
+
+
+def upstream_params(calls_raw: str | None, delay_raw: str | None) -> tuple[int, int]:
+    """``(calls, delay_ms)`` for /upstream, each clamped, the delay lowered so that
+    ``calls * delay_ms <= UPSTREAM_TOTAL_MS``; the response body states what was done."""
+    calls = clamp_int(calls_raw, **UPSTREAM_CALLS)
+    delay_ms = clamp_int(delay_raw, **UPSTREAM_DELAY_MS)
+    return calls, min(delay_ms, UPSTREAM_TOTAL_MS // calls)

@@ -86,6 +86,19 @@ def test_upstream_delay_is_bounded(make_app):
     assert client.get("/upstream?calls=1&delay_ms=-5").get_json()["delay_ms"] == 0
 
 
+def test_upstream_total_wait_per_request_is_bounded(make_app):
+    """calls=20 x 1000 ms would hold a sync worker 20 s: the delay is lowered to 2 s in all."""
+    from targets.common.params import UPSTREAM_TOTAL_MS, upstream_params
+
+    assert upstream_params("20", "1000") == (20, UPSTREAM_TOTAL_MS // 20)
+    assert upstream_params("2", "1000") == (2, 1000)
+    assert upstream_params("5", "20") == (5, 20)
+    body = make_app("async").test_client().get("/upstream?calls=20&delay_ms=1000").get_json()
+    assert body["calls"] == 20
+    assert body["calls"] * body["delay_ms"] <= UPSTREAM_TOTAL_MS
+    assert body["results"] == [{"delay_ms": UPSTREAM_TOTAL_MS // 20}] * 20
+
+
 def test_huge_ids_are_not_found(make_app, variant):
     client = make_app(variant).test_client()
     for item_id in (0, 2**31, 2**63, 10**30):
