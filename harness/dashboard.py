@@ -95,7 +95,8 @@ def run_dashboard(
                                cwd=staging, cpus=cfg.pinning.generator_cpus)  # fmt: skip
             web = f"http://127.0.0.1:{port}"
             wait_http_ready(locust, web + "/", timeout=30)
-            monitor = CpuMonitor(lambda: [locust.pid], lambda: [c.pid for c in stack.server_side()])
+            monitor = CpuMonitor(lambda: [locust.pid], lambda: [c.pid for c in stack.server_side()],
+                             generator_cpus=cfg.pinning.generator_cpus)
             monitor.start()
             on_ready(web, stack.url)
             commands = [*stack.commands, argv]

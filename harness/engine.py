@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cells import Cell, interleave, plan_cells
-from harness.config import GENERATED_SCENARIO, RunConfig
+from harness.config import GENERATED_SCENARIO, RunConfig, available_cpus
 from harness.loadgen import locust_argv
 from harness.machine import environment
 from harness.monitor import CpuMonitor
@@ -183,7 +183,8 @@ def run_cell(
         writer.add_commands([argv])
         locust = sup.start("locust", argv, log_path=cell_dir / "locust.log", cwd=cell_dir,
                            cpus=pin.generator_cpus)  # fmt: skip
-        monitor = CpuMonitor(lambda: [locust.pid], lambda: [c.pid for c in stack.server_side()])
+        monitor = CpuMonitor(lambda: [locust.pid], lambda: [c.pid for c in stack.server_side()],
+                             generator_cpus=cfg.pinning.generator_cpus)
         monitor.start()
         notes: list[str] = []
         # remote workers join first
@@ -328,6 +329,7 @@ def cell_row(
         warmup=cfg.load.warmup,
         duration=cfg.load.duration,
         processes=cfg.load.processes,
+        generator_cpus=len(cfg.pinning.generator_cpus or available_cpus()),
     )
     identity = {
         "cell_id": cell.cell_id,

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import psutil
 
-FIELDS = ("t", "generator_cpu_pct", "generator_cpu_max_pct", "server_cpu_pct", "server_rss_mb")
+FIELDS = ("t", "generator_cpu_pct", "generator_cpu_max_pct", "generator_cpus_busy_pct",
+          "server_cpu_pct", "server_rss_mb")  # fmt: skip
 
 
 def _tree(pids: list[int]) -> list[psutil.Process]:
@@ -40,11 +41,14 @@ class CpuMonitor:
     server_pids: Callable[[], list[int]]
     interval: float = 1.0
     rows: list[dict[str, float]] = field(default_factory=list)
+    # the CPUs the generator was pinned to: how busy they were, whoever used them
+    generator_cpus: tuple[int, ...] | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _last: dict[int, float] = field(default_factory=dict)
 
     def start(self) -> CpuMonitor:
+        psutil.cpu_percent(percpu=True)  # the first call only sets the baseline
         self._sample(record=False)
         self._thread = threading.Thread(target=self._loop, name="cpu-monitor", daemon=True)
         self._thread.start()
@@ -83,12 +87,16 @@ class CpuMonitor:
         self._prev_t = now
         gen_total, gen_peak, _ = self._cpu(_tree(self.generator_pids()), elapsed)
         srv_total, _, srv_rss = self._cpu(_tree(self.server_pids()), elapsed)
+        per_cpu = psutil.cpu_percent(percpu=True)
+        ids = [i for i in (self.generator_cpus or range(len(per_cpu))) if i < len(per_cpu)]
+        busy = sum(per_cpu[i] for i in ids) / len(ids) if ids else 0.0
         if record:
             self.rows.append(
                 {
                     "t": round(time.time(), 3),
                     "generator_cpu_pct": round(gen_total, 1),
                     "generator_cpu_max_pct": round(gen_peak, 1),
+                    "generator_cpus_busy_pct": round(busy, 1),
                     "server_cpu_pct": round(srv_total, 1),
                     "server_rss_mb": round(srv_rss, 1),
                 }

@@ -264,6 +264,7 @@ class Recorder:
     def reset(self) -> None:
         self.windows: Windows = {}
         self.users: dict[int, int] = {}
+        self.worker_cpu: dict[int, dict[str, float]] = {}  # master: second -> worker -> %
         self.open = dict.fromkeys(OPEN_COUNTERS, 0)
         self.open_span: list[float | None] = [None, None]
         self.start_unix: float | None = None
@@ -427,6 +428,9 @@ class Recorder:
             "processes": self.processes,
             "open_model": open_model,
             "windows": windows,
+            "worker_cpu": [
+                {"t": sec - base, "cpu": cpu} for sec, cpu in sorted(self.worker_cpu.items()) if cpu
+            ],
             "locust_totals": totals,
         }
 
@@ -481,6 +485,12 @@ def _ticker(rec: Recorder) -> None:
         runner = rec.environment.runner
         if runner is not None and rec.role != "worker":
             rec.users[int(now)] = int(runner.user_count)
+        if rec.role == "master" and runner is not None:
+            # each worker's own CPU, as its heartbeats report it (remote machines included)
+            rec.worker_cpu[int(now)] = {
+                str(cid): float(getattr(node, "cpu_usage", 0) or 0)
+                for cid, node in list(runner.clients.items())
+            }
         rec.compact(int(now) - COMPACT_AFTER_S)
         gevent.sleep(1.0 - (now % 1.0) + 0.01)
 

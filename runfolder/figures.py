@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from loadtests import histograms as H
+from runfolder.health import generator_health
 from runfolder.window import SteadyWindow, steady_window
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p99.9": 99.9}
 THIN_TAIL_SAMPLES = 10
-GENERATOR_CPU_LIMIT_PCT = 90.0
 OPEN_MODEL_SHORTFALL = 0.05
 ALL = "ALL"
 
@@ -124,8 +124,12 @@ def summarize_cell(
     warmup: float,
     duration: float,
     processes: int = 1,
+    generator_cpus: int | None = None,
 ) -> dict[str, Any]:
-    """The figures of one cell repetition (the ``summary.json`` row minus identity fields)."""
+    """The figures of one cell repetition (the ``summary.json`` row minus identity fields).
+
+    ``generator_cpus``: how many CPUs the load generator was given (None: unknown).
+    """
     window = steady_window(recorder, warmup, duration)
     endpoints, _ = summarize_endpoints(recorder, window)
     steady_cpu = [r for r in cpu_rows if window.first <= r["t"] <= window.last + 1]
@@ -138,15 +142,8 @@ def summarize_cell(
     srv_mean = (
         sum(r["server_cpu_pct"] for r in steady_cpu) / len(steady_cpu) if steady_cpu else None
     )
-    warnings: list[str] = []
-    generator_bound = False
-    if gen_mean_peak is not None and gen_mean_peak > GENERATOR_CPU_LIMIT_PCT:
-        generator_bound = True
-        warnings.append(
-            f"generator-bound: a Locust process averaged {gen_mean_peak:.0f}% of a core "
-            f"(limit {GENERATOR_CPU_LIMIT_PCT:.0f}%); the throughput is the generator's, "
-            "not the server's capacity: add --processes or give the generator more CPUs"
-        )
+    health, warnings = generator_health(recorder, steady_cpu, window, generator_cpus)
+    generator_bound = bool(health["generator_saturated"])
     open_model = recorder.get("open_model")
     if open_model:
         achieved = endpoints.get(ALL, {}).get("rps", 0.0)
@@ -172,6 +169,7 @@ def summarize_cell(
         "generator_cpu_max_pct": gen_max,
         "generator_cpu_mean_peak_pct": round(gen_mean_peak, 1) if gen_mean_peak else gen_mean_peak,
         "server_cpu_mean_pct": round(srv_mean, 1) if srv_mean is not None else None,
+        **health,
         "open_model": open_model,
         "warnings": warnings,
         "endpoints": endpoints,
