@@ -1,0 +1,174 @@
+"""Fixed-rate steps on a live stack through ONE persistent Locust.
+
+Starting Locust costs 1-2 s of a 2-core machine; a capacity search runs ten or more
+short steps. So Locust starts once per stack, headful on 127.0.0.1 with the recorder
+in ``--bench-per-test`` mode, and every step is a test started and stopped through
+Locust's web API: ``POST /swarm`` with the step's ``bench_rate`` (Locust copies form
+fields onto its parsed options, so the open-model schedule of that test uses it),
+then ``GET /stop``; the recorder writes ``steps/test-NNN/recorder.json``, which is
+the step's raw data in the run folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from harness import results
+from harness.capacity import Step
+from harness.errors import ProcessError
+from harness.loadgen import locust_executable
+from harness.monitor import CpuMonitor
+from harness.processes import Child, Supervisor, free_port, tail, wait_http_ready
+from harness.servers import Stack
+from loadtests import histograms as H
+
+RECORDER_WAIT_S = 30.0
+
+
+class Stepper:
+    """Run open-model steps against one or more stacks (the ``host`` of each step is sent
+    with it, so the two sides of a study share one Locust); start with ``open()``."""
+
+    def __init__(self, sup: Supervisor, stacks: list[Stack], workload: Any, out_dir: Path, *,
+                 users: int, cpus: tuple[int, ...] | None) -> None:  # fmt: skip
+        self.sup, self.stacks, self.workload = sup, stacks, workload
+        self.out_dir = out_dir
+        self.users = max(1, users)
+        self.cpus = cpus
+        self.tests = 0
+        self.locust: Child | None = None
+        self.monitor: CpuMonitor | None = None
+        self.web = ""
+        self.argv: list[str] = []
+
+    def open(self) -> Stepper:
+        port = free_port()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.argv = [
+            locust_executable(), "-f", self.workload.locustfile, *self.workload.user_classes,
+            *self.workload.extra_args, "--host", self.stacks[0].url, "--web-host", "127.0.0.1",
+            "--web-port", str(port), "--users", str(self.users),
+            "--spawn-rate", str(self.users * 20), "--stop-timeout", "2",
+            "--bench-out", str(self.out_dir.resolve()), "--bench-per-test",
+            "--bench-rate", "1",  # open model from the start; each step sets its own rate
+        ]  # fmt: skip
+        self.locust = self.sup.start("locust (steps)", self.argv, cwd=self.out_dir,
+                                     log_path=self.out_dir / "locust.log", cpus=self.cpus)
+        self.web = f"http://127.0.0.1:{port}"
+        wait_http_ready(self.locust, self.web + "/", timeout=30)
+        locust = self.locust
+        self.monitor = CpuMonitor(
+            lambda: [locust.pid], lambda: [c.pid for s in self.stacks for c in s.server_side()]
+        )
+        self.monitor.start()
+        return self
+
+    def close(self) -> None:
+        if self.monitor is not None:
+            self.monitor.stop()
+            self.monitor.write_csv(self.out_dir / "cpu.csv")
+        if self.locust is not None:
+            self.sup.stop(self.locust)
+
+    def _call(self, path: str, form: dict[str, Any] | None = None) -> None:
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        with urllib.request.urlopen(self.web + path, data=data, timeout=10) as resp:
+            resp.read()
+
+    def run(self, rate: float, warmup: float, duration: float,
+            url: str | None = None) -> tuple[Step, Path]:  # fmt: skip
+        """One step: ``rate`` req/s to ``url`` (default: the first stack) for ``warmup +
+        duration`` s; its Step and its raw folder."""
+        assert self.locust is not None, "open() first"
+        self.tests += 1
+        folder = self.out_dir / f"test-{self.tests:03d}"
+        asked = time.time()
+        self._call("/swarm", {"user_count": self.users, "spawn_rate": self.users * 20,
+                              "host": url or self.stacks[0].url, "bench_rate": f"{rate:g}",
+                              "bench_warmup": f"{warmup:g}"})  # fmt: skip
+        # the measured seconds are whole recorder windows: from the first whole second
+        # after the warm-up, ``duration`` of them, then stop just after the last one
+        end = math.ceil(asked + warmup) + math.ceil(duration) + 0.15
+        while time.time() < end:
+            self._check_alive()
+            time.sleep(min(0.2, max(0.0, end - time.time())))
+        self._call("/stop", {})
+        deadline = time.monotonic() + RECORDER_WAIT_S
+        path = folder / "recorder.json"
+        while not path.exists():
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise ProcessError(f"Locust wrote no step results within {RECORDER_WAIT_S:.0f}s: "
+                                   f"{tail(self.locust.log_path, 1)}")  # fmt: skip
+            time.sleep(0.05)
+        recorder = json.loads(path.read_text())
+        cpu = self.monitor.rows if self.monitor else []
+        return step_from_recorder(recorder, cpu, rate, warmup, duration), folder
+
+    def _check_alive(self) -> None:
+        dead = [c for s in self.stacks for c in s.dead()]
+        if self.locust is not None and not self.locust.alive():
+            dead.append(self.locust)
+        if dead:
+            raise ProcessError(f"{dead[0].describe_exit()} during a step: "
+                               f"{tail(dead[0].log_path, 1)}")  # fmt: skip
+
+
+def step_from_recorder(recorder: dict[str, Any], cpu_rows: list[dict[str, float]], rate: float,
+                       warmup: float, duration: float) -> Step:  # fmt: skip
+    """A step's figures from its recorder.json: corrected latencies of the measured seconds."""
+    # the step ran to just past the ``duration``-th whole second after its warm-up (see
+    # Stepper.run): with a start at a fraction of a second, that span has one more second
+    window = results.steady_window(recorder, warmup, math.ceil(duration) + 1.0)
+    endpoints, _ = results.summarize_endpoints(recorder, window)
+    total = endpoints.get(results.ALL, {})
+    lat = total.get("corrected_latency_ms") or total.get("latency_ms") or {}
+    start = float(recorder["start_unix"])
+    steady_cpu = [r["generator_cpu_max_pct"] for r in cpu_rows
+                  if start + window.first <= r["t"] <= start + window.last + 1]  # fmt: skip
+    gen_bound = bool(steady_cpu) and (
+        sum(steady_cpu) / len(steady_cpu) > results.GENERATOR_CPU_LIMIT_PCT
+    )
+    first, last = _thirds_p50(recorder, window)
+    open_model = recorder.get("open_model") or {}
+    return Step(
+        rate=rate,
+        achieved=float(total.get("rps", 0.0)),
+        p50=lat.get("p50"),
+        p99=lat.get("p99"),
+        errors=float(total.get("error_pct", 0.0)),
+        dropped=int(open_model.get("dropped", 0)),
+        requests=int(total.get("requests", 0)),
+        p50_first=first,
+        p50_last=last,
+        generator_bound=gen_bound,
+        thin="p99" in total.get("thin", ["p99"]),
+    )
+
+
+def _thirds_p50(recorder: dict[str, Any],
+                window: results.SteadyWindow) -> tuple[float | None, float | None]:  # fmt: skip
+    """p50 (corrected) of the first and the last third of the measured seconds."""
+    seconds = list(range(window.first, window.last + 1))
+    if len(seconds) < 2:
+        return None, None
+    third = max(1, len(seconds) // 3)
+    by_t = {int(w["t"]): w for w in recorder.get("windows", [])}
+
+    def p50(part: list[int]) -> float | None:
+        hist = H.new_histogram()
+        for t in part:
+            for entry in (by_t.get(t) or {}).get("endpoints", {}).values():
+                encoded = entry.get("corrected_hist") or entry.get("hist")
+                if encoded:
+                    H.merge_into(hist, H.decode(encoded))
+        stats = H.summary_ms(hist, (50.0,))
+        return stats["p50"] if stats else None
+
+    return p50(seconds[:third]), p50(seconds[-third:])
