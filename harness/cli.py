@@ -284,6 +284,15 @@ def list_(out_dir: Path) -> None:
 cli.add_command(report_command, "report")
 cli.add_command(compare_command, "compare")
 
+def _add_step_commands() -> None:
+    """Step-based commands (capacity; the suite), beside their own modules."""
+    from harness.capacity_cli import capacity_command
+
+    cli.add_command(capacity_command, "capacity")
+
+
+_add_step_commands()
+
 
 def _terminate(signum: int, frame: object) -> None:
     """SIGTERM (a CI timeout, ``kill``) stops a run like Ctrl-C: children stopped, data kept."""
