@@ -50,7 +50,9 @@ def cli(ctx: click.Context) -> None:
     prints a table and where the run folder and report are.
     """
     if ctx.invoked_subcommand is None:
-        execute_run(RunConfig.build(**DEFAULT_SUITE))
+        from harness.suite_cli import execute_suite
+
+        execute_suite()
 
 
 @cli.command()
@@ -284,11 +286,14 @@ def list_(out_dir: Path) -> None:
 cli.add_command(report_command, "report")
 cli.add_command(compare_command, "compare")
 
+
 def _add_step_commands() -> None:
     """Step-based commands (capacity; the suite), beside their own modules."""
     from harness.capacity_cli import capacity_command
+    from harness.suite_cli import suite_command
 
     cli.add_command(capacity_command, "capacity")
+    cli.add_command(suite_command, "suite")
 
 
 _add_step_commands()

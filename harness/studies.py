@@ -1,0 +1,301 @@
+"""Technique studies, the default suite: what caching, async views and servers buy.
+
+Each study is a question with a baseline, a variant and the workload where the technique
+matters. Both sides' servers start once (pinned to the server CPUs; the idle side costs
+nothing) and one persistent Locust drives them, every step sent to one side's URL, the
+sides taking turns (A B A B), so drift hits both alike:
+
+1. a probe step far above any capacity measures each side's saturated rate X;
+2. the capacity search (``harness/capacity.py``) on each side from 0.6 X, interleaved;
+3. ``repetitions - 1`` more repetitions, interleaved: two short steps bracketing each
+   side's capacity C (0.9 C and 1.1 C); each repetition's capacity is where p99 crosses
+   the SLO, interpolated log-linearly between its two steps (the first repetition uses
+   the search's own bracketing steps);
+4. the ratio variant / baseline of the mean capacities, with a 95% percentile-bootstrap
+   interval over the repetitions resampled as interleaved pairs (scipy);
+5. one step per side at a common rate (half the smaller capacity): p50 and p99 there.
+
+An A/A control (uncached against sync: the same app under two names) measures the
+suite's own noise floor; its interval should contain 1.0.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from harness.capacity import CapacitySearch, SearchPlan, Slo, Step
+from harness.capacity_run import (
+    RunFolder,
+    Side,
+    StepTimes,
+    open_stepper,
+    start_side,
+    step_row,
+)
+from harness.config import RunConfig
+from harness.engine import Cell, Progress, RunOutcome
+from harness.processes import Supervisor
+from harness.stepper import Stepper
+
+PROBE_RATE = 3000.0  # far above what one Flask server core sustains here
+SAME_WITHIN = 0.05  # "no difference within ±5%"
+INSTANCES_MIN_CPUS = 4
+
+
+@dataclass(frozen=True)
+class Study:
+    key: str
+    technique: str
+    question: str
+    scenario: str
+    workload: str  # what the scenario requests, in words
+    baseline: tuple[str, str]  # (target, server)
+    variant: tuple[str, str]
+    control: bool = False
+    thorough_only: bool = False
+    instances: int = 1  # the variant's instances behind nginx
+
+    def label(self, side: tuple[str, str]) -> str:
+        return f"{side[0]} on {side[1]}"
+
+
+GTHREAD = "gunicorn-gthread"
+STUDIES: tuple[Study, ...] = (
+    Study("aa-control", "A/A control", "how far apart are two copies of the same app?",
+          "queries", "/queries?queries=20", ("uncached", GTHREAD), ("sync", GTHREAD),
+          control=True),
+    Study("caching-queries", "caching", "does caching help?", "queries", "/queries?queries=20",
+          ("uncached", GTHREAD), ("cached", GTHREAD)),
+    Study("async-upstream", "async views", "do async views help on upstream fan-out?",
+          "upstream", "/upstream?calls=3&delay_ms=20", ("sync", GTHREAD), ("async", GTHREAD)),
+    Study("server-dev", "gunicorn over the dev server", "is gunicorn worth it over Werkzeug?",
+          "db", "/db", ("sync", "werkzeug"), ("sync", GTHREAD)),
+    Study("caching-fortunes", "caching", "does caching help a rendered page?", "fortunes",
+          "/fortunes", ("uncached", GTHREAD), ("cached", GTHREAD), thorough_only=True),
+    Study("gevent-upstream", "gevent workers", "gevent or threads for upstream I/O?",
+          "upstream", "/upstream?calls=3&delay_ms=20", ("sync", GTHREAD),
+          ("sync", "gunicorn-gevent"), thorough_only=True),
+    Study("sync-workers", "gthread over sync workers", "threads or plain sync workers?",
+          "upstream", "/upstream?calls=3&delay_ms=20", ("sync", "gunicorn-sync"),
+          ("sync", GTHREAD), thorough_only=True),
+    Study("instances", "2 instances behind nginx", "do more instances help?", "db", "/db",
+          ("sync", GTHREAD), ("sync", GTHREAD), thorough_only=True, instances=2),
+)  # fmt: skip
+
+
+QUICK_STEPS = StepTimes(warmup=1.0, duration=2.0, confirm=2.0)
+
+
+@dataclass(frozen=True)
+class SuitePlan:
+    thorough: bool = False
+    repetitions: int = 3
+    times: StepTimes = QUICK_STEPS
+    tolerance: float = 0.10
+
+    @classmethod
+    def of(cls, thorough: bool) -> SuitePlan:
+        if thorough:
+            return cls(True, 5, StepTimes(1.0, 3.0, 3.0), 0.05)
+        return cls()
+
+
+def chosen_studies(plan: SuitePlan, cpus: int | None = None) -> tuple[list[Study], list[str]]:
+    """The studies to run and, for each left out, why."""
+    cpus = cpus if cpus is not None else (os.cpu_count() or 1)
+    run, skipped = [], []
+    for study in STUDIES:
+        if study.thorough_only and not plan.thorough:
+            continue
+        if study.instances > 1 and cpus < INSTANCES_MIN_CPUS:
+            skipped.append(f"{study.key}: skipped, instances behind nginx need >= "
+                           f"{INSTANCES_MIN_CPUS} CPUs to mean anything (this machine has "
+                           f"{cpus}: the instances would share one server core)")  # fmt: skip
+            continue
+        run.append(study)
+    return run, skipped
+
+
+def interpolate(steps: list[Step], slo: Slo) -> float | None:
+    """Where p99 crosses the SLO between the highest pass and the lowest failure above it."""
+    passed = [s for s in steps if s.passed]
+    low = max(passed, key=lambda s: s.rate) if passed else None
+    above = [s for s in steps if not s.passed and (low is None or s.rate > low.rate)]
+    high = min(above, key=lambda s: s.rate) if above else None
+    if low is None:
+        return None
+    if high is None or not low.p99 or not high.p99 or high.p99 <= low.p99:
+        return low.rate if high is None else (low.rate + high.rate) / 2
+    frac = (math.log(slo.p99_ms) - math.log(low.p99)) / (math.log(high.p99) - math.log(low.p99))
+    return low.rate + (high.rate - low.rate) * min(1.0, max(0.0, frac))
+
+
+def ratio_interval(base: list[float], variant: list[float],
+                   seed: int = 7) -> tuple[float, float, float]:  # fmt: skip
+    """mean(variant) / mean(base) and its 95% bootstrap interval over interleaved pairs."""
+    import numpy as np
+    from scipy import stats
+
+    a, b = np.asarray(base, float), np.asarray(variant, float)
+    ratio = float(b.mean() / a.mean())
+    if len(a) < 2 or (np.allclose(a, a[0]) and np.allclose(b, b[0])):
+        return ratio, ratio, ratio
+    res = stats.bootstrap(
+        (a, b), lambda x, y, axis=-1: y.mean(axis=axis) / x.mean(axis=axis), paired=True,
+        vectorized=True, n_resamples=4000, method="percentile", confidence_level=0.95,
+        random_state=np.random.default_rng(seed),
+    )
+    lo, hi = res.confidence_interval
+    return ratio, float(lo), float(hi)
+
+
+def verdict(study: Study, ratio: float | None, lo: float | None, hi: float | None,
+            common: dict[str, Any] | None) -> str:  # fmt: skip
+    if ratio is None or lo is None or hi is None:
+        return "no ratio: a side has no capacity under the SLO (see its ladder)"
+    at = ""
+    if common and common.get("base_p99") is not None and common.get("variant_p99") is not None:
+        at = (f", p99 at {common['rate']:.0f} req/s {_thin_ms(common, 'base')} -> "
+              f"{_thin_ms(common, 'variant')}")  # fmt: skip
+    span = f"({lo:.2f}-{hi:.2f})"
+    if lo >= 1 - SAME_WITHIN and hi <= 1 + SAME_WITHIN:
+        return f"no difference within ±{SAME_WITHIN:.0%} {span}{at}"
+    if lo > 1.0:
+        return f"{study.technique}: {ratio:.2f}x capacity on {study.workload} {span}{at}"
+    if hi < 1.0:
+        return f"{study.technique} costs: {ratio:.2f}x capacity on {study.workload} {span}{at}"
+    return f"unclear: {ratio:.2f}x, the interval {span} spans 1.0{at}"
+
+
+def _thin_ms(common: dict[str, Any], side: str) -> str:
+    value = common[f"{side}_p99"]
+    return f"thin ({value:.1f} ms)" if common.get(f"{side}_thin") else f"{value:.1f} ms"
+
+
+def run_suite(run: RunFolder, plan: SuitePlan, slo: Slo, progress: Progress) -> RunOutcome:
+    """Every chosen study into ``run``; ``summary.json`` gets a ``studies`` section."""
+    studies, skipped = chosen_studies(plan)
+    started = time.monotonic()
+    results: list[dict[str, Any]] = []
+    run.sections["studies"] = {"plan": {"thorough": plan.thorough, "repetitions":
+                                        plan.repetitions, "slo": slo.to_json()},
+                               "studies": results, "skipped": skipped}  # fmt: skip
+    with run.running(progress):
+        for index, study in enumerate(studies):
+            progress.message(f"[{index + 1}/{len(studies)}] {study.technique}: "
+                             f"{study.label(study.baseline)} vs {study.label(study.variant)}, "
+                             f"{study.workload}")  # fmt: skip
+            results.append(run_study(run, study, plan, slo, progress))
+            run.sections["studies"]["wall_s"] = round(time.monotonic() - started, 1)
+            run.save()
+    return RunOutcome(run.dir, "complete", run.rows)
+
+
+def study_cells(cfg: RunConfig, study: Study) -> tuple[Cell, Cell]:
+    a = Cell(study.baseline[0], study.baseline[1], study.scenario, cfg.workers, cfg.threads,
+             suffix=f"-{study.key}-a", scenario_arg=study.scenario)  # fmt: skip
+    b = Cell(study.variant[0], study.variant[1], study.scenario, cfg.workers, cfg.threads,
+             study.instances, suffix=f"-{study.key}-b", scenario_arg=study.scenario)  # fmt: skip
+    return a, b
+
+
+def run_study(run: RunFolder, study: Study, plan: SuitePlan, slo: Slo,
+              progress: Progress) -> dict[str, Any]:  # fmt: skip
+    t0 = time.monotonic()
+    with Supervisor() as sup:
+        sides = [start_side(sup, run, cell) for cell in study_cells(run.cfg, study)]
+        stepper = open_stepper(sup, run, sides, run.dir / "studies" / study.key)
+        try:
+            out = _measure(run, study, plan, slo, sides, stepper, progress)
+        finally:
+            stepper.close()
+    out["wall_s"] = round(time.monotonic() - t0, 1)
+    progress.message(f"  {out['verdict']} [{out['wall_s']:.0f}s]")
+    return out
+
+
+def _measure(run: RunFolder, study: Study, plan: SuitePlan, slo: Slo, sides: list[Side],
+             stepper: Stepper, progress: Progress) -> dict[str, Any]:  # fmt: skip
+    times = plan.times
+    ladders: list[list[Step]] = [[], []]
+
+    def step(i: int, rate: float, duration: float | None = None) -> tuple[Step, Any]:
+        s, folder = stepper.run(rate, times.warmup, duration or times.duration, sides[i].stack.url)
+        s.passed, s.reason = _judge(s, slo)
+        ladders[i].append(s)
+        return s, folder
+
+    probes = [step(i, PROBE_RATE)[0] for i in (0, 1)]
+    plans = [SearchPlan(start=max(10.0, round(0.6 * p.achieved, 1)), factor=1.4,
+                        tolerance=plan.tolerance, confirm=False, max_time=150.0)
+             for p in probes]  # fmt: skip
+    searches = [CapacitySearch(slo, p, clock=time.monotonic) for p in plans]
+    for _ in range(40):  # interleaved: one step of each side in turn
+        proposals = [s.next_step() for s in searches]
+        if all(p is None for p in proposals):
+            break
+        for i, proposal in enumerate(proposals):
+            if proposal is not None:
+                searches[i].record(step(i, proposal[0])[0])
+    caps = [s.result() for s in searches]
+    estimates: list[list[float]] = [[], []]
+    for i, cap in enumerate(caps):
+        first = interpolate(cap.steps, slo)
+        if first is not None:
+            estimates[i].append(first)
+    if all(estimates):
+        centre = [e[0] for e in estimates]
+        for _ in range(plan.repetitions - 1):
+            for i in (0, 1):
+                pair = [step(i, round(f * centre[i], 1))[0] for f in (0.9, 1.1)]
+                est = interpolate(pair, slo)
+                estimates[i].append(est if est is not None else 0.8 * centre[i])
+    common = None
+    if all(estimates):
+        rate = round(0.5 * min(sum(e) / len(e) for e in estimates), 1)
+        common = {"rate": rate}
+        for i, name in ((0, "base"), (1, "variant")):
+            s, folder = step(i, rate, times.confirm)
+            common.update({f"{name}_p50": s.p50, f"{name}_p99": s.p99, f"{name}_thin": s.thin})
+            row = step_row(run, sides[i], stepper, s, folder, times, duration=times.confirm)
+            if row is not None:
+                row["study"] = study.key
+                row["capacity"] = {**caps[i].to_json(),
+                                   "steps": [x.to_json() for x in ladders[i]]}  # fmt: skip
+                run.add_row(row)
+    ratio = lo = hi = None
+    if all(estimates):
+        ratio, lo, hi = ratio_interval(estimates[0], estimates[1])
+    return {
+        "key": study.key, "technique": study.technique, "question": study.question,
+        "workload": study.workload, "scenario": study.scenario, "control": study.control,
+        "baseline": _side_json(study.baseline, caps[0], estimates[0], sides[0]),
+        "variant": _side_json(study.variant, caps[1], estimates[1], sides[1]),
+        "ratio": _r(ratio), "ci": [_r(lo), _r(hi)] if lo is not None else None,
+        "repetitions": min(len(estimates[0]), len(estimates[1])), "common": common,
+        "steps": len(ladders[0]) + len(ladders[1]), "slo": slo.to_json(),
+        "verdict": verdict(study, ratio, lo, hi, common),
+    }  # fmt: skip
+
+
+def _judge(step: Step, slo: Slo) -> tuple[bool, str]:
+    from harness.capacity import judge
+
+    return judge(step, slo)
+
+
+def _side_json(side: tuple[str, str], cap: Any, estimates: list[float],
+               started: Side) -> dict[str, Any]:  # fmt: skip
+    mean = sum(estimates) / len(estimates) if estimates else None
+    return {"target": side[0], "server": side[1], "cell_id": started.cell.cell_id,
+            "capacity": _r(mean), "repetitions": [_r(e) for e in estimates],
+            "search": cap.message, "outcome": cap.outcome}  # fmt: skip
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 3)
+

@@ -1,0 +1,101 @@
+"""``python bench.py`` / ``python bench.py suite``: the technique studies and their table."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+from rich.table import Table
+
+from harness.capacity import Slo
+from harness.capacity_run import CONNECTIONS, RunFolder
+from harness.cli import console, stdout
+from harness.config import RunConfig
+from harness.engine import Progress
+from harness.studies import SuitePlan, chosen_studies, run_suite, study_cells
+
+SUITE_SLO = "p99:50ms,errors:0.1%"
+
+
+def answers_table(section: dict[str, Any]) -> Table:
+    """What each technique buys: one line per study, the answer first."""
+    plan = section.get("plan", {})
+    title = (f"What each technique buys (capacity under {plan.get('slo', {}).get('text', '')}; "
+             f"{plan.get('repetitions')} interleaved repetitions, "
+             f"{'thorough' if plan.get('thorough') else 'quick'} suite)")  # fmt: skip
+    table = Table(title=title, title_justify="left")
+    for col in ("technique", "workload", "baseline", "variant", "capacity req/s",
+                "ratio (95% CI)", "p99 at common rate", "verdict"):  # fmt: skip
+        table.add_column(col, justify="left")
+    for st in section.get("studies", []):
+        base, var = st["baseline"], st["variant"]
+        caps = f"{_rate(base['capacity'])} -> {_rate(var['capacity'])}"
+        ratio = "-"
+        if st["ratio"] is not None and st["ci"]:
+            ratio = f"{st['ratio']:.2f}x ({st['ci'][0]:.2f}-{st['ci'][1]:.2f})"
+        common = st.get("common") or {}
+        p99 = "-"
+        if common.get("base_p99") is not None:
+            p99 = (f"{_ms(common['base_p99'], common['base_thin'])} -> "
+                   f"{_ms(common['variant_p99'], common['variant_thin'])} "
+                   f"at {common['rate']:.0f}/s")  # fmt: skip
+        technique = st["technique"] + (" (noise floor)" if st["control"] else "")
+        table.add_row(technique, st["workload"], f"{base['target']} · {base['server']}",
+                      f"{var['target']} · {var['server']}", caps, ratio, p99, st["verdict"])
+    return table
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _ms(value: float | None, thin: bool) -> str:
+    if value is None:
+        return "-"
+    return f"thin ({value:.1f} ms)" if thin else f"{value:.1f} ms"
+
+
+def execute_suite(thorough: bool = False, out: Any = None) -> None:
+    from pathlib import Path
+
+    started = time.monotonic()
+    plan = SuitePlan.of(thorough)
+    slo = Slo.parse(SUITE_SLO)
+    cfg = RunConfig(targets=("sync",), scenarios=("queries",), users=CONNECTIONS,
+                    warmup=plan.times.warmup, duration=plan.times.duration,
+                    out=Path(out) if out else Path("runs"), name="suite")  # fmt: skip
+    studies, skipped = chosen_studies(plan)
+    cells = [c for st in studies for c in study_cells(cfg, st)]
+    run = RunFolder(cfg, cells, "suite")
+    progress = Progress(message=lambda text: console.print(text, highlight=False))
+    console.print(f"{'Thorough' if thorough else 'Quick'} suite: {len(studies)} studies, "
+                  f"{plan.repetitions} interleaved repetitions each, SLO {slo.text}")  # fmt: skip
+    for note in skipped:
+        console.print(note)
+    try:
+        run_suite(run, plan, slo, progress)
+    finally:
+        section = run.sections.get("studies")
+        if section and section.get("studies"):
+            stdout.print(answers_table(section))
+            for note in section.get("skipped", []):
+                stdout.print(f"note: {note}")
+    wall = time.monotonic() - started
+    stdout.print(f"{'Thorough' if thorough else 'Quick'} suite wall time: {wall:.0f} s"
+                 + ("" if thorough else " (python bench.py suite --thorough: longer, "
+                    "narrower intervals)"))  # fmt: skip
+    stdout.print(f"Run folder: {run.dir}")
+    report = run.dir / "report.html"
+    if report.exists():
+        stdout.print(f"Report: {report}")
+
+
+@click.command()
+@click.option("--thorough", is_flag=True,
+              help="Every study, 5 repetitions, longer steps, 5% search tolerance.")
+@click.option("--out", type=click.Path(), default="runs", show_default=True,
+              help="Where run folders go.")
+def suite_command(thorough: bool, out: str) -> None:
+    """The technique studies: what caching, async views and servers buy, with intervals."""
+    execute_suite(thorough, out)
