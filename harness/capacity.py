@@ -131,6 +131,8 @@ class SearchPlan:
     step_seconds: float = 3.0  # the cost of one step, to stop before the bound
     confirm_seconds: float = 6.0
     confirm: bool = True
+    ceiling: float | None = None  # a rate known to fail (a saturation probe): bisect below it
+    descend: float = 0.0  # > 0: when the first step fails, retry at rate x descend (to 5 req/s)
 
 
 @dataclass
@@ -175,6 +177,10 @@ class CapacitySearch:
     _t0: float | None = None
     _candidate: float = 0.0
 
+    def __post_init__(self) -> None:
+        if self.plan.ceiling:
+            self.high = self.plan.ceiling
+
     def _elapsed(self) -> float:
         if self.clock is None:
             return 0.0
@@ -199,6 +205,8 @@ class CapacitySearch:
 
     def _propose(self) -> tuple[float, bool]:
         p = self.plan
+        if self.phase == "descend":
+            return self._candidate, False
         if self.phase == "explore":
             rate = p.start if not self.steps else self.low * p.factor
             if rate > p.max_rate:
@@ -227,15 +235,19 @@ class CapacitySearch:
             self._after_confirm(step)
         elif step.passed:
             self.low = max(self.low, step.rate)
+            if self.phase == "descend":
+                self.phase = "bisect"
             if self.high is not None and self.high <= self.low:
                 self.high = None  # noise: a higher rate passed after a lower one failed
         else:
             self.high = step.rate if self.high is None else min(self.high, step.rate)
-            if self.low <= 0:
+            if self.low <= 0 and self.plan.descend and step.rate * self.plan.descend >= 5:
+                self.phase, self._candidate = "descend", round(step.rate * self.plan.descend, 1)
+            elif self.low <= 0:
                 self.phase, self.outcome = "done", "first-step-fails"
             elif self.phase == "explore":
                 self.phase = "bisect"
-        if self.phase == "explore" and self.high is not None:
+        if self.phase == "explore" and self.high is not None and self.low > 0:
             self.phase = "bisect"
         return step
 

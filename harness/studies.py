@@ -5,15 +5,18 @@ matters. Both sides' servers start once (pinned to the server CPUs; the idle sid
 nothing) and one persistent Locust drives them, every step sent to one side's URL, the
 sides taking turns (A B A B), so drift hits both alike:
 
-1. a probe step far above any capacity measures each side's saturated rate X;
-2. the capacity search (``harness/capacity.py``) on each side from 0.6 X, interleaved;
-3. ``repetitions - 1`` more repetitions, interleaved: two short steps bracketing each
-   side's capacity C (0.9 C and 1.1 C); each repetition's capacity is where p99 crosses
-   the SLO, interpolated log-linearly between its two steps (the first repetition uses
-   the search's own bracketing steps);
+1. a closed-model probe step (every connection busy) measures each side's saturated
+   rate X: no open-model rate at or above X is sustainable, so X is the search's ceiling;
+2. the capacity search (``harness/capacity.py``) on each side from 0.7 X, bisecting
+   below X, interleaved, to a coarse bracket: its centre C is where p99 crosses the SLO,
+   interpolated log-linearly between the highest pass and the lowest failure;
+3. ``repetitions`` repetitions, interleaved, each measuring afresh with two steps of its
+   own: one at C, one 10% above (it passed) or below (it failed); the repetition's
+   capacity is where p99 crosses the SLO between its two steps;
 4. the ratio variant / baseline of the mean capacities, with a 95% percentile-bootstrap
    interval over the repetitions resampled as interleaved pairs (scipy);
-5. one step per side at a common rate (half the smaller capacity): p50 and p99 there.
+5. one step per side at a common rate (0.7 x the smaller capacity), long enough for a
+   p99 on 1,000 samples when the plan allows: p50 and p99 there, thin ones marked.
 
 An A/A control (uncached against sync: the same app under two names) measures the
 suite's own noise floor; its interval should contain 1.0.
@@ -24,10 +27,11 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.capacity import CapacitySearch, SearchPlan, Slo, Step
+from harness.capacity import CapacitySearch, SearchPlan, Slo, Step, judge
 from harness.capacity_run import (
     RunFolder,
     Side,
@@ -41,9 +45,13 @@ from harness.engine import Cell, Progress, RunOutcome
 from harness.processes import Supervisor
 from harness.stepper import Stepper
 
-PROBE_RATE = 3000.0  # far above what one Flask server core sustains here
+SEARCH_START = 0.7  # the search starts at 0.7 x the saturated (closed-model) rate ...
+DESCEND = 0.6  # ... and steps down by 0.6 while even that fails
+NON_THIN_SAMPLES = 1000  # p99 with 10 samples above it
 SAME_WITHIN = 0.05  # "no difference within ±5%"
 INSTANCES_MIN_CPUS = 4
+COMMON_SHARE = 0.7  # the common rate: 0.7 x the smaller capacity
+REP_SPREAD = 0.1  # a repetition's second step: 10% above or below the first
 
 
 @dataclass(frozen=True)
@@ -58,12 +66,14 @@ class Study:
     control: bool = False
     thorough_only: bool = False
     instances: int = 1  # the variant's instances behind nginx
+    slo: str = "p99:50ms,errors:0.1%"  # one SLO for both sides; upstream waits 60 ms in series
 
     def label(self, side: tuple[str, str]) -> str:
         return f"{side[0]} on {side[1]}"
 
 
 GTHREAD = "gunicorn-gthread"
+UPSTREAM_SLO = "p99:250ms,errors:0.1%"
 STUDIES: tuple[Study, ...] = (
     Study("aa-control", "A/A control", "how far apart are two copies of the same app?",
           "queries", "/queries?queries=20", ("uncached", GTHREAD), ("sync", GTHREAD),
@@ -71,17 +81,18 @@ STUDIES: tuple[Study, ...] = (
     Study("caching-queries", "caching", "does caching help?", "queries", "/queries?queries=20",
           ("uncached", GTHREAD), ("cached", GTHREAD)),
     Study("async-upstream", "async views", "do async views help on upstream fan-out?",
-          "upstream", "/upstream?calls=3&delay_ms=20", ("sync", GTHREAD), ("async", GTHREAD)),
+          "upstream", "/upstream?calls=3&delay_ms=20", ("sync", GTHREAD), ("async", GTHREAD),
+          slo=UPSTREAM_SLO),
     Study("server-dev", "gunicorn over the dev server", "is gunicorn worth it over Werkzeug?",
-          "db", "/db", ("sync", "werkzeug"), ("sync", GTHREAD)),
+          "db", "/db", ("sync", "werkzeug"), ("sync", GTHREAD), thorough_only=True),
     Study("caching-fortunes", "caching", "does caching help a rendered page?", "fortunes",
           "/fortunes", ("uncached", GTHREAD), ("cached", GTHREAD), thorough_only=True),
     Study("gevent-upstream", "gevent workers", "gevent or threads for upstream I/O?",
           "upstream", "/upstream?calls=3&delay_ms=20", ("sync", GTHREAD),
-          ("sync", "gunicorn-gevent"), thorough_only=True),
+          ("sync", "gunicorn-gevent"), thorough_only=True, slo=UPSTREAM_SLO),
     Study("sync-workers", "gthread over sync workers", "threads or plain sync workers?",
           "upstream", "/upstream?calls=3&delay_ms=20", ("sync", "gunicorn-sync"),
-          ("sync", GTHREAD), thorough_only=True),
+          ("sync", GTHREAD), thorough_only=True, slo=UPSTREAM_SLO),
     Study("instances", "2 instances behind nginx", "do more instances help?", "db", "/db",
           ("sync", GTHREAD), ("sync", GTHREAD), thorough_only=True, instances=2),
 )  # fmt: skip
@@ -95,12 +106,13 @@ class SuitePlan:
     thorough: bool = False
     repetitions: int = 3
     times: StepTimes = QUICK_STEPS
-    tolerance: float = 0.10
+    tolerance: float = 0.20  # the search only centres the repetitions
+    common_max_s: float = 4.0  # the common-rate step's longest measured time
 
     @classmethod
     def of(cls, thorough: bool) -> SuitePlan:
         if thorough:
-            return cls(True, 5, StepTimes(1.0, 3.0, 3.0), 0.05)
+            return cls(True, 5, StepTimes(1.0, 3.0, 3.0), 0.05, 12.0)
         return cls()
 
 
@@ -171,25 +183,39 @@ def verdict(study: Study, ratio: float | None, lo: float | None, hi: float | Non
     return f"unclear: {ratio:.2f}x, the interval {span} spans 1.0{at}"
 
 
+def short_verdict(ratio: float | None, lo: float | None, hi: float | None) -> str:
+    """The table's answer column in a few words."""
+    if ratio is None or lo is None or hi is None:
+        return "no capacity to compare"
+    if lo >= 1 - SAME_WITHIN and hi <= 1 + SAME_WITHIN:
+        return f"no difference within ±{SAME_WITHIN:.0%}"
+    if lo > 1.0:
+        return f"{ratio:.2f}x the capacity"
+    if hi < 1.0:
+        return f"costs: {ratio:.2f}x the capacity"
+    return "unclear: the interval spans 1.0"
+
+
 def _thin_ms(common: dict[str, Any], side: str) -> str:
     value = common[f"{side}_p99"]
     return f"thin ({value:.1f} ms)" if common.get(f"{side}_thin") else f"{value:.1f} ms"
 
 
-def run_suite(run: RunFolder, plan: SuitePlan, slo: Slo, progress: Progress) -> RunOutcome:
+def run_suite(run: RunFolder, plan: SuitePlan, progress: Progress) -> RunOutcome:
     """Every chosen study into ``run``; ``summary.json`` gets a ``studies`` section."""
     studies, skipped = chosen_studies(plan)
     started = time.monotonic()
     results: list[dict[str, Any]] = []
     run.sections["studies"] = {"plan": {"thorough": plan.thorough, "repetitions":
-                                        plan.repetitions, "slo": slo.to_json()},
+                                        plan.repetitions, "tolerance": plan.tolerance,
+                                        "step_s": [plan.times.warmup, plan.times.duration]},
                                "studies": results, "skipped": skipped}  # fmt: skip
     with run.running(progress):
         for index, study in enumerate(studies):
             progress.message(f"[{index + 1}/{len(studies)}] {study.technique}: "
                              f"{study.label(study.baseline)} vs {study.label(study.variant)}, "
                              f"{study.workload}")  # fmt: skip
-            results.append(run_study(run, study, plan, slo, progress))
+            results.append(run_study(run, study, plan, Slo.parse(study.slo), progress))
             run.sections["studies"]["wall_s"] = round(time.monotonic() - started, 1)
             run.save()
     return RunOutcome(run.dir, "complete", run.rows)
@@ -225,14 +251,15 @@ def _measure(run: RunFolder, study: Study, plan: SuitePlan, slo: Slo, sides: lis
 
     def step(i: int, rate: float, duration: float | None = None) -> tuple[Step, Any]:
         s, folder = stepper.run(rate, times.warmup, duration or times.duration, sides[i].stack.url)
-        s.passed, s.reason = _judge(s, slo)
-        ladders[i].append(s)
+        if rate > 0:
+            s.passed, s.reason = judge(s, slo)
+            ladders[i].append(s)
         return s, folder
 
-    probes = [step(i, PROBE_RATE)[0] for i in (0, 1)]
-    plans = [SearchPlan(start=max(10.0, round(0.6 * p.achieved, 1)), factor=1.4,
-                        tolerance=plan.tolerance, confirm=False, max_time=150.0)
-             for p in probes]  # fmt: skip
+    probes = [step(i, 0.0)[0].achieved for i in (0, 1)]  # rate 0: the closed model
+    plans = [SearchPlan(start=max(5.0, round(SEARCH_START * x, 1)), ceiling=max(x, 6.0),
+                        descend=DESCEND, tolerance=plan.tolerance, confirm=False,
+                        max_time=150.0) for x in probes]  # fmt: skip
     searches = [CapacitySearch(slo, p, clock=time.monotonic) for p in plans]
     for _ in range(40):  # interleaved: one step of each side in turn
         proposals = [s.next_step() for s in searches]
@@ -243,25 +270,21 @@ def _measure(run: RunFolder, study: Study, plan: SuitePlan, slo: Slo, sides: lis
                 searches[i].record(step(i, proposal[0])[0])
     caps = [s.result() for s in searches]
     estimates: list[list[float]] = [[], []]
-    for i, cap in enumerate(caps):
-        first = interpolate(cap.steps, slo)
-        if first is not None:
-            estimates[i].append(first)
-    if all(estimates):
-        centre = [e[0] for e in estimates]
-        for _ in range(plan.repetitions - 1):
+    centres = [interpolate(c.steps, slo) if c.rate is not None else None for c in caps]
+    if all(centres):
+        for _ in range(plan.repetitions):  # A B A B: each repetition measures afresh
             for i in (0, 1):
-                pair = [step(i, round(f * centre[i], 1))[0] for f in (0.9, 1.1)]
-                est = interpolate(pair, slo)
-                estimates[i].append(est if est is not None else 0.8 * centre[i])
+                estimates[i].append(repetition_estimate(lambda r, i=i: step(i, r)[0],
+                                                        float(centres[i] or 0), slo))  # fmt: skip
     common = None
     if all(estimates):
-        rate = round(0.5 * min(sum(e) / len(e) for e in estimates), 1)
-        common = {"rate": rate}
+        rate = round(COMMON_SHARE * min(sum(e) / len(e) for e in estimates), 1)
+        duration = min(plan.common_max_s, max(times.confirm, math.ceil(NON_THIN_SAMPLES / rate)))
+        common = {"rate": rate, "seconds": duration}
         for i, name in ((0, "base"), (1, "variant")):
-            s, folder = step(i, rate, times.confirm)
+            s, folder = step(i, rate, duration)
             common.update({f"{name}_p50": s.p50, f"{name}_p99": s.p99, f"{name}_thin": s.thin})
-            row = step_row(run, sides[i], stepper, s, folder, times, duration=times.confirm)
+            row = step_row(run, sides[i], stepper, s, folder, times, duration=duration)
             if row is not None:
                 row["study"] = study.key
                 row["capacity"] = {**caps[i].to_json(),
@@ -273,25 +296,33 @@ def _measure(run: RunFolder, study: Study, plan: SuitePlan, slo: Slo, sides: lis
     return {
         "key": study.key, "technique": study.technique, "question": study.question,
         "workload": study.workload, "scenario": study.scenario, "control": study.control,
-        "baseline": _side_json(study.baseline, caps[0], estimates[0], sides[0]),
-        "variant": _side_json(study.variant, caps[1], estimates[1], sides[1]),
+        "baseline": _side_json(study.baseline, caps[0], estimates[0], sides[0], probes[0]),
+        "variant": _side_json(study.variant, caps[1], estimates[1], sides[1], probes[1]),
         "ratio": _r(ratio), "ci": [_r(lo), _r(hi)] if lo is not None else None,
         "repetitions": min(len(estimates[0]), len(estimates[1])), "common": common,
         "steps": len(ladders[0]) + len(ladders[1]), "slo": slo.to_json(),
         "verdict": verdict(study, ratio, lo, hi, common),
+        "answer": short_verdict(ratio, lo, hi),
     }  # fmt: skip
 
 
-def _judge(step: Step, slo: Slo) -> tuple[bool, str]:
-    from harness.capacity import judge
+def repetition_estimate(run_step: Callable[[float], Step], centre: float, slo: Slo) -> float:
+    """One repetition's capacity from two steps of its own around the search's ``centre``:
+    one at the centre, one 10% above it (it passed) or below (it failed); where p99 crosses
+    the SLO between them, or the rate passed / failed when both landed on one side."""
+    first = run_step(round(centre, 1))
+    second = run_step(round(centre * (1 + REP_SPREAD if first.passed else 1 - REP_SPREAD), 1))
+    est = interpolate([first, second], slo)
+    if est is None:  # both failed: below the lower of the two
+        return min(first.rate, second.rate) * (1 - REP_SPREAD)
+    return est
 
-    return judge(step, slo)
 
-
-def _side_json(side: tuple[str, str], cap: Any, estimates: list[float],
-               started: Side) -> dict[str, Any]:  # fmt: skip
+def _side_json(side: tuple[str, str], cap: Any, estimates: list[float], started: Side,
+               saturated: float) -> dict[str, Any]:  # fmt: skip
     mean = sum(estimates) / len(estimates) if estimates else None
     return {"target": side[0], "server": side[1], "cell_id": started.cell.cell_id,
+            "saturated_rps": _r(saturated),
             "capacity": _r(mean), "repetitions": [_r(e) for e in estimates],
             "search": cap.message, "outcome": cap.outcome}  # fmt: skip
 

@@ -8,25 +8,22 @@ from typing import Any
 import click
 from rich.table import Table
 
-from harness.capacity import Slo
 from harness.capacity_run import CONNECTIONS, RunFolder
 from harness.cli import console, stdout
 from harness.config import RunConfig
 from harness.engine import Progress
 from harness.studies import SuitePlan, chosen_studies, run_suite, study_cells
 
-SUITE_SLO = "p99:50ms,errors:0.1%"
-
 
 def answers_table(section: dict[str, Any]) -> Table:
     """What each technique buys: one line per study, the answer first."""
     plan = section.get("plan", {})
-    title = (f"What each technique buys (capacity under {plan.get('slo', {}).get('text', '')}; "
+    title = (f"What each technique buys (capacity under each study's SLO; "
              f"{plan.get('repetitions')} interleaved repetitions, "
              f"{'thorough' if plan.get('thorough') else 'quick'} suite)")  # fmt: skip
     table = Table(title=title, title_justify="left")
-    for col in ("technique", "workload", "baseline", "variant", "capacity req/s",
-                "ratio (95% CI)", "p99 at common rate", "verdict"):  # fmt: skip
+    for col in ("technique", "workload", "SLO", "baseline", "variant", "capacity req/s",
+                "ratio (95% CI)", "p99 at common rate", "answer"):  # fmt: skip
         table.add_column(col, justify="left")
     for st in section.get("studies", []):
         base, var = st["baseline"], st["variant"]
@@ -41,8 +38,9 @@ def answers_table(section: dict[str, Any]) -> Table:
                    f"{_ms(common['variant_p99'], common['variant_thin'])} "
                    f"at {common['rate']:.0f}/s")  # fmt: skip
         technique = st["technique"] + (" (noise floor)" if st["control"] else "")
-        table.add_row(technique, st["workload"], f"{base['target']} · {base['server']}",
-                      f"{var['target']} · {var['server']}", caps, ratio, p99, st["verdict"])
+        table.add_row(technique, st["workload"], st["slo"]["text"],
+                      f"{base['target']} · {base['server']}",
+                      f"{var['target']} · {var['server']}", caps, ratio, p99, st["answer"])
     return table
 
 
@@ -61,7 +59,6 @@ def execute_suite(thorough: bool = False, out: Any = None) -> None:
 
     started = time.monotonic()
     plan = SuitePlan.of(thorough)
-    slo = Slo.parse(SUITE_SLO)
     cfg = RunConfig(targets=("sync",), scenarios=("queries",), users=CONNECTIONS,
                     warmup=plan.times.warmup, duration=plan.times.duration,
                     out=Path(out) if out else Path("runs"), name="suite")  # fmt: skip
@@ -70,15 +67,17 @@ def execute_suite(thorough: bool = False, out: Any = None) -> None:
     run = RunFolder(cfg, cells, "suite")
     progress = Progress(message=lambda text: console.print(text, highlight=False))
     console.print(f"{'Thorough' if thorough else 'Quick'} suite: {len(studies)} studies, "
-                  f"{plan.repetitions} interleaved repetitions each, SLO {slo.text}")  # fmt: skip
+                  f"{plan.repetitions} interleaved repetitions each")  # fmt: skip
     for note in skipped:
         console.print(note)
     try:
-        run_suite(run, plan, slo, progress)
+        run_suite(run, plan, progress)
     finally:
         section = run.sections.get("studies")
         if section and section.get("studies"):
             stdout.print(answers_table(section))
+            for st in section["studies"]:
+                stdout.print(f"  {st['question']} {st['verdict']}")
             for note in section.get("skipped", []):
                 stdout.print(f"note: {note}")
     wall = time.monotonic() - started

@@ -119,3 +119,18 @@ def test_slo_parse() -> None:
     for bad in ("p99:fast", "errors:1%", "p42:5ms,p99:5ms,x", "p99:50"):
         with pytest.raises(ConfigError, match="--slo"):
             Slo.parse(bad)
+
+
+def test_a_saturation_ceiling_bisects_below_it() -> None:
+    result = search(server(1000.0), SLO, SearchPlan(start=700, ceiling=1100, confirm=False))
+    assert result.outcome == "found"
+    assert result.rate is not None and 850 <= result.rate <= 900
+    assert result.steps[0].rate == 700 and all(s.rate < 1100 for s in result.steps)
+    assert len(result.steps) <= 5
+
+
+def test_descend_retries_lower_when_the_first_step_fails() -> None:
+    result = search(server(300.0), SLO, SearchPlan(start=700, ceiling=1000, descend=0.5,
+                                                   confirm=False))  # fmt: skip
+    assert [s.rate for s in result.steps[:3]] == [700, 350, 175]
+    assert result.outcome == "found" and result.rate is not None and 240 <= result.rate <= 270
