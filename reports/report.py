@@ -457,6 +457,8 @@ def littles_law(
 
 
 def build_context(run: Run) -> dict[str, Any]:
+    from reports.answers import answers_context
+
     cell_ids = run.cell_ids()
     labels = cell_labels(run)
     hists = {cid: run.cell_histograms(cid) for cid in cell_ids}
@@ -515,7 +517,10 @@ def build_context(run: Run) -> dict[str, Any]:
         for s in series.values()
         if "users" in s and not s.empty
     )
-    toc = [("summary", "Summary")]
+    answers = answers_context(run.path, run.rows)
+    toc = [("answers", "What each technique buys")] if (answers["answers_table"] or
+                                                         answers["ladder_charts"]) else []
+    toc += [("summary", "Summary")]
     if side:
         toc.append(("targets", "Targets"))
     toc += [("time", "Over time"), ("spectrum", "Distribution")]
@@ -555,6 +560,7 @@ def build_context(run: Run) -> dict[str, Any]:
         ],
         "hotspots": hot,
         "speedscope": speedscope,
+        **answers,
         **environment(run),
     }
 

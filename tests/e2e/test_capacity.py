@@ -1,0 +1,78 @@
+"""Capacity under an SLO on real servers: gunicorn, Locust, the recorder."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.capacity import Slo, judge
+from harness.config import RunConfig
+from harness.engine import Cell, prepare_workload, start_cell
+from harness.processes import Supervisor
+from harness.stepper import Stepper
+from tests.e2e.helpers import bench, latest_run, load
+
+pytestmark = pytest.mark.e2e
+
+
+def test_capacity_of_sync_json_is_at_most_its_saturated_throughput(workdir: Path) -> None:
+    out = workdir / "runs"
+    cap = bench(["capacity", "--target", "sync", "--scenario", "json", "--start-rate", "100",
+                 "--max-time", "45s", "--confirm", "3s", "--out", str(out)], workdir)  # fmt: skip
+    assert cap.returncode == 0, cap.stderr[-2000:]
+    assert "bracket" in cap.stdout and "Ladder of sync-gunicorn-gthread-json" in cap.stdout
+    summary = load(latest_run(out), "summary.json")
+    (row,) = summary["rows"]
+    ladder = row["capacity"]
+    assert ladder["slo"]["p99_ms"] == 50.0 and len(ladder["steps"]) >= 3
+    assert {"rate", "achieved", "p50", "p99", "errors", "dropped", "passed", "reason"} <= set(
+        ladder["steps"][0]
+    )
+    low, high = ladder["bracket"]
+    rate = ladder["rate"]
+    assert rate is not None and rate == low, ladder["message"]
+    assert high is None or high > low
+    # the closed model, same cell, saturated: every connection always busy
+    closed = bench(["run", "--target", "sync", "--scenario", "json", "--users", "64",
+                    "--warmup", "1s", "--duration", "3s", "--out", str(out)], workdir)  # fmt: skip
+    assert closed.returncode == 0, closed.stderr[-2000:]
+    saturated = load(latest_run(out), "summary.json")["rows"][0]["endpoints"]["ALL"]["rps"]
+    # side by side on a shared 2-core machine: 10% for the noise between the two runs
+    assert rate <= 1.1 * saturated, (rate, saturated)
+
+
+def test_a_server_frozen_mid_step_fails_the_step(tmp_path: Path) -> None:
+    cfg = RunConfig(targets=("sync",), scenarios=("json",), users=16)
+    cell = Cell("sync", "gunicorn-gthread", "json", 2, 8, scenario_arg="json")
+    slo = Slo(50.0, 0.1)
+    with Supervisor() as sup:
+        stack = start_cell(sup, cfg, cell, tmp_path, tmp_path / "bench.sqlite3")
+        workload = prepare_workload(cfg, cell, stack, tmp_path, tmp_path)
+        stepper = Stepper(sup, [stack], workload, tmp_path / "steps", users=16,
+                          cpus=cfg.pinning.generator_cpus).open()  # fmt: skip
+        try:
+            calm, _ = stepper.run(50.0, 1.0, 3.0)
+            assert judge(calm, slo)[0], calm
+
+            def freeze() -> None:
+                time.sleep(1.5)  # inside the measured seconds
+                stack.server.signal_group(signal.SIGSTOP)
+                try:
+                    time.sleep(2.0)
+                finally:
+                    stack.server.signal_group(signal.SIGCONT)
+
+            thread = threading.Thread(target=freeze)
+            thread.start()
+            frozen, _ = stepper.run(50.0, 1.0, 3.0)
+            thread.join()
+        finally:
+            stepper.close()
+    passed, reason = judge(frozen, slo)
+    assert not passed, frozen
+    assert frozen.p99 is not None and frozen.p99 > 1000, frozen  # corrected: the whole freeze
+    assert reason
