@@ -98,7 +98,7 @@ STUDIES: tuple[Study, ...] = (
 )  # fmt: skip
 
 
-QUICK_STEPS = StepTimes(warmup=1.0, duration=2.0, confirm=2.0)
+QUICK_STEPS = StepTimes(warmup=0.5, duration=2.0, confirm=2.0)  # warm-up: to the next second
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,10 @@ def verdict(study: Study, ratio: float | None, lo: float | None, hi: float | Non
             common: dict[str, Any] | None) -> str:  # fmt: skip
     if ratio is None or lo is None or hi is None:
         return "no ratio: a side has no capacity under the SLO (see its ladder)"
+    if study.control:
+        contains = "contains" if lo <= 1.0 <= hi else "does NOT contain"
+        return (f"noise floor: {ratio:.2f}x ({lo:.2f}-{hi:.2f}), the interval {contains} 1.0; "
+                "a study's difference inside this band is noise")  # fmt: skip
     at = ""
     if common and common.get("base_p99") is not None and common.get("variant_p99") is not None:
         at = (f", p99 at {common['rate']:.0f} req/s {_thin_ms(common, 'base')} -> "
@@ -183,10 +187,13 @@ def verdict(study: Study, ratio: float | None, lo: float | None, hi: float | Non
     return f"unclear: {ratio:.2f}x, the interval {span} spans 1.0{at}"
 
 
-def short_verdict(ratio: float | None, lo: float | None, hi: float | None) -> str:
+def short_verdict(ratio: float | None, lo: float | None, hi: float | None,
+                  control: bool = False) -> str:  # fmt: skip
     """The table's answer column in a few words."""
     if ratio is None or lo is None or hi is None:
         return "no capacity to compare"
+    if control:
+        return f"noise floor ±{max(1 - lo, hi - 1):.0%}" + ("" if lo <= 1 <= hi else " (!)")
     if lo >= 1 - SAME_WITHIN and hi <= 1 + SAME_WITHIN:
         return f"no difference within ±{SAME_WITHIN:.0%}"
     if lo > 1.0:
@@ -256,7 +263,7 @@ def _measure(run: RunFolder, study: Study, plan: SuitePlan, slo: Slo, sides: lis
             ladders[i].append(s)
         return s, folder
 
-    probes = [step(i, 0.0)[0].achieved for i in (0, 1)]  # rate 0: the closed model
+    probes = [step(i, 0.0, 1.0)[0].achieved for i in (0, 1)]  # rate 0: the closed model
     plans = [SearchPlan(start=max(5.0, round(SEARCH_START * x, 1)), ceiling=max(x, 6.0),
                         descend=DESCEND, tolerance=plan.tolerance, confirm=False,
                         max_time=150.0) for x in probes]  # fmt: skip
@@ -302,7 +309,7 @@ def _measure(run: RunFolder, study: Study, plan: SuitePlan, slo: Slo, sides: lis
         "repetitions": min(len(estimates[0]), len(estimates[1])), "common": common,
         "steps": len(ladders[0]) + len(ladders[1]), "slo": slo.to_json(),
         "verdict": verdict(study, ratio, lo, hi, common),
-        "answer": short_verdict(ratio, lo, hi),
+        "answer": short_verdict(ratio, lo, hi, study.control),
     }  # fmt: skip
 
 
