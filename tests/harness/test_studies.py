@@ -25,7 +25,8 @@ def _step(rate: float, p99: float) -> Step:
 
 def test_interpolate_finds_where_p99_crosses_the_slo() -> None:
     # log-linear between (100, 25 ms) and (200, 100 ms): 50 ms at 150 req/s
-    assert abs(interpolate([_step(100, 25), _step(200, 100)], SLO) - 150) < 1e-6  # type: ignore[operator]
+    crossing = interpolate([_step(100, 25), _step(200, 100)], SLO)
+    assert crossing is not None and abs(crossing - 150) < 1e-6
     assert interpolate([_step(100, 25)], SLO) == 100  # no failure: the pass is a lower bound
     assert interpolate([_step(100, 80)], SLO) is None
 
