@@ -20,10 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import run_wrk
 from harness.capacity import SearchPlan, Slo, Step, search
+from harness.cells import Cell
 from harness.config import Pinning, RunConfig
-from harness.engine import Cell, prepare_workload, start_cell
+from harness.engine import start_cell
 from harness.processes import Supervisor
 from harness.stepper import Stepper
+from harness.workload import prepare_workload
 
 ENDPOINTS = {"json": "/json", "db": "/db", "queries": "/queries?queries=20"}
 
@@ -45,8 +47,9 @@ def main() -> None:
     print(f"{'endpoint':20} {'wrk req/s':>10} {'capacity':>9} {'cap/wrk':>8} {'bracket':>12} "
           f"{'steps':>5} {'time':>5}  result")  # fmt: skip
     for scenario, path in ENDPOINTS.items():
-        cfg = RunConfig(targets=("sync",), scenarios=(scenario,), servers=(args.server,),
-                        workers=args.workers, users=args.connections, pinning=pinning)  # fmt: skip
+        cfg = RunConfig.build(targets=("sync",), scenarios=(scenario,), servers=(args.server,),
+                              workers=args.workers, users=args.connections,
+                              pinning=pinning)  # fmt: skip
         cell = Cell("sync", args.server, scenario, args.workers, 8, scenario_arg=scenario)
         with tempfile.TemporaryDirectory(prefix="flask-bench-") as tmp, Supervisor() as sup:
             folder = Path(tmp)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.errors import ConfigError
+from runfolder.errors import ConfigError
 
 ACHIEVED_TOLERANCE = 0.02  # achieved rate within 2% of the asked one
 TREND_RATIO = 1.5  # last third's p50 over the first third's ...

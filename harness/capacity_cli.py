@@ -9,8 +9,13 @@ from rich.table import Table
 
 from harness.capacity import SearchPlan, Slo
 from harness.capacity_run import CONNECTIONS, StepTimes, run_capacity
-from harness.cli import DURATION, config_from_options, run_options, stdout
-from harness.config import parse_duration
+from harness.console import console, derive_outputs, stdout
+from harness.engine import Progress
+from harness.options import DURATION, RUN, config_from_options, use_options
+
+# every option of ``run`` except --rate (the search finds it); steps are short by default
+STEP_DEFAULTS = {"users": CONNECTIONS, "warmup": "1s", "duration": "2s"}
+capacity_options = use_options(*(n for n in RUN if n != "rate"), **STEP_DEFAULTS)
 
 
 def _fmt(value: float | None, thin: bool = False) -> str:
@@ -54,7 +59,7 @@ def ladder_table(row: dict[str, Any]) -> Table:
 
 
 @click.command()
-@run_options
+@capacity_options
 @click.option("--slo", default="p99:50ms,errors:0.1%", show_default=True,
               help="The service-level objective a step must meet: p99 (corrected) and errors.")
 @click.option("--max-time", type=DURATION, default="60s", show_default=True,
@@ -63,9 +68,8 @@ def ladder_table(row: dict[str, Any]) -> Table:
               help="The first step's rate (req/s); steps double until one fails.")
 @click.option("--confirm", "confirm_s", type=DURATION, default="5s", show_default=True,
               help="The confirmation step's measured time at the rate found.")
-@click.pass_context
-def capacity_command(ctx: click.Context, slo: str, max_time: float, start_rate: float,
-                     confirm_s: float, **opts: Any) -> None:  # fmt: skip
+def capacity_command(slo: str, max_time: float, start_rate: float, confirm_s: float,
+                     **opts: Any) -> None:  # fmt: skip
     """Maximum sustainable request rate under an SLO, per cell.
 
     Open-model steps: exponential from --start-rate until one fails, bisection to 5%,
@@ -73,32 +77,19 @@ def capacity_command(ctx: click.Context, slo: str, max_time: float, start_rate: 
     (default 1s and 2s); --users is the number of connections (default 64).
     """
     parsed = Slo.parse(slo)
-    source = ctx.get_parameter_source
-    default = click.core.ParameterSource.DEFAULT
-    if source("warmup") == default:
-        opts["warmup"] = 1.0
-    if source("duration") == default:
-        opts["duration"] = 2.0
-    if source("users") == default:
-        opts["users"] = CONNECTIONS
-    opts["name"] = opts["name"] or "capacity"
     if start_rate <= 0:
         raise click.BadParameter("must be > 0", param_hint="--start-rate")
-    cfg = config_from_options(opts)
-    times = StepTimes(cfg.warmup, cfg.duration, max(confirm_s, parse_duration("1s")))
+    cfg = config_from_options(opts, default_name="capacity")
+    times = StepTimes(cfg.load.warmup, cfg.load.duration, max(confirm_s, 1.0))
     plan = SearchPlan(start=start_rate, max_time=max_time)
-    outcome = run_capacity(cfg, parsed, plan, times, _line_progress())
+    outcome = run_capacity(cfg, parsed, plan, times, _line_progress(), derive_outputs)
     stdout.print(capacity_table(outcome.rows))
     for row in outcome.rows:
         stdout.print(ladder_table(row))
     stdout.print(f"Run folder: {outcome.run_dir}")
-    report = outcome.run_dir / "report.html"
-    if report.exists():
-        stdout.print(f"Report: {report}")
+    if outcome.report:
+        stdout.print(f"Report: {outcome.report}")
 
 
-def _line_progress() -> Any:
-    from harness.cli import console
-    from harness.engine import Progress
-
+def _line_progress() -> Progress:
     return Progress(message=lambda text: console.print(text, highlight=False))

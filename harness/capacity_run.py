@@ -18,29 +18,25 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness import storage
 from harness.capacity import Capacity, SearchPlan, Slo, Step, search
+from harness.cells import Cell, plan_cells
 from harness.config import RunConfig
 from harness.engine import (
-    REPO,
-    Cell,
+    Derive,
     Progress,
     RunOutcome,
-    Workload,
-    _Meta,
-    build_derived,
     cell_row,
-    plan_cells,
-    prepare_workload,
+    describe_run,
+    read_recorder,
     start_cell,
-    write_summary,
 )
-from harness.errors import ConfigError, HarnessError, Interrupted
-from harness.machine import environment
 from harness.monitor import CpuMonitor
 from harness.processes import Supervisor
 from harness.servers import Stack
 from harness.stepper import Stepper
+from harness.workload import Workload, prepare_workload
+from runfolder.errors import ConfigError, HarnessError, Interrupted, RunFailed
+from runfolder.writer import RunWriter
 
 CONNECTIONS = 64  # open-model connections (Locust users) when --users is not given
 
@@ -63,35 +59,30 @@ class Side:
 
 
 class RunFolder:
-    """A run folder for step-based modes (capacity, suite): meta, rows, summary sections."""
+    """A run folder for step-based modes (capacity, suite), written through ``RunWriter``."""
 
     def __init__(self, cfg: RunConfig, cells: list[Cell], mode: str) -> None:
         self.cfg = cfg
-        self.dir = storage.create_run_dir(cfg.out.resolve(), cfg.name)
-        storage.set_latest(cfg.out, self.dir)
-        self.meta = _Meta(self.dir, {
-            "format_version": storage.FORMAT_VERSION, "status": "running", "mode": mode,
-            "name": cfg.name, "created": storage.utc_now(), "finished": None, "error": None,
-            "profiled": cfg.profile, "overhead": False, **environment(REPO),
-            "pinning": cfg.pinning.to_json(), "config": cfg.to_json(), "commands": [],
-            "cells": [c.to_json(cfg) for c in cells],
-        })  # fmt: skip
-        self.rows: list[dict[str, Any]] = []
-        self.sections: dict[str, Any] = {}
+        self.writer = RunWriter.create(cfg.out, cfg.name, describe_run(cfg, cells, mode=mode))
+        self.dir = self.writer.run_dir
         self.db_root = Path(tempfile.mkdtemp(prefix="flask-bench-db-"))
+        self.report: Path | None = None
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return self.writer.rows
 
     def add_row(self, row: dict[str, Any]) -> None:
-        self.rows.append(row)
-        self.save()
+        self.writer.add_row(row)
 
-    def save(self) -> None:
-        write_summary(self.dir, self.rows)
-        if self.sections:
-            data = storage.read_json(self.dir / "summary.json")
-            storage.write_json(self.dir / "summary.json", {**data, **self.sections})
+    def set_section(self, name: str, data: Any) -> None:
+        self.writer.set_section(name, data)
+
+    def section(self, name: str) -> Any:
+        return self.writer.sections.get(name)
 
     @contextmanager
-    def running(self, progress: Progress) -> Iterator[RunFolder]:
+    def running(self, derive: Derive | None = None) -> Iterator[RunFolder]:
         """Ends meta.json as complete / failed / interrupted whatever happens inside."""
         status, error, exit_code = "complete", None, 1
         try:
@@ -102,24 +93,21 @@ class RunFolder:
             status, error, exit_code = "failed", exc.format_message(), exc.exit_code
         finally:
             shutil.rmtree(self.db_root, ignore_errors=True)
-            self.save()
-            self.meta.data.update(status=status, error=error, finished=storage.utc_now())
-            self.meta.save()
-        build_derived(self.dir, self.cfg.profile, progress)
+            self.writer.finish(status, error)
+        if derive is not None:
+            self.report = derive(self.dir, False)
         if status == "interrupted":
             raise Interrupted(f"interrupted: data so far kept in {self.dir}")
         if status == "failed":
-            failure = HarnessError(f"{error} (run folder: {self.dir})")
-            failure.exit_code = exit_code
-            raise failure
+            raise RunFailed(f"{error} (run folder: {self.dir})", exit_code)
 
 
 def check_open_model(cfg: RunConfig, what: str) -> None:
     from loadtests.catalog import SCENARIOS
 
-    if cfg.rate:
+    if cfg.load.rate:
         raise ConfigError(f"{what}: --rate is what the search finds; leave it out")
-    for sc in cfg.scenarios:
+    for sc in cfg.load.scenarios:
         if sc in SCENARIOS and not SCENARIOS[sc].open_model_ok:
             raise ConfigError(
                 f"{what}: scenario {sc} keeps per-user sessions and cannot run on the open "
@@ -133,24 +121,22 @@ def start_side(sup: Supervisor, run: RunFolder, cell: Cell, rep: int = 0) -> Sid
     db = run.db_root / f"{cell.cell_id}-r{rep}"
     db.mkdir(parents=True, exist_ok=True)
     stack = start_cell(sup, run.cfg, cell, folder, db / "bench.sqlite3")
-    run.meta.add_commands(stack.commands)
+    run.writer.add_commands(stack.commands)
     workload = prepare_workload(run.cfg, cell, stack, folder, run.dir)
     return Side(cell, stack, folder, workload)
 
 
 def open_stepper(sup: Supervisor, run: RunFolder, sides: list[Side], folder: Path) -> Stepper:
-    users = run.cfg.users
+    users = run.cfg.load.users
     stepper = Stepper(sup, [s.stack for s in sides], sides[0].workload, folder, users=users,
                       cpus=run.cfg.pinning.generator_cpus).open()  # fmt: skip
-    run.meta.add_commands([stepper.argv])
+    run.writer.add_commands([stepper.argv])
     return stepper
 
 
 def step_row(run: RunFolder, side: Side, stepper: Stepper, step: Step, folder: Path,
              times: StepTimes, *, duration: float) -> dict[str, Any] | None:  # fmt: skip
     """A summary row from one step's folder, as ``run`` makes it for an open-model cell."""
-    from harness.engine import read_recorder
-
     recorder = read_recorder(folder)
     if recorder is None:
         return None
@@ -158,8 +144,8 @@ def step_row(run: RunFolder, side: Side, stepper: Stepper, step: Step, folder: P
     CpuMonitor(lambda: [], lambda: [], rows=rows).write_csv(
         folder / "cpu.csv", offset=float(recorder["start_unix"])
     )
-    cfg = replace(run.cfg, rate=step.rate, warmup=times.warmup, duration=float(duration) + 1.0,
-                  repeat=1)  # fmt: skip
+    cfg = run.cfg.with_(rate=step.rate or None, warmup=times.warmup,
+                        duration=float(duration) + 1.0, repeat=1)  # fmt: skip
     return cell_row(cfg, side.cell, 0, folder, run.dir, recorder)
 
 
@@ -183,7 +169,8 @@ def _ms(value: float | None) -> str:
 
 
 def run_capacity(cfg: RunConfig, slo: Slo, plan: SearchPlan, times: StepTimes,
-                 progress: Progress | None = None) -> RunOutcome:  # fmt: skip
+                 progress: Progress | None = None,
+                 derive: Derive | None = None) -> RunOutcome:  # fmt: skip
     """The search for every cell (``--repeat`` times, interleaved); always a consistent folder."""
     progress = progress or Progress()
     check_open_model(cfg, "capacity")
@@ -191,7 +178,7 @@ def run_capacity(cfg: RunConfig, slo: Slo, plan: SearchPlan, times: StepTimes,
     plan = replace(plan, step_seconds=times.warmup + times.duration + 1.0,
                    confirm_seconds=times.warmup + times.confirm + 1.0)  # fmt: skip
     run = RunFolder(cfg, cells, "capacity")
-    with run.running(progress):
+    with run.running(derive):
         for rep in range(cfg.repeat):
             for index, cell in enumerate(cells):
                 progress.message(f"[{index + 1}/{len(cells)}] capacity of {cell.target} on "
@@ -204,7 +191,7 @@ def run_capacity(cfg: RunConfig, slo: Slo, plan: SearchPlan, times: StepTimes,
                     finally:
                         stepper.close()
                 progress.message(f"  {cell.cell_id}: {cap.message}")
-    return RunOutcome(run.dir, "complete", run.rows)
+    return RunOutcome(run.dir, "complete", run.rows, report=run.report)
 
 
 def measure_capacity(run: RunFolder, side: Side, stepper: Stepper, slo: Slo, plan: SearchPlan,

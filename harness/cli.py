@@ -17,7 +17,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from harness.config import SERVERS, SHAPES, TARGETS, RunConfig, parse_host_port
+from harness.config import SERVERS, SHAPES, TARGETS, parse_host_port
 from harness.console import console, derive_outputs, execute_run, print_scaling, stdout
 from harness.options import (
     OUTPUT,
@@ -29,25 +29,15 @@ from harness.options import (
 from reports.cli import compare_command, report_command
 from runfolder.errors import ConfigError, HarnessError
 
-DEFAULT_SUITE: dict[str, Any] = {
-    "targets": tuple(TARGETS),
-    "servers": ("gunicorn-gthread",),
-    "scenarios": ("browse",),
-    "duration": 20.0,
-    "warmup": 5.0,
-    "users": 16,
-    "name": "default",
-}
-
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Benchmark and profile Flask apps with numbers you can trust.
 
-    With no command, runs the default suite: the four reference targets on gunicorn
-    (gthread) under the browse scenario, 5 s warm-up and 20 s measured each, then
-    prints a table and where the run folder and report are.
+    With no command, runs the default suite (the same as 'suite'): technique studies
+    that say what caching, async views and servers buy, as capacity ratios with
+    intervals, then where the run folder and report are.
     """
     if ctx.invoked_subcommand is None:
         from harness.suite_cli import execute_suite

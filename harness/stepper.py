@@ -19,14 +19,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from harness import results
 from harness.capacity import Step
-from harness.errors import ProcessError
 from harness.loadgen import locust_executable
 from harness.monitor import CpuMonitor
 from harness.processes import Child, Supervisor, free_port, tail, wait_http_ready
 from harness.servers import Stack
-from loadtests import histograms as H
+from runfolder import figures, hdr
+from runfolder.errors import ProcessError
+from runfolder.window import SteadyWindow, steady_window
 
 RECORDER_WAIT_S = 30.0
 
@@ -125,15 +125,15 @@ def step_from_recorder(recorder: dict[str, Any], cpu_rows: list[dict[str, float]
     """A step's figures from its recorder.json: corrected latencies of the measured seconds."""
     # the step ran to just past the ``duration``-th whole second after its warm-up (see
     # Stepper.run): with a start at a fraction of a second, that span has one more second
-    window = results.steady_window(recorder, warmup, math.ceil(duration) + 1.0)
-    endpoints, _ = results.summarize_endpoints(recorder, window)
-    total = endpoints.get(results.ALL, {})
+    window = steady_window(recorder, warmup, math.ceil(duration) + 1.0)
+    endpoints, _ = figures.summarize_endpoints(recorder, window)
+    total = endpoints.get(figures.ALL, {})
     lat = total.get("corrected_latency_ms") or total.get("latency_ms") or {}
     start = float(recorder["start_unix"])
     steady_cpu = [r["generator_cpu_max_pct"] for r in cpu_rows
                   if start + window.first <= r["t"] <= start + window.last + 1]  # fmt: skip
     gen_bound = bool(steady_cpu) and (
-        sum(steady_cpu) / len(steady_cpu) > results.GENERATOR_CPU_LIMIT_PCT
+        sum(steady_cpu) / len(steady_cpu) > figures.GENERATOR_CPU_LIMIT_PCT
     )
     first, last = _thirds_p50(recorder, window)
     open_model = recorder.get("open_model") or {}
@@ -153,7 +153,7 @@ def step_from_recorder(recorder: dict[str, Any], cpu_rows: list[dict[str, float]
 
 
 def _thirds_p50(recorder: dict[str, Any],
-                window: results.SteadyWindow) -> tuple[float | None, float | None]:  # fmt: skip
+                window: SteadyWindow) -> tuple[float | None, float | None]:  # fmt: skip
     """p50 (corrected) of the first and the last third of the measured seconds."""
     seconds = list(range(window.first, window.last + 1))
     if len(seconds) < 2:
@@ -162,13 +162,8 @@ def _thirds_p50(recorder: dict[str, Any],
     by_t = {int(w["t"]): w for w in recorder.get("windows", [])}
 
     def p50(part: list[int]) -> float | None:
-        hist = H.new_histogram()
-        for t in part:
-            for entry in (by_t.get(t) or {}).get("endpoints", {}).values():
-                encoded = entry.get("corrected_hist") or entry.get("hist")
-                if encoded:
-                    H.merge_into(hist, H.decode(encoded))
-        stats = H.summary_ms(hist, (50.0,))
-        return stats["p50"] if stats else None
+        texts = [entry.get("corrected_hist") or entry.get("hist")
+                 for t in part for entry in (by_t.get(t) or {}).get("endpoints", {}).values()]
+        return hdr.percentile_ms(hdr.merge_encoded(hdr.new_histogram(), texts), 50.0)
 
     return p50(seconds[:third]), p50(seconds[-third:])

@@ -40,8 +40,9 @@ from harness.capacity_run import (
     start_side,
     step_row,
 )
+from harness.cells import Cell
 from harness.config import RunConfig
-from harness.engine import Cell, Progress, RunOutcome
+from harness.engine import Derive, Progress, RunOutcome
 from harness.processes import Supervisor
 from harness.stepper import Stepper
 
@@ -208,30 +209,33 @@ def _thin_ms(common: dict[str, Any], side: str) -> str:
     return f"thin ({value:.1f} ms)" if common.get(f"{side}_thin") else f"{value:.1f} ms"
 
 
-def run_suite(run: RunFolder, plan: SuitePlan, progress: Progress) -> RunOutcome:
+def run_suite(run: RunFolder, plan: SuitePlan, progress: Progress,
+              derive: Derive | None = None) -> RunOutcome:  # fmt: skip
     """Every chosen study into ``run``; ``summary.json`` gets a ``studies`` section."""
     studies, skipped = chosen_studies(plan)
     started = time.monotonic()
     results: list[dict[str, Any]] = []
-    run.sections["studies"] = {"plan": {"thorough": plan.thorough, "repetitions":
+    section: dict[str, Any] = {"plan": {"thorough": plan.thorough, "repetitions":
                                         plan.repetitions, "tolerance": plan.tolerance,
                                         "step_s": [plan.times.warmup, plan.times.duration]},
                                "studies": results, "skipped": skipped}  # fmt: skip
-    with run.running(progress):
+    run.set_section("studies", section)
+    with run.running(derive):
         for index, study in enumerate(studies):
             progress.message(f"[{index + 1}/{len(studies)}] {study.technique}: "
                              f"{study.label(study.baseline)} vs {study.label(study.variant)}, "
                              f"{study.workload}")  # fmt: skip
             results.append(run_study(run, study, plan, Slo.parse(study.slo), progress))
-            run.sections["studies"]["wall_s"] = round(time.monotonic() - started, 1)
-            run.save()
-    return RunOutcome(run.dir, "complete", run.rows)
+            section["wall_s"] = round(time.monotonic() - started, 1)
+            run.set_section("studies", section)
+    return RunOutcome(run.dir, "complete", run.rows, report=run.report)
 
 
 def study_cells(cfg: RunConfig, study: Study) -> tuple[Cell, Cell]:
-    a = Cell(study.baseline[0], study.baseline[1], study.scenario, cfg.workers, cfg.threads,
+    workers, threads = cfg.servers.workers, cfg.servers.threads
+    a = Cell(study.baseline[0], study.baseline[1], study.scenario, workers, threads,
              suffix=f"-{study.key}-a", scenario_arg=study.scenario)  # fmt: skip
-    b = Cell(study.variant[0], study.variant[1], study.scenario, cfg.workers, cfg.threads,
+    b = Cell(study.variant[0], study.variant[1], study.scenario, workers, threads,
              study.instances, suffix=f"-{study.key}-b", scenario_arg=study.scenario)  # fmt: skip
     return a, b
 

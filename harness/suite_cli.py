@@ -9,8 +9,8 @@ import click
 from rich.table import Table
 
 from harness.capacity_run import CONNECTIONS, RunFolder
-from harness.cli import console, stdout
 from harness.config import RunConfig
+from harness.console import console, derive_outputs, stdout
 from harness.engine import Progress
 from harness.studies import SuitePlan, chosen_studies, run_suite, study_cells
 
@@ -59,9 +59,9 @@ def execute_suite(thorough: bool = False, out: Any = None) -> None:
 
     started = time.monotonic()
     plan = SuitePlan.of(thorough)
-    cfg = RunConfig(targets=("sync",), scenarios=("queries",), users=CONNECTIONS,
-                    warmup=plan.times.warmup, duration=plan.times.duration,
-                    out=Path(out) if out else Path("runs"), name="suite")  # fmt: skip
+    cfg = RunConfig.build(targets=("sync",), scenarios=("queries",), users=CONNECTIONS,
+                          warmup=plan.times.warmup, duration=plan.times.duration,
+                          out=Path(out) if out else Path("runs"), name="suite")  # fmt: skip
     studies, skipped = chosen_studies(plan)
     cells = [c for st in studies for c in study_cells(cfg, st)]
     run = RunFolder(cfg, cells, "suite")
@@ -71,9 +71,9 @@ def execute_suite(thorough: bool = False, out: Any = None) -> None:
     for note in skipped:
         console.print(note)
     try:
-        run_suite(run, plan, progress)
+        run_suite(run, plan, progress, derive_outputs)
     finally:
-        section = run.sections.get("studies")
+        section = run.section("studies")
         if section and section.get("studies"):
             stdout.print(answers_table(section))
             for st in section["studies"]:
@@ -85,9 +85,8 @@ def execute_suite(thorough: bool = False, out: Any = None) -> None:
                  + ("" if thorough else " (python bench.py suite --thorough: longer, "
                     "narrower intervals)"))  # fmt: skip
     stdout.print(f"Run folder: {run.dir}")
-    report = run.dir / "report.html"
-    if report.exists():
-        stdout.print(f"Report: {report}")
+    if run.report:
+        stdout.print(f"Report: {run.report}")
 
 
 @click.command()

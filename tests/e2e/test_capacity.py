@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from harness.capacity import Slo, judge
+from harness.cells import Cell
 from harness.config import RunConfig
-from harness.engine import Cell, prepare_workload, start_cell
+from harness.engine import start_cell
 from harness.processes import Supervisor
 from harness.stepper import Stepper
+from harness.workload import prepare_workload
 from tests.e2e.helpers import bench, latest_run, load
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +48,7 @@ def test_capacity_of_sync_json_is_at_most_its_saturated_throughput(workdir: Path
 
 
 def test_a_server_frozen_mid_step_fails_the_step(tmp_path: Path) -> None:
-    cfg = RunConfig(targets=("sync",), scenarios=("json",), users=16)
+    cfg = RunConfig.build(targets=("sync",), scenarios=("json",), users=16)
     cell = Cell("sync", "gunicorn-gthread", "json", 2, 8, scenario_arg="json")
     slo = Slo(50.0, 0.1)
     with Supervisor() as sup:

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from harness.capacity import SearchPlan, Slo, Step, judge, search
-from harness.errors import ConfigError
+from runfolder.errors import ConfigError
 
 SLO = Slo(p99_ms=50.0, error_pct=0.1)
 
