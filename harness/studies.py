@@ -29,6 +29,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from harness.capacity import CapacitySearch, SearchPlan, Slo, Step, judge
@@ -285,9 +286,9 @@ def _measure(run: RunFolder, study: Study, plan: SuitePlan, slo: Slo, sides: lis
     if all(centres):
         for _ in range(plan.repetitions):  # A B A B: each repetition measures afresh
             for i in (0, 1):
-                estimates[i].append(repetition_estimate(lambda r, i=i: step(i, r)[0],
+                estimates[i].append(repetition_estimate(partial(_first, step, i),
                                                         float(centres[i] or 0), slo))  # fmt: skip
-    common = None
+    common: dict[str, Any] | None = None
     if all(estimates):
         rate = round(COMMON_SHARE * min(sum(e) / len(e) for e in estimates), 1)
         duration = min(plan.common_max_s, max(times.confirm, math.ceil(NON_THIN_SAMPLES / rate)))
@@ -315,6 +316,10 @@ def _measure(run: RunFolder, study: Study, plan: SuitePlan, slo: Slo, sides: lis
         "verdict": verdict(study, ratio, lo, hi, common),
         "answer": short_verdict(ratio, lo, hi, study.control),
     }  # fmt: skip
+
+
+def _first(step: Callable[[int, float], tuple[Step, Any]], side: int, rate: float) -> Step:
+    return step(side, rate)[0]
 
 
 def repetition_estimate(run_step: Callable[[float], Step], centre: float, slo: Slo) -> float:

@@ -73,36 +73,6 @@ def study_chart(st: dict[str, Any]) -> str:
     return charts.bars_chart(frame, title, "req/s under " + st["slo"]["text"])
 
 
-def ladder_chart(rows: list[dict[str, Any]], title: str) -> str:
-    """p99 (corrected) against offered rate, one line per cell; SLO line; knees marked."""
-    with charts.plt.rc_context(charts.STYLE):
-        return _ladder(rows, title)
-
-
-def _ladder(rows: list[dict[str, Any]], title: str) -> str:
-    fig, axes = charts._figure()
-    ax = axes[0][0]
-    slo = None
-    for i, row in enumerate(rows):
-        cap = row["capacity"]
-        slo = cap["slo"]["p99_ms"]
-        steps = sorted((s for s in cap["steps"] if s["rate"] > 0 and s["p99"]),
-                       key=lambda s: s["rate"])  # fmt: skip
-        color = charts.PALETTE[i % len(charts.PALETTE)]
-        ax.plot([s["rate"] for s in steps], [s["p99"] for s in steps], "-o", ms=3, color=color,
-                label=charts.label(row["cell_id"], charts.LEGEND_CHARS))  # fmt: skip
-        if cap.get("rate"):
-            ax.axvline(cap["rate"], color=color, ls=":", lw=1)
-    if slo:
-        ax.axhline(slo, color="#c0392b", ls="--", lw=1, label=f"SLO p99 {slo:g} ms")
-    ax.set_yscale("log")
-    ax.set_xlabel("offered rate (req/s)")
-    ax.set_ylabel("p99 ms (corrected)")
-    ax.set_title(charts.label(title))
-    charts._legend(ax, len(rows) + 1)
-    return charts._svg(fig)
-
-
 def answers_context(run_path: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
     section = studies_section(run_path)
     ladders = [r for r in rows if r.get("capacity")]
@@ -117,6 +87,6 @@ def answers_context(run_path: Path, rows: list[dict[str, Any]]) -> dict[str, Any
         by_study: dict[str, list[dict[str, Any]]] = {}
         for r in ladders:
             by_study.setdefault(str(r.get("study") or r["cell_id"]), []).append(r)
-        out["ladder_charts"] = [svg(ladder_chart(group, f"Capacity ladder: {key}"))
+        out["ladder_charts"] = [svg(charts.ladder_chart(group, f"Capacity ladder: {key}"))
                                 for key, group in by_study.items()]  # fmt: skip
     return out

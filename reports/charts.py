@@ -320,3 +320,33 @@ def repetitions_chart(changes: dict[str, Any]) -> str:
             ax.set_title(f"{metric} ({'req/s' if metric == 'rps' else 'ms'})", fontsize=9)
             ax.grid(axis="x", visible=False)
         return _svg(fig, tight=True)
+
+
+def ladder_chart(rows: list[dict[str, Any]], title: str) -> str:
+    """p99 (corrected) against offered rate, one line per cell; SLO line; knees marked."""
+    with plt.rc_context(STYLE):
+        return _ladder(rows, title)
+
+
+def _ladder(rows: list[dict[str, Any]], title: str) -> str:
+    fig, axes = _figure()
+    ax = axes[0][0]
+    slo = None
+    for i, row in enumerate(rows):
+        cap = row["capacity"]
+        slo = cap["slo"]["p99_ms"]
+        steps = sorted((s for s in cap["steps"] if s["rate"] > 0 and s["p99"]),
+                       key=lambda s: s["rate"])  # fmt: skip
+        color = PALETTE[i % len(PALETTE)]
+        ax.plot([s["rate"] for s in steps], [s["p99"] for s in steps], "-o", ms=3, color=color,
+                label=label(row["cell_id"], LEGEND_CHARS))  # fmt: skip
+        if cap.get("rate"):
+            ax.axvline(cap["rate"], color=color, ls=":", lw=1)
+    if slo:
+        ax.axhline(slo, color="#c0392b", ls="--", lw=1, label=f"SLO p99 {slo:g} ms")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered rate (req/s)")
+    ax.set_ylabel("p99 ms (corrected)")
+    ax.set_title(label(title))
+    _legend(ax, len(rows) + 1)
+    return _svg(fig)
