@@ -10,13 +10,18 @@ sides taking turns (A B A B), so drift hits both alike:
 2. the capacity search (``harness/capacity.py``) on each side from 0.7 X, bisecting
    below X, interleaved, to a coarse bracket: its centre C is where p99 crosses the SLO,
    interpolated log-linearly between the highest pass and the lowest failure;
-3. ``repetitions`` repetitions, interleaved, each measuring afresh with two steps of its
-   own: one at C, one 10% above (it passed) or below (it failed); the repetition's
-   capacity is where p99 crosses the SLO between its two steps;
+3. the search's crossing is the first repetition; ``repetitions - 1`` more, interleaved,
+   each measure afresh with two steps of their own: one at C, one 10% above (it passed)
+   or below (it failed); the repetition's capacity is where p99 crosses the SLO between
+   its two steps;
 4. the ratio variant / baseline of the mean capacities, with a 95% percentile-bootstrap
    interval over the repetitions resampled as interleaved pairs (scipy);
-5. one step per side at a common rate (0.7 x the smaller capacity), long enough for a
+5. one step per side at a common rate (0.7 x the smallest capacity), long enough for a
    p99 on 1,000 samples when the plan allows: p50 and p99 there, thin ones marked.
+
+Studies on one workload and SLO that share a side run as one group (the A/A control
+and caching share ``uncached``): every side of the group takes its turn, and the shared
+side is measured once.
 
 An A/A control (uncached against sync: the same app under two names) measures the
 suite's own noise floor; its interval should contain 1.0.
@@ -24,15 +29,17 @@ suite's own noise floor; its interval should contain 1.0.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
-from harness.capacity import CapacitySearch, SearchPlan, Slo, Step, judge
+from harness.capacity import Capacity, CapacitySearch, SearchPlan, Slo, Step, judge
 from harness.capacity_run import (
     RunFolder,
     Side,
@@ -54,6 +61,8 @@ SAME_WITHIN = 0.05  # "no difference within ±5%"
 INSTANCES_MIN_CPUS = 4
 COMMON_SHARE = 0.7  # the common rate: 0.7 x the smaller capacity
 REP_SPREAD = 0.1  # a repetition's second step: 10% above or below the first
+PROFILE_RATE = 0.02  # the share of requests profiled, for each study's "why" line
+WHY_TOP = 3
 
 
 @dataclass(frozen=True)
@@ -210,6 +219,40 @@ def _thin_ms(common: dict[str, Any], side: str) -> str:
     return f"thin ({value:.1f} ms)" if common.get(f"{side}_thin") else f"{value:.1f} ms"
 
 
+SideKey = tuple[str, str, int]  # target, server, instances
+
+
+def side_keys(study: Study) -> tuple[SideKey, SideKey]:
+    return (*study.baseline, 1), (*study.variant, study.instances)
+
+
+def group_studies(studies: list[Study]) -> list[list[Study]]:
+    """Studies on one workload and SLO that share a side run together: the shared side
+    (the A/A control's and caching's ``uncached`` baseline) is measured once."""
+    groups: list[list[Study]] = []
+    for study in studies:
+        for group in groups:
+            first = group[0]
+            keys = {k for g in group for k in side_keys(g)}
+            if ((first.scenario, first.slo) == (study.scenario, study.slo)
+                    and keys & set(side_keys(study))):  # fmt: skip
+                group.append(study)
+                break
+        else:
+            groups.append([study])
+    return groups
+
+
+def group_cells(cfg: RunConfig, group: list[Study]) -> list[Cell]:
+    keys: list[SideKey] = []
+    for study in group:
+        keys += [k for k in side_keys(study) if k not in keys]
+    return [Cell(target, server, group[0].scenario, cfg.servers.workers, cfg.servers.threads,
+                 instances, suffix=f"-{group[0].key}-s{n}", profiled=cfg.profiling.enabled,
+                 scenario_arg=group[0].scenario)
+            for n, (target, server, instances) in enumerate(keys)]  # fmt: skip
+
+
 def run_suite(run: RunFolder, plan: SuitePlan, progress: Progress,
               derive: Derive | None = None) -> RunOutcome:  # fmt: skip
     """Every chosen study into ``run``; ``summary.json`` gets a ``studies`` section."""
@@ -222,57 +265,78 @@ def run_suite(run: RunFolder, plan: SuitePlan, progress: Progress,
                                "studies": results, "skipped": skipped}  # fmt: skip
     run.set_section("studies", section)
     with run.running(derive):
-        for index, study in enumerate(studies):
-            progress.message(f"[{index + 1}/{len(studies)}] {study.technique}: "
-                             f"{study.label(study.baseline)} vs {study.label(study.variant)}, "
-                             f"{study.workload}")  # fmt: skip
-            results.append(run_study(run, study, plan, Slo.parse(study.slo), progress))
+        groups = group_studies(studies)
+        for index, group in enumerate(groups):
+            names = "; ".join(f"{st.technique}: {st.label(st.baseline)} vs "
+                              f"{st.label(st.variant)}" for st in group)  # fmt: skip
+            progress.message(f"[{index + 1}/{len(groups)}] {names}, {group[0].workload}")
+            results += run_group(run, group, plan, progress)
             section["wall_s"] = round(time.monotonic() - started, 1)
             run.set_section("studies", section)
     return RunOutcome(run.dir, "complete", run.rows, report=run.report)
 
 
-def study_cells(cfg: RunConfig, study: Study) -> tuple[Cell, Cell]:
-    workers, threads = cfg.servers.workers, cfg.servers.threads
-    a = Cell(study.baseline[0], study.baseline[1], study.scenario, workers, threads,
-             suffix=f"-{study.key}-a", scenario_arg=study.scenario)  # fmt: skip
-    b = Cell(study.variant[0], study.variant[1], study.scenario, workers, threads,
-             study.instances, suffix=f"-{study.key}-b", scenario_arg=study.scenario)  # fmt: skip
-    return a, b
+@dataclass
+class SideResult:
+    key: SideKey
+    side: Side
+    saturated: float = 0.0
+    capacity: Capacity | None = None
+    estimates: list[float] = field(default_factory=list)
+    ladder: list[Step] = field(default_factory=list)
+    common: Step | None = None
 
 
-def run_study(run: RunFolder, study: Study, plan: SuitePlan, slo: Slo,
-              progress: Progress) -> dict[str, Any]:  # fmt: skip
+def run_group(run: RunFolder, group: list[Study], plan: SuitePlan,
+              progress: Progress) -> list[dict[str, Any]]:  # fmt: skip
     t0 = time.monotonic()
+    slo = Slo.parse(group[0].slo)
+    cells = group_cells(run.cfg, group)
     with Supervisor() as sup:
-        sides = [start_side(sup, run, cell) for cell in study_cells(run.cfg, study)]
-        stepper = open_stepper(sup, run, sides, run.dir / "studies" / study.key)
+        sides = [start_side(sup, run, cell) for cell in cells]
+        stepper = open_stepper(sup, run, sides, run.dir / "studies" / group[0].key)
         try:
-            out = _measure(run, study, plan, slo, sides, stepper, progress)
+            keys = [(c.target, c.server, c.instances) for c in cells]
+            measured = _measure(run, plan, slo, [SideResult(k, s) for k, s in zip(keys, sides,
+                                                                                 strict=True)],
+                                stepper)  # fmt: skip
         finally:
             stepper.close()
-    out["wall_s"] = round(time.monotonic() - t0, 1)
-    progress.message(f"  {out['verdict']} [{out['wall_s']:.0f}s]")
+    by_key = {m.key: m for m in measured}
+    wall = round(time.monotonic() - t0, 1)
+    out = []
+    for study in group:
+        base, var = (by_key[k] for k in side_keys(study))
+        result = study_result(study, slo, base, var)
+        result["wall_s"] = wall
+        progress.message(f"  {result['verdict']}")
+        out.append(result)
+    progress.message(f"  [{wall:.0f}s]")
     return out
 
 
-def _measure(run: RunFolder, study: Study, plan: SuitePlan, slo: Slo, sides: list[Side],
-             stepper: Stepper, progress: Progress) -> dict[str, Any]:  # fmt: skip
+def _measure(run: RunFolder, plan: SuitePlan, slo: Slo, sides: list[SideResult],
+             stepper: Stepper) -> list[SideResult]:  # fmt: skip
     times = plan.times
-    ladders: list[list[Step]] = [[], []]
 
     def step(i: int, rate: float, duration: float | None = None) -> tuple[Step, Any]:
-        s, folder = stepper.run(rate, times.warmup, duration or times.duration, sides[i].stack.url)
+        s, folder = stepper.run(rate, times.warmup, duration or times.duration,
+                                sides[i].side.stack.url)  # fmt: skip
         if rate > 0:
             s.passed, s.reason = judge(s, slo)
-            ladders[i].append(s)
+            sides[i].ladder.append(s)
         return s, folder
 
-    probes = [step(i, 0.0, 1.0)[0].achieved for i in (0, 1)]  # rate 0: the closed model
-    plans = [SearchPlan(start=max(5.0, round(SEARCH_START * x, 1)), ceiling=max(x, 6.0),
-                        descend=DESCEND, tolerance=plan.tolerance, confirm=False,
-                        max_time=150.0) for x in probes]  # fmt: skip
-    searches = [CapacitySearch(slo, p, clock=time.monotonic) for p in plans]
+    order = range(len(sides))
+    for i in order:
+        sides[i].saturated = step(i, 0.0, 1.0)[0].achieved  # rate 0: the closed model
+    searches = [
+        CapacitySearch(slo, SearchPlan(start=max(5.0, round(SEARCH_START * s.saturated, 1)),
+                                       ceiling=max(s.saturated, 6.0), descend=DESCEND,
+                                       tolerance=plan.tolerance, confirm=False,
+                                       max_time=150.0), clock=time.monotonic)
+        for s in sides
+    ]  # fmt: skip
     for _ in range(40):  # interleaved: one step of each side in turn
         proposals = [s.next_step() for s in searches]
         if all(p is None for p in proposals):
@@ -280,42 +344,77 @@ def _measure(run: RunFolder, study: Study, plan: SuitePlan, slo: Slo, sides: lis
         for i, proposal in enumerate(proposals):
             if proposal is not None:
                 searches[i].record(step(i, proposal[0])[0])
-    caps = [s.result() for s in searches]
-    estimates: list[list[float]] = [[], []]
-    centres = [interpolate(c.steps, slo) if c.rate is not None else None for c in caps]
-    if all(centres):
-        for _ in range(plan.repetitions):  # A B A B: each repetition measures afresh
-            for i in (0, 1):
-                estimates[i].append(repetition_estimate(partial(_first, step, i),
-                                                        float(centres[i] or 0), slo))  # fmt: skip
-    common: dict[str, Any] | None = None
-    if all(estimates):
-        rate = round(COMMON_SHARE * min(sum(e) / len(e) for e in estimates), 1)
+    centres: list[float | None] = []
+    for i in order:
+        result = sides[i].capacity = searches[i].result()
+        centre = interpolate(result.steps, slo) if result.rate is not None else None
+        centres.append(centre)
+        if centre is not None:
+            sides[i].estimates.append(centre)  # repetition 1: the search's own crossing
+    if all(c is not None for c in centres):
+        for _ in range(plan.repetitions - 1):  # A B A B: each repetition measures afresh
+            for i in order:
+                sides[i].estimates.append(repetition_estimate(
+                    partial(_first, step, i), float(centres[i] or 0), slo))  # fmt: skip
+        rate = round(COMMON_SHARE * min(sum(s.estimates) / len(s.estimates) for s in sides), 1)
         duration = min(plan.common_max_s, max(times.confirm, math.ceil(NON_THIN_SAMPLES / rate)))
-        common = {"rate": rate, "seconds": duration}
-        for i, name in ((0, "base"), (1, "variant")):
-            s, folder = step(i, rate, duration)
-            common.update({f"{name}_p50": s.p50, f"{name}_p99": s.p99, f"{name}_thin": s.thin})
-            row = step_row(run, sides[i], stepper, s, folder, times, duration=duration)
+        for i in order:
+            at, folder = step(i, rate, duration)
+            sides[i].common = at
+            row = step_row(run, sides[i].side, stepper, at, folder, times, duration=duration)
             if row is not None:
-                row["study"] = study.key
-                row["capacity"] = {**caps[i].to_json(),
-                                   "steps": [x.to_json() for x in ladders[i]]}  # fmt: skip
+                found = sides[i].capacity
+                row["common_rate"] = {"rate": rate, "seconds": duration}
+                row["capacity"] = {**(found.to_json() if found else {}),
+                                   "steps": [x.to_json() for x in sides[i].ladder]}  # fmt: skip
                 run.add_row(row)
+    return sides
+
+
+def study_result(study: Study, slo: Slo, base: SideResult, var: SideResult) -> dict[str, Any]:
+    common: dict[str, Any] | None = None
+    if base.common is not None and var.common is not None:
+        common = {"rate": base.common.rate}
+        for name, s in (("base", base.common), ("variant", var.common)):
+            common.update({f"{name}_p50": s.p50, f"{name}_p99": s.p99, f"{name}_thin": s.thin})
     ratio = lo = hi = None
-    if all(estimates):
-        ratio, lo, hi = ratio_interval(estimates[0], estimates[1])
+    if base.estimates and var.estimates:
+        ratio, lo, hi = ratio_interval(base.estimates, var.estimates)
     return {
         "key": study.key, "technique": study.technique, "question": study.question,
         "workload": study.workload, "scenario": study.scenario, "control": study.control,
-        "baseline": _side_json(study.baseline, caps[0], estimates[0], sides[0], probes[0]),
-        "variant": _side_json(study.variant, caps[1], estimates[1], sides[1], probes[1]),
+        "baseline": _side_json(study.baseline, base), "variant": _side_json(study.variant, var),
         "ratio": _r(ratio), "ci": [_r(lo), _r(hi)] if lo is not None else None,
-        "repetitions": min(len(estimates[0]), len(estimates[1])), "common": common,
-        "steps": len(ladders[0]) + len(ladders[1]), "slo": slo.to_json(),
+        "repetitions": min(len(base.estimates), len(var.estimates)), "common": common,
+        "steps": len(base.ladder) + len(var.ladder), "slo": slo.to_json(),
         "verdict": verdict(study, ratio, lo, hi, common),
         "answer": short_verdict(ratio, lo, hi, study.control),
     }  # fmt: skip
+
+
+def add_why(run_dir: Path, section: dict[str, Any]) -> None:
+    """Each study's "why" line from the run's profiled samples (``profiles/hotspots.json``):
+    the variant's top functions by self time per request beside the baseline's."""
+    try:
+        cells = json.loads((run_dir / "profiles" / "hotspots.json").read_text())["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        cells = {}
+    for st in section.get("studies", []):
+        parts = [why_part(st[name], cells) for name in ("variant", "baseline")]
+        found = [p for p in parts if p]
+        st["why"] = "why: " + "; ".join(found) if found else "why: no profiled samples"
+
+
+def why_part(side: dict[str, Any], cells: dict[str, Any]) -> str:
+    endpoints = (cells.get(side["cell_id"]) or {}).get("endpoints") or {}
+    if not endpoints:
+        return ""
+    ep = max(endpoints.values(), key=lambda e: e.get("profiled_requests", 0))
+    top = sorted(ep.get("hotspots") or [], key=lambda h: -float(h.get("self_ms", 0)))[:WHY_TOP]
+    funcs = ", ".join(f"{h['function']} {h['self_ms']:.2f} ms" for h in top) or "no hotspot"
+    return (f"{side['target']} on {side['server']} spends {funcs} (self, per request; "
+            f"{ep.get('profiled_requests', 0)} profiled, {ep.get('wall_ms_mean', 0):.1f} ms "
+            "each)")  # fmt: skip
 
 
 def _first(step: Callable[[int, float], tuple[Step, Any]], side: int, rate: float) -> Step:
@@ -334,13 +433,14 @@ def repetition_estimate(run_step: Callable[[float], Step], centre: float, slo: S
     return est
 
 
-def _side_json(side: tuple[str, str], cap: Any, estimates: list[float], started: Side,
-               saturated: float) -> dict[str, Any]:  # fmt: skip
-    mean = sum(estimates) / len(estimates) if estimates else None
-    return {"target": side[0], "server": side[1], "cell_id": started.cell.cell_id,
-            "saturated_rps": _r(saturated),
-            "capacity": _r(mean), "repetitions": [_r(e) for e in estimates],
-            "search": cap.message, "outcome": cap.outcome}  # fmt: skip
+def _side_json(side: tuple[str, str], result: SideResult) -> dict[str, Any]:
+    est = result.estimates
+    cap = result.capacity
+    return {"target": side[0], "server": side[1], "cell_id": result.side.cell.cell_id,
+            "saturated_rps": _r(result.saturated),
+            "capacity": _r(sum(est) / len(est)) if est else None,
+            "repetitions": [_r(e) for e in est],
+            "search": cap.message if cap else "", "outcome": cap.outcome if cap else ""}
 
 
 def _r(value: float | None) -> float | None:

@@ -12,7 +12,15 @@ from harness.capacity_run import CONNECTIONS, RunFolder
 from harness.config import RunConfig
 from harness.console import console, derive_outputs, stdout
 from harness.engine import Progress
-from harness.studies import SuitePlan, chosen_studies, run_suite, study_cells
+from harness.studies import (
+    PROFILE_RATE,
+    SuitePlan,
+    add_why,
+    chosen_studies,
+    group_cells,
+    group_studies,
+    run_suite,
+)
 
 
 def answers_table(section: dict[str, Any]) -> Table:
@@ -61,23 +69,41 @@ def execute_suite(thorough: bool = False, out: Any = None) -> None:
     plan = SuitePlan.of(thorough)
     cfg = RunConfig.build(targets=("sync",), scenarios=("queries",), users=CONNECTIONS,
                           warmup=plan.times.warmup, duration=plan.times.duration,
-                          out=Path(out) if out else Path("runs"), name="suite")  # fmt: skip
+                          out=Path(out) if out else Path("runs"), name="suite", profile=True,
+                          profile_rate=PROFILE_RATE)  # fmt: skip
     studies, skipped = chosen_studies(plan)
-    cells = [c for st in studies for c in study_cells(cfg, st)]
+    cells = [c for group in group_studies(studies) for c in group_cells(cfg, group)]
     run = RunFolder(cfg, cells, "suite")
+
+    def derive(run_dir: Path, profiled: bool) -> Path | None:
+        """Profiles first, then each study's "why" line, then the report."""
+        try:
+            from profiles.aggregate import aggregate_run
+
+            aggregate_run(run_dir)
+        except Exception as exc:  # derived files can be rebuilt later
+            console.print(f"warning: profile aggregation failed: {exc}")
+        section = run.section("studies")
+        if section:
+            add_why(run_dir, section)
+            run.set_section("studies", section)
+        return derive_outputs(run_dir, False)
+
     progress = Progress(message=lambda text: console.print(text, highlight=False))
     console.print(f"{'Thorough' if thorough else 'Quick'} suite: {len(studies)} studies, "
                   f"{plan.repetitions} interleaved repetitions each")  # fmt: skip
     for note in skipped:
         console.print(note)
     try:
-        run_suite(run, plan, progress, derive_outputs)
+        run_suite(run, plan, progress, derive)
     finally:
         section = run.section("studies")
         if section and section.get("studies"):
             stdout.print(answers_table(section))
             for st in section["studies"]:
                 stdout.print(f"  {st['question']} {st['verdict']}")
+                if st.get("why"):
+                    stdout.print(f"    {st['why']}")
             for note in section.get("skipped", []):
                 stdout.print(f"note: {note}")
     wall = time.monotonic() - started

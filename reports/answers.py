@@ -53,6 +53,7 @@ def answers_frame(section: dict[str, Any]) -> pd.DataFrame:
                 f"{_thin(common.get('variant_p99'), common.get('variant_thin', False))} "
                 f"at {common['rate']:.0f}/s" if common.get("base_p99") is not None else "–"),
             "verdict": st["verdict"],
+            "why (profiled samples)": st.get("why", "–"),
         })  # fmt: skip
     return pd.DataFrame(rows)
 

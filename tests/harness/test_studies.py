@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from harness.capacity import Slo, Step
+from harness.config import RunConfig
 from harness.studies import (
     STUDIES,
     SuitePlan,
+    add_why,
     chosen_studies,
+    group_cells,
+    group_studies,
     interpolate,
     ratio_interval,
     repetition_estimate,
@@ -72,3 +79,30 @@ def test_quick_suite_has_the_control_and_skips_instances_on_two_cpus() -> None:
     assert "instances" not in {s.key for s in thorough}
     assert any("instances" in note and "4 CPUs" in note for note in skipped)
     assert "instances" in {s.key for s in chosen_studies(SuitePlan.of(True), cpus=8)[0]}
+
+
+def test_studies_sharing_a_side_run_as_one_group() -> None:
+    quick, _ = chosen_studies(SuitePlan.of(False), cpus=2)
+    groups = group_studies(quick)
+    keys = [[s.key for s in g] for g in groups]
+    assert ["aa-control", "caching-queries"] in keys  # both have uncached as baseline
+    cfg = RunConfig.build()
+    cells = group_cells(cfg, next(g for g in groups if len(g) == 2))
+    assert [c.target for c in cells] == ["uncached", "sync", "cached"]
+    assert len({c.cell_id for c in cells}) == 3
+
+
+def test_why_lines_name_each_sides_top_functions(tmp_path: Path) -> None:
+    hot = {"cells": {"b-cell": {"endpoints": {"GET /q": {"profiled_requests": 40,
+           "wall_ms_mean": 1.5, "hotspots": [{"function": "cache_get", "self_ms": 0.2},
+                                              {"function": "render", "self_ms": 0.4}]}}}}}
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "hotspots.json").write_text(json.dumps(hot))
+    section = {"studies": [{"baseline": {"cell_id": "a-cell", "target": "uncached",
+                                         "server": "gthread"},
+                            "variant": {"cell_id": "b-cell", "target": "cached",
+                                        "server": "gthread"}}]}  # fmt: skip
+    add_why(tmp_path, section)
+    why = section["studies"][0]["why"]
+    assert why.startswith("why: cached on gthread spends render 0.40 ms, cache_get 0.20 ms")
+    assert "uncached" not in why  # no samples for the baseline: left out, not invented
