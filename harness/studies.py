@@ -6,10 +6,11 @@ nothing) and one persistent Locust drives them, every step sent to one side's UR
 sides taking turns (A B A B), so drift hits both alike:
 
 1. a closed-model probe step (every connection busy) measures each side's saturated
-   rate X: no open-model rate at or above X is sustainable, so X is the search's ceiling;
-2. the capacity search (``harness/capacity.py``) on each side from 0.7 X, bisecting
-   below X, interleaved, to a coarse bracket: its centre C is where p99 crosses the SLO,
-   interpolated log-linearly between the highest pass and the lowest failure;
+   rate X, a hint of where the knee is (one noisy second of it is not a bound);
+2. the capacity search (``harness/capacity.py``) on each side from 0.7 X (x 1.3 up while
+   it passes, x 0.6 down while it fails, then bisection), interleaved, to a coarse
+   bracket: C is where p99 crosses the SLO, interpolated log-linearly between the
+   highest pass and the lowest failure;
 3. the search's crossing is the first repetition; ``repetitions - 1`` more, interleaved,
    each measure afresh with two steps of their own: one at C, one 10% above (it passed)
    or below (it failed); the repetition's capacity is where p99 crosses the SLO between
@@ -55,7 +56,8 @@ from harness.processes import Supervisor
 from harness.stepper import Stepper
 
 SEARCH_START = 0.7  # the search starts at 0.7 x the saturated (closed-model) rate ...
-DESCEND = 0.6  # ... and steps down by 0.6 while even that fails
+DESCEND = 0.6  # ... steps down by 0.6 while even that fails ...
+SEARCH_FACTOR = 1.3  # ... and up by 1.3 while it passes: a probe is a hint, not a bound
 NON_THIN_SAMPLES = 1000  # p99 with 10 samples above it
 SAME_WITHIN = 0.05  # "no difference within ±5%"
 INSTANCES_MIN_CPUS = 4
@@ -332,7 +334,7 @@ def _measure(run: RunFolder, plan: SuitePlan, slo: Slo, sides: list[SideResult],
         sides[i].saturated = step(i, 0.0, 1.0)[0].achieved  # rate 0: the closed model
     searches = [
         CapacitySearch(slo, SearchPlan(start=max(5.0, round(SEARCH_START * s.saturated, 1)),
-                                       ceiling=max(s.saturated, 6.0), descend=DESCEND,
+                                       factor=SEARCH_FACTOR, descend=DESCEND,
                                        tolerance=plan.tolerance, confirm=False,
                                        max_time=150.0), clock=time.monotonic)
         for s in sides
@@ -424,13 +426,27 @@ def _first(step: Callable[[int, float], tuple[Step, Any]], side: int, rate: floa
 def repetition_estimate(run_step: Callable[[float], Step], centre: float, slo: Slo) -> float:
     """One repetition's capacity from two steps of its own around the search's ``centre``:
     one at the centre, one 10% above it (it passed) or below (it failed); where p99 crosses
-    the SLO between them, or the rate passed / failed when both landed on one side."""
+    the SLO on the line through the two (log p99 against rate): between them when they
+    straddle it, extrapolated (at most 50% beyond) when both landed on one side, so that
+    a repetition measures a level rather than repeating the step's rate."""
     first = run_step(round(centre, 1))
     second = run_step(round(centre * (1 + REP_SPREAD if first.passed else 1 - REP_SPREAD), 1))
-    est = interpolate([first, second], slo)
-    if est is None:  # both failed: below the lower of the two
-        return min(first.rate, second.rate) * (1 - REP_SPREAD)
+    low, high = sorted((first, second), key=lambda s: s.rate)
+    est = interpolate([first, second], slo) if low.passed and not high.passed else None
+    if est is None:
+        est = extrapolate(low, high, slo)
     return est
+
+
+def extrapolate(low: Step, high: Step, slo: Slo) -> float:
+    """Where the line through two steps (log p99 against rate) reaches the SLO's p99,
+    within [0.5 x low, 1.5 x high]; the nearer step's rate when p99 did not rise."""
+    nearer = high if low.passed and high.passed else low
+    if not low.p99 or not high.p99 or high.p99 <= low.p99 or high.rate <= low.rate:
+        return nearer.rate if nearer.passed else nearer.rate * (1 - REP_SPREAD)
+    slope = (math.log(high.p99) - math.log(low.p99)) / (high.rate - low.rate)
+    rate = high.rate + (math.log(slo.p99_ms) - math.log(high.p99)) / slope
+    return min(1.5 * high.rate, max(0.5 * low.rate, rate))
 
 
 def _side_json(side: tuple[str, str], result: SideResult) -> dict[str, Any]:

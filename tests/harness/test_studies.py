@@ -46,10 +46,13 @@ def test_repetition_estimate_steps_up_after_a_pass_and_down_after_a_failure() ->
         return _step(rate, 50 * (rate / 150) ** 4)  # crosses the SLO at 150
 
     est = repetition_estimate(run, 140, SLO)
-    assert asked == [140, 154] and 140 < est < 154
+    assert asked == [140, 154] and 140 < est < 154 and abs(est - 150) < 1
     asked.clear()
     est = repetition_estimate(run, 160, SLO)
-    assert asked == [160, 144] and 144 < est < 160
+    assert asked == [160, 144] and 144 < est < 160 and abs(est - 150) < 1
+    asked.clear()
+    est = repetition_estimate(run, 100, SLO)  # both pass: extrapolated, not the step's rate
+    assert asked == [100, 110] and 140 < est < 160
 
 
 def test_ratio_interval_contains_the_ratio_and_excludes_one_for_a_clear_gain() -> None:
