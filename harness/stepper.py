@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.capacity import Step
-from harness.loadgen import locust_executable
+from harness.loadgen import locust_web_argv
 from harness.monitor import CpuMonitor
 from harness.processes import Child, Supervisor, free_port, tail, wait_http_ready
 from harness.servers import Stack
@@ -50,14 +50,14 @@ class Stepper:
     def open(self) -> Stepper:
         port = free_port()
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.argv = [
-            locust_executable(), "-f", self.workload.locustfile, *self.workload.user_classes,
-            *self.workload.extra_args, "--host", self.stacks[0].url, "--web-host", "127.0.0.1",
-            "--web-port", str(port), "--users", str(self.users),
-            "--spawn-rate", str(self.users * 20), "--stop-timeout", "2",
-            "--bench-out", str(self.out_dir.resolve()), "--bench-per-test",
-            "--bench-rate", "1",  # open model from the start; each step sets its own rate
-        ]  # fmt: skip
+        # open model from the start (each step sets its own rate); short drain at a stop
+        step_flags = ("--stop-timeout", "2", "--bench-rate", "1")
+        self.argv = locust_web_argv(
+            locustfile=self.workload.locustfile, user_classes=self.workload.user_classes,
+            extra=(*self.workload.extra_args, *step_flags), host=self.stacks[0].url,
+            web_port=port, users=self.users, spawn_rate=self.users * 20,
+            tests_dir=self.out_dir.resolve(),
+        )  # fmt: skip
         self.locust = self.sup.start("locust (steps)", self.argv, cwd=self.out_dir,
                                      log_path=self.out_dir / "locust.log", cpus=self.cpus)
         self.web = f"http://127.0.0.1:{port}"
