@@ -120,7 +120,10 @@ def start_side(sup: Supervisor, run: RunFolder, cell: Cell, rep: int = 0) -> Sid
     folder.mkdir(parents=True)
     db = run.db_root / f"{cell.cell_id}-r{rep}"
     db.mkdir(parents=True, exist_ok=True)
-    stack = start_cell(sup, run.cfg, cell, folder, db / "bench.sqlite3")
+    # profiled steps sample from the first request on: the profiler's default of always
+    # profiling each endpoint's first 50 requests would slow a probe or a first step
+    env = {"FLASK_PROFILE_MIN_PER_ENDPOINT": "0"} if cell.profiled else None
+    stack = start_cell(sup, run.cfg, cell, folder, db / "bench.sqlite3", env)
     run.writer.add_commands(stack.commands)
     workload = prepare_workload(run.cfg, cell, stack, folder, run.dir)
     return Side(cell, stack, folder, workload)

@@ -218,7 +218,7 @@ def run_cell(
 
 
 def start_cell(sup: Supervisor, cfg: RunConfig, cell: Cell, log_dir: Path,
-               db_path: Path) -> Stack:  # fmt: skip
+               db_path: Path, extra_env: dict[str, str] | None = None) -> Stack:  # fmt: skip
     """What a cell measures, started: a reference target or the user's app, or a --host."""
     if cfg.subject.host:
         return Stack(url=cfg.subject.host.rstrip("/"), server=None)  # type: ignore[arg-type]
@@ -238,6 +238,7 @@ def start_cell(sup: Supervisor, cfg: RunConfig, cell: Cell, log_dir: Path,
         profile_rate=cfg.profiling.rate if cell.profiled else None,
         balance=cfg.servers.balance,
         keepalive=cfg.servers.upstream_keepalive,
+        extra_env=extra_env,
     )
 
 
