@@ -101,11 +101,11 @@ def execute_suite(thorough: bool = False, out: Any = None) -> None:
         if section and section.get("studies"):
             stdout.print(answers_table(section))
             for st in section["studies"]:
-                stdout.print(f"  {st['question']} {st['verdict']}")
-                if st.get("why"):
-                    stdout.print(f"    {st['why']}")
+                stdout.print(f"  {st['question']} {st['verdict']}", markup=False)
+                if st.get("why"):  # function names such as [async_to_sync thread hop]
+                    stdout.print(f"    {st['why']}", markup=False)
             for note in section.get("skipped", []):
-                stdout.print(f"note: {note}")
+                stdout.print(f"note: {note}", markup=False)
     wall = time.monotonic() - started
     stdout.print(f"{'Thorough' if thorough else 'Quick'} suite wall time: {wall:.0f} s"
                  + ("" if thorough else " (python bench.py suite --thorough: longer, "
