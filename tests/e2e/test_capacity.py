@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 def test_capacity_of_sync_json_is_at_most_its_saturated_throughput(workdir: Path) -> None:
     out = workdir / "runs"
     cap = bench(["capacity", "--target", "sync", "--scenario", "json", "--start-rate", "100",
-                 "--max-time", "45s", "--confirm", "3s", "--out", str(out)], workdir)  # fmt: skip
+                 "--max-time", "40s", "--confirm", "3s", "--out", str(out)], workdir)  # fmt: skip
     assert cap.returncode == 0, cap.stderr[-2000:]
     assert "bracket" in cap.stdout and "Ladder of sync-gunicorn-gthread-json" in cap.stdout
     summary = load(latest_run(out), "summary.json")
@@ -35,9 +35,12 @@ def test_capacity_of_sync_json_is_at_most_its_saturated_throughput(workdir: Path
         ladder["steps"][0]
     )
     low, high = ladder["bracket"]
-    rate = ladder["rate"]
-    assert rate is not None and rate == low, ladder["message"]
-    assert high is None or high > low
+    assert low > 0 and (high is None or high > low), ladder["message"]
+    # on a loaded machine the confirmation can fail even below the knee ("unconfirmed"):
+    # the highest rate that passed is then what is compared
+    assert ladder["outcome"] in ("found", "unconfirmed", "time-bound"), ladder["message"]
+    rate = ladder["rate"] if ladder["rate"] is not None else low
+    assert ladder["rate"] is None or ladder["rate"] == low
     # the closed model, same cell, saturated: every connection always busy
     closed = bench(["run", "--target", "sync", "--scenario", "json", "--users", "64",
                     "--warmup", "1s", "--duration", "3s", "--out", str(out)], workdir)  # fmt: skip
