@@ -26,6 +26,7 @@ from harness.processes import Child, Supervisor, free_port, tail, wait_http_read
 from harness.servers import Stack
 from runfolder import figures, hdr
 from runfolder.errors import ProcessError
+from runfolder.health import generator_health
 from runfolder.window import SteadyWindow, steady_window
 
 RECORDER_WAIT_S = 30.0
@@ -64,7 +65,8 @@ class Stepper:
         wait_http_ready(self.locust, self.web + "/", timeout=30)
         locust = self.locust
         self.monitor = CpuMonitor(
-            lambda: [locust.pid], lambda: [c.pid for s in self.stacks for c in s.server_side()]
+            lambda: [locust.pid], lambda: [c.pid for s in self.stacks for c in s.server_side()],
+            generator_cpus=self.cpus,
         )
         self.monitor.start()
         return self
@@ -109,7 +111,8 @@ class Stepper:
             time.sleep(0.05)
         recorder = json.loads(path.read_text())
         cpu = self.monitor.rows if self.monitor else []
-        return step_from_recorder(recorder, cpu, rate, warmup, duration), folder
+        gen_cpus = len(self.cpus) if self.cpus else None
+        return step_from_recorder(recorder, cpu, rate, warmup, duration, gen_cpus), folder
 
     def _check_alive(self) -> None:
         dead = [c for s in self.stacks for c in s.dead()]
@@ -121,7 +124,8 @@ class Stepper:
 
 
 def step_from_recorder(recorder: dict[str, Any], cpu_rows: list[dict[str, float]], rate: float,
-                       warmup: float, duration: float) -> Step:  # fmt: skip
+                       warmup: float, duration: float,
+                       generator_cpus: int | None = None) -> Step:  # fmt: skip
     """A step's figures from its recorder.json: corrected latencies of the measured seconds."""
     # the step ran to just past the ``duration``-th whole second after its warm-up (see
     # Stepper.run): with a start at a fraction of a second, that span has one more second
@@ -130,11 +134,12 @@ def step_from_recorder(recorder: dict[str, Any], cpu_rows: list[dict[str, float]
     total = endpoints.get(figures.ALL, {})
     lat = total.get("corrected_latency_ms") or total.get("latency_ms") or {}
     start = float(recorder["start_unix"])
-    steady_cpu = [r["generator_cpu_max_pct"] for r in cpu_rows
-                  if start + window.first <= r["t"] <= start + window.last + 1]  # fmt: skip
-    gen_bound = bool(steady_cpu) and (
-        sum(steady_cpu) / len(steady_cpu) > figures.GENERATOR_CPU_LIMIT_PCT
-    )
+    # the generator's own saturation (its busiest process, its processes together) ends a
+    # search; CPUs kept busy by other programs are noted in the row, not judged per step
+    own = [{k: v for k, v in r.items() if k != "generator_cpus_busy_pct"} for r in cpu_rows
+           if start + window.first <= r["t"] <= start + window.last + 1]  # fmt: skip
+    health, _ = generator_health(recorder, own, window, generator_cpus)
+    gen_bound = bool(health["generator_saturated"])
     first, last = _thirds_p50(recorder, window)
     open_model = recorder.get("open_model") or {}
     return Step(
