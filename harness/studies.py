@@ -123,6 +123,7 @@ class SuitePlan:
     times: StepTimes = QUICK_STEPS
     tolerance: float = 0.20  # the search only centres the repetitions
     common_max_s: float = 4.0  # the common-rate step's longest measured time
+    headline: bool = True  # the browse journey and its hotspots (harness/headline.py)
 
     @classmethod
     def of(cls, thorough: bool) -> SuitePlan:
@@ -277,6 +278,10 @@ def run_suite(run: RunFolder, plan: SuitePlan, progress: Progress,
             results += run_group(run, group, plan, progress)
             section["wall_s"] = round(time.monotonic() - started, 1)
             run.set_section("studies", section)
+        if plan.headline:
+            from harness.headline import run_headline
+
+            run.set_section("headline", run_headline(run, plan.thorough, progress))
     return RunOutcome(run.dir, "complete", run.rows, report=run.report)
 
 

@@ -12,6 +12,7 @@ from harness.capacity_run import CONNECTIONS, RunFolder
 from harness.config import RunConfig
 from harness.console import console, derive_outputs, stdout
 from harness.engine import Progress
+from harness.headline import add_hotspots
 from harness.studies import (
     PROFILE_RATE,
     SuitePlan,
@@ -52,6 +53,20 @@ def answers_table(section: dict[str, Any]) -> Table:
     return table
 
 
+def headline_table(headline: dict[str, Any]) -> Table:
+    """The browse journey: its slowest steps first, with where their time goes."""
+    table = Table(title=f"Headline: the browse journey ({headline['target']} · "
+                  f"{headline['server']}, {headline['users']} users, closed model)",
+                  title_justify="left")  # fmt: skip
+    for col in ("endpoint", "req/s", "p50 ms", "p99 ms", "errors", "top functions (self/req)"):
+        table.add_column(col, justify="left" if col.startswith(("endpoint", "top")) else "right")
+    for ep in headline["endpoints"]:
+        spots = ", ".join(f"{h['function']} {h['self_ms']:.1f} ms" for h in ep["hotspots"])
+        table.add_row(ep["endpoint"], f"{ep['rps']:,.1f}", _ms(ep["p50"], "p50" in ep["thin"]),
+                      _ms(ep["p99"], "p99" in ep["thin"]), f"{ep['error_pct']:.2f}%", spots)
+    return table
+
+
 def _rate(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
@@ -87,6 +102,10 @@ def execute_suite(thorough: bool = False, out: Any = None) -> None:
         if section:
             add_why(run_dir, section)
             run.set_section("studies", section)
+        headline = run.section("headline")
+        if headline:
+            add_hotspots(run_dir, headline)
+            run.set_section("headline", headline)
         return derive_outputs(run_dir, False)
 
     progress = Progress(message=lambda text: console.print(text, highlight=False))
@@ -106,6 +125,11 @@ def execute_suite(thorough: bool = False, out: Any = None) -> None:
                     stdout.print(f"    {st['why']}", markup=False)
             for note in section.get("skipped", []):
                 stdout.print(f"note: {note}", markup=False)
+        headline = run.section("headline")
+        if headline:
+            stdout.print(headline_table(headline))
+            if headline.get("sentence"):
+                stdout.print(f"  {headline['sentence']}", markup=False)
     wall = time.monotonic() - started
     stdout.print(f"{'Thorough' if thorough else 'Quick'} suite wall time: {wall:.0f} s"
                  + ("" if thorough else " (python bench.py suite --thorough: longer, "

@@ -18,13 +18,17 @@ from reports import charts
 from reports.html import svg, table
 
 
-def studies_section(run_path: Path) -> dict[str, Any] | None:
+def summary_section(run_path: Path, name: str) -> dict[str, Any] | None:
     try:
         data = json.loads((run_path / "summary.json").read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    section = data.get("studies")
+    section = data.get(name)
     return section if isinstance(section, dict) else None
+
+
+def studies_section(run_path: Path) -> dict[str, Any] | None:
+    return summary_section(run_path, "studies")
 
 
 def _thin(value: float | None, thin: bool) -> str:
@@ -74,11 +78,31 @@ def study_chart(st: dict[str, Any]) -> str:
     return charts.bars_chart(frame, title, "req/s under " + st["slo"]["text"])
 
 
+def headline_frame(headline: dict[str, Any]) -> pd.DataFrame:
+    """The browse journey's endpoints, slowest first, with their top functions."""
+    rows = []
+    for ep in headline.get("endpoints", []):
+        rows.append({
+            "endpoint": ep["endpoint"], "req/s": ep["rps"],
+            "p50 ms": _thin(ep.get("p50"), "p50" in ep.get("thin", [])),
+            "p99 ms": _thin(ep.get("p99"), "p99" in ep.get("thin", [])),
+            "errors %": ep.get("error_pct"),
+            "top functions (self ms per request)": ", ".join(
+                f"{h['function']} {h['self_ms']:.1f}" for h in ep.get("hotspots", [])) or "–",
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def answers_context(run_path: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
     section = studies_section(run_path)
+    headline = summary_section(run_path, "headline")
     ladders = [r for r in rows if r.get("capacity")]
     out: dict[str, Any] = {"answers_table": None, "study_charts": [], "ladder_charts": [],
-                           "answers_notes": []}  # fmt: skip
+                           "answers_notes": [], "headline_table": None,
+                           "headline_sentence": None}  # fmt: skip
+    if headline and headline.get("endpoints"):
+        out["headline_table"] = table(headline_frame(headline))
+        out["headline_sentence"] = headline.get("sentence")
     if section and section.get("studies"):
         out["answers_table"] = table(answers_frame(section))
         out["study_charts"] = [svg(study_chart(st)) for st in section["studies"]

@@ -1,0 +1,88 @@
+"""The default suite's headline: the ``browse`` journey, and where its time goes.
+
+A person logging in, listing and opening items, creating one through a CSRF form:
+closed-model users on one target, a sample of requests profiled. The studies answer
+"what does a technique buy"; the headline answers "which part of a real journey is
+slow, and in which function" (the login's password hash, most often).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.capacity_run import RunFolder
+from harness.cells import Cell
+from harness.engine import Progress, run_cell
+
+TARGET, SERVER = "sync", "gunicorn-gthread"
+USERS = 16
+TOP_FUNCTIONS = 3
+SLOWEST = 3  # endpoints whose hotspots the headline names
+
+
+def run_headline(run: RunFolder, thorough: bool, progress: Progress) -> dict[str, Any]:
+    """Measure the journey into ``run`` (one row); the ``headline`` summary section."""
+    cfg = run.cfg.with_(targets=(TARGET,), servers=(SERVER,), scenarios=("browse",),
+                        users=USERS, warmup=2.0, duration=20.0 if thorough else 8.0,
+                        rate=None, profile=True, profile_rate=0.05)  # fmt: skip
+    cell = Cell(TARGET, SERVER, "browse", cfg.servers.workers, cfg.servers.threads,
+                profiled=True, scenario_arg="browse")  # fmt: skip
+    progress.message(f"headline: the browse journey on {TARGET} · {SERVER}, {USERS} users, "
+                     f"{cfg.load.duration:.0f} s")  # fmt: skip
+    row = run_cell(cfg, cell, 0, run.writer, run.db_root / "headline", progress)
+    endpoints = []
+    for name, entry in row["endpoints"].items():
+        lat = entry.get("latency_ms") or {}
+        if name == "ALL" or not lat:
+            continue
+        endpoints.append({
+            "endpoint": name, "requests": entry["requests"], "rps": entry["rps"],
+            "error_pct": entry["error_pct"], "p50": lat.get("p50"), "p99": lat.get("p99"),
+            "thin": entry.get("thin", []), "hotspots": [],
+        })  # fmt: skip
+    endpoints.sort(key=lambda e: -(e["p99"] or 0.0))
+    total = row["endpoints"].get("ALL") or {}
+    return {
+        "cell_id": cell.cell_id,
+        "target": TARGET,
+        "server": SERVER,
+        "users": USERS,
+        "rps": total.get("rps"),
+        "server_cpu_pct": row.get("server_cpu_mean_pct"),
+        "endpoints": endpoints,
+        "warnings": row.get("warnings", []),
+    }
+
+
+def add_hotspots(run_dir: Path, headline: dict[str, Any]) -> None:
+    """The slowest endpoints' top functions (self ms per request) from profiles/hotspots.json,
+    and a sentence saying where the journey's time goes."""
+    try:
+        cells = json.loads((run_dir / "profiles" / "hotspots.json").read_text())["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        cells = {}
+    profiled = (cells.get(headline["cell_id"]) or {}).get("endpoints") or {}
+    for ep in headline["endpoints"][:SLOWEST]:
+        spots = (profiled.get(ep["endpoint"]) or {}).get("hotspots") or []
+        named = [h for h in spots if str(h.get("function") or "").strip()]
+        top = sorted(named, key=lambda h: -float(h.get("self_ms") or 0.0))[:TOP_FUNCTIONS]
+        ep["hotspots"] = [{"function": h["function"], "self_ms": round(float(h["self_ms"]), 2)}
+                          for h in top]  # fmt: skip
+    headline["sentence"] = sentence(headline)
+
+
+def sentence(headline: dict[str, Any]) -> str:
+    eps = headline["endpoints"]
+    if not eps:
+        return "the browse journey recorded no successful requests"
+    slow = eps[0]
+    p99 = f"{slow['p99']:.1f} ms" + (" (thin)" if "p99" in slow["thin"] else "")
+    text = (f"browse on {headline['target']} · {headline['server']}: "
+            f"{headline['rps'] or 0:.0f} req/s with {headline['users']} users; the slowest "
+            f"step is {slow['endpoint']} (p99 {p99})")  # fmt: skip
+    if slow["hotspots"]:
+        spot = slow["hotspots"][0]
+        text += f", where {spot['function']} takes {spot['self_ms']:.1f} ms per request"
+    return text
