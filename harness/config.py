@@ -199,6 +199,9 @@ class Profiling:
     enabled: bool = False
     rate: float = 0.05
     overhead: bool = False  # each cell with and without profiling, interleaved
+    # requests of each endpoint always profiled first, per worker (None: the target's 50);
+    # short runs lower it, or the first requests would all be profiled and none timed
+    min_per_endpoint: int | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,7 @@ ALIASES: dict[str, tuple[str, str]] = {
     "servers": ("servers", "kinds"),
     "profile": ("profiling", "enabled"),
     "profile_rate": ("profiling", "rate"),
+    "profile_min": ("profiling", "min_per_endpoint"),
 }
 TOP_LEVEL = ("pinning", "repeat", "out", "name")
 
@@ -283,6 +287,7 @@ class RunConfig:
         data.pop("kinds")
         data["profile"] = data.pop("enabled")
         data["profile_rate"] = data.pop("rate")
+        data["profile_min"] = data.pop("min_per_endpoint")
         data["rate"] = self.load.rate
         data.update(repeat=self.repeat, out=str(self.out), name=self.name)
         for key in ("app_dir", "routes_file"):
@@ -367,6 +372,8 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError("--duration must be > 0, e.g. 30s")
     if load.warmup < 0:
         raise ConfigError("--warmup must not be negative")
+    if cfg.profiling.min_per_endpoint is not None and cfg.profiling.min_per_endpoint < 0:
+        raise ConfigError("profiling.min_per_endpoint must not be negative")
     if not 0 < cfg.profiling.rate <= 1:
         raise ConfigError(f"--profile-rate must be in (0, 1] (got {cfg.profiling.rate})")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", cfg.name):

@@ -238,8 +238,15 @@ def start_cell(sup: Supervisor, cfg: RunConfig, cell: Cell, log_dir: Path,
         profile_rate=cfg.profiling.rate if cell.profiled else None,
         balance=cfg.servers.balance,
         keepalive=cfg.servers.upstream_keepalive,
-        extra_env=extra_env,
+        extra_env=_profile_env(cfg, cell, extra_env),
     )
+
+
+def _profile_env(cfg: RunConfig, cell: Cell, extra: dict[str, str] | None) -> dict[str, str]:
+    env = dict(extra or {})
+    if cell.profiled and cfg.profiling.min_per_endpoint is not None:
+        env["FLASK_PROFILE_MIN_PER_ENDPOINT"] = str(cfg.profiling.min_per_endpoint)
+    return env
 
 
 def wait_for_load(locust: Child, stack: Stack, seconds: float, progress: Progress,

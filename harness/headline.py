@@ -26,7 +26,8 @@ def run_headline(run: RunFolder, thorough: bool, progress: Progress) -> dict[str
     """Measure the journey into ``run`` (one row); the ``headline`` summary section."""
     cfg = run.cfg.with_(targets=(TARGET,), servers=(SERVER,), scenarios=("browse",),
                         users=USERS, warmup=2.0, duration=20.0 if thorough else 8.0,
-                        rate=None, profile=True, profile_rate=0.05)  # fmt: skip
+                        rate=None, profile=True, profile_rate=0.05,
+                        profile_min=5)  # fmt: skip
     cell = Cell(TARGET, SERVER, "browse", cfg.servers.workers, cfg.servers.threads,
                 profiled=True, scenario_arg="browse")  # fmt: skip
     progress.message(f"headline: the browse journey on {TARGET} · {SERVER}, {USERS} users, "
