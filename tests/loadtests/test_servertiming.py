@@ -13,7 +13,9 @@ from loadtests import servertiming as ST
 
 REPO = Path(__file__).resolve().parents[2]
 
-FULL = 'app;dur=10.000, db;dur=6.500;desc="n=20", up;dur=1.000, tpl;dur=0.500, start;desc="1000.004"'
+FULL = (
+    'app;dur=10.000, db;dur=6.500;desc="n=20", up;dur=1.000, tpl;dur=0.500, start;desc="1000.004"'
+)
 
 
 def test_parse_reads_every_part_and_the_query_count() -> None:
@@ -36,9 +38,9 @@ def test_row_splits_latency_and_uses_one_clock_only_when_plausible() -> None:
 
 
 def test_parts_the_server_did_not_send_are_absent_not_zero() -> None:
-    values = ST.row("app;dur=2.000, start;desc=\"5.0\"", 3.0, None, clock=False)
+    values = ST.row('app;dur=2.000, start;desc="5.0"', 3.0, None, clock=False)
     assert values is not None
-    q, app, db, up, tpl, other, n = values
+    _queue, app, db, up, tpl, other, n = values
     assert (db, up, tpl, n) == (-1, -1, -1, -1)
     assert other == app == 2000
     buf = ST.TimingBuffer()
@@ -116,8 +118,8 @@ for sec, window in single.windows.items():
             if not H.decode(a[c]).equals(H.decode(b[c])):
                 problems.append(f"{c} differs {sec} {label}")
         timed += m.timing.count if m.timing else 0
-print(json.dumps({"problems": problems, "timed": timed,
-                  "columns": sorted(next(iter(next(iter(single.windows.values())).values())).timing.encoded())}))
+first = next(iter(next(iter(single.windows.values())).values()))
+print(json.dumps({"problems": problems, "timed": timed, "columns": sorted(first.timing.encoded())}))
 """
 
 
