@@ -333,7 +333,7 @@ class Recorder:
             if values is not None:
                 if entry.timing is None:
                     entry.timing = ST.TimingBuffer()
-                entry.timing.add(values)
+                entry.timing.add(values, response_length or 0)
 
     # ------------------------------------------------------------------ windows
 

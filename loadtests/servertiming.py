@@ -14,7 +14,9 @@ Parts, in microseconds, per endpoint and window (``docs/architecture.md``, "The 
   minus the client's send time. Otherwise the server's ``queue`` part (nginx's
   ``X-Request-Start``) when sent, else client latency minus ``app``.
 - ``other``: ``app`` less the parts the app could see (its own code, serialization ...).
-- ``queries``: cursor executions per request (a count, not a duration).
+- ``queries``: cursor executions per request (a count, not a duration), and the sums
+  that relate it to the response's size (``moments``: n, Σq, Σb, Σq², Σb², Σqb, with b
+  the body length in bytes): queries that grow with the page are an N+1 pattern.
 """
 
 from __future__ import annotations
@@ -121,17 +123,29 @@ def row(header: str, latency_ms: float, sent_unix: float | None, clock: bool) ->
 class TimingBuffer:
     """One endpoint in one window: buffered rows, live histograms, or their encoded text."""
 
-    __slots__ = ("count", "hists", "rows", "texts")
+    __slots__ = ("count", "hists", "moments", "rows", "texts")
 
     def __init__(self) -> None:
         self.rows: list[tuple] = []
         self.hists: dict[str, HdrHistogram] = {}
         self.texts: dict[str, str] = {}
         self.count = 0  # timed responses, rows included
+        self.moments: list[float] | None = None  # see the module docstring
 
-    def add(self, values: tuple) -> None:
+    def add(self, values: tuple, length: int = 0) -> None:
         self.rows.append(values)
         self.count += 1
+        q = values[-1]
+        if q >= 0:
+            m = self.moments
+            if m is None:
+                m = self.moments = [0.0] * 6
+            m[0] += 1
+            m[1] += q
+            m[2] += length
+            m[3] += q * q
+            m[4] += length * length
+            m[5] += q * length
 
     def _live(self, column: str) -> HdrHistogram:
         h = self.hists.get(column)
@@ -168,7 +182,7 @@ class TimingBuffer:
         return {c: out[c] for c in COLUMNS if c in out}
 
     def to_wire(self) -> dict[str, Any]:
-        return {"count": self.count, "hists": self.encoded()}
+        return {"count": self.count, "hists": self.encoded(), "moments": self.moments}
 
     def merge_wire(self, wire: dict[str, Any]) -> None:
         self.flush()
@@ -176,6 +190,10 @@ class TimingBuffer:
             if column in COLUMNS and text:
                 H.merge_into(self._live(column), H.decode(text))
         self.count += int(wire.get("count", 0))
+        moments = wire.get("moments")
+        if moments:
+            mine = self.moments if self.moments is not None else [0.0] * 6
+            self.moments = [a + float(b) for a, b in zip(mine, moments, strict=True)]
 
 
 def decode_document(timing: dict[str, Any] | None) -> dict[str, HdrHistogram]:
