@@ -161,3 +161,41 @@ def part_that_grew(
     _, part, before, after = best
     change = f" (+{100 * (after / before - 1):.0f}%)" if before > 0 else ""
     return f"{PART_NAMES[part]} {q} grew {before:.2f} -> {after:.2f} ms{change}"
+
+
+LATENCY_METRICS = ("p50", "p90", "p99", "p99.9")
+
+
+def _median_parts(rows: list[dict[str, Any]], endpoint: str, q: str) -> dict[str, Any] | None:
+    """Each part's ``q`` as the median over repetitions (a breakdown-shaped dict)."""
+    values: dict[str, list[float]] = {}
+    for row in rows:
+        b = ((row.get("endpoints") or {}).get(endpoint) or {}).get("breakdown")
+        for part, figure in ((b or {}).get("parts") or {}).items():
+            values.setdefault(part, []).append(float(figure[q]))
+    if not values:
+        return None
+    parts = {p: {q: float(pd.Series(v).median())} for p, v in values.items()}
+    return {"parts": parts}
+
+
+def regression_part(
+    base_rows: list[dict[str, Any]],
+    cand_rows: list[dict[str, Any]],
+    endpoint: str,
+    verdicts: dict[str, str],
+) -> str | None:
+    """For an endpoint whose throughput or latency regressed: the part that grew, or None.
+
+    ``verdicts`` maps metric -> verdict (``reports.stats``). The tail is looked at when
+    a tail percentile regressed, else the median.
+    """
+    from reports.stats import REGRESSED
+
+    regressed = [m for m, v in verdicts.items() if v == REGRESSED]
+    if not regressed:
+        return None
+    q = "p99" if any(m in ("p90", "p99", "p99.9") for m in regressed) else "p50"
+    return part_that_grew(
+        _median_parts(base_rows, endpoint, q), _median_parts(cand_rows, endpoint, q), q
+    )
