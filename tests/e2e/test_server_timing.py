@@ -124,8 +124,9 @@ def test_a_users_app_gets_the_parts_it_can_see(
     tmp_path: Path, workdir: Path, source: str, endpoint: str, queries: int | None
 ) -> None:
     (tmp_path / "userapp.py").write_text(source)
-    result = bench(["run", "--app", "userapp:app", "--app-dir", str(tmp_path), "--server",
-                    "gunicorn-sync", "--workers", "1", "--users", "2", *SHORT], workdir)  # fmt: skip
+    result = bench(["run", "--app", "userapp:app", "--app-dir", str(tmp_path),
+                    "--server", "gunicorn-sync", "--workers", "1", "--users", "2", *SHORT],
+                   workdir)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     (b,) = _breakdowns(latest_run(workdir / "runs")).values()
     assert b["timed"] > 0
