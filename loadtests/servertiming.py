@@ -76,8 +76,9 @@ def parse(value: str) -> dict[str, float]:
                 if key == "dur":
                     out[name] = float(raw)
                 elif key == "desc":
-                    if name == "start":
-                        out["start"] = float(raw)
+                    if name == "start":  # unix µs (or seconds, from other servers)
+                        value = float(raw)
+                        out["start"] = value / 1e6 if value > 1e14 else value
                     elif name == "db" and raw.startswith("n="):
                         out[QUERIES] = float(raw[2:])
             except ValueError:
