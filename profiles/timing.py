@@ -17,9 +17,10 @@ is wrapped) so that every response carries, in milliseconds::
   ``async def`` view that gathers K calls count once: the part is wall time, never a sum.
 - ``tpl``: Flask template rendering (``before_render_template`` .. ``template_rendered``),
   less the db and upstream time spent inside it, so the parts never overlap.
-- ``start``: the unix time the app started handling, in whole microseconds, so a client on the same machine can
-  tell its queueing (send time to start); ``queue;dur`` when the request carries nginx's
-  ``X-Request-Start: t=<unix seconds>`` (time from nginx accepting it to the app).
+- ``start``: the unix time the app started handling, in whole microseconds, so a client
+  on the same machine can tell its queueing (send time to start); ``queue;dur`` when
+  the request carries nginx's ``X-Request-Start: t=<unix seconds>`` (time from nginx
+  accepting it to the app).
 
 A part whose library the process never imported is absent, not zero: an app without
 SQLAlchemy sends no ``db``. The library must be imported when ``install_timing`` runs
@@ -290,8 +291,8 @@ class TimingMiddleware:
             return (
                 f"app;dur={app_s * 1000.0:.3f}, "
                 f'db;dur={f"{db * 1000.0:.3f}" if db else "0"};desc="n={t.db_n}", '
-                f'up;dur={f"{up * 1000.0:.3f}" if up else "0"}, '
-                f'tpl;dur={f"{tpl * 1000.0:.3f}" if tpl else "0"}, '
+                f"up;dur={f'{up * 1000.0:.3f}' if up else '0'}, "
+                f"tpl;dur={f'{tpl * 1000.0:.3f}' if tpl else '0'}, "
                 f'start;desc="{int(started * 1e6)}"'
             )
         parts = [f"app;dur={app_s * 1000.0:.3f}"]
