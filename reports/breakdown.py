@@ -13,7 +13,7 @@ import pandas as pd
 
 from reports import charts
 from reports.html import svg, table
-from runfolder.breakdown import PART_NAMES, breakdown_series, tail_sentence
+from runfolder.breakdown import PART_NAMES, breakdown_series, load_levels, tail_sentence
 from runfolder.figures import ALL
 from runfolder.reader import Run
 
@@ -66,11 +66,11 @@ def stacked_chart(breakdowns: dict[str, dict[str, Any]], title: str) -> str:
 
 
 def growth_chart(frame: pd.DataFrame, title: str) -> str:
-    """Each part's p99 against the offered load (users), median per load level."""
+    """Each part's p99 against the offered load (users), one point per load level."""
     with plt.rc_context(charts.STYLE):
         fig, axes = charts._figure()
         ax = axes[0][0]
-        levels = frame.groupby("users").median(numeric_only=True).reset_index()
+        levels = frame.sort_values("users")
         for part in STACK:
             col = f"{part}_p99"
             if col in levels and levels[col].notna().any():
@@ -116,14 +116,14 @@ def breakdown_blocks(run: Run, labels: dict[str, str]) -> list[dict[str, Any]]:
                  if b.get("n_plus_one")]  # fmt: skip
         chart_list = [svg(stacked_chart(breakdowns, f"Where the time goes: {title}"))]
         recorder = run.recorder(rows[0])
-        if recorder is not None:
-            series = pd.DataFrame(breakdown_series(recorder))
-            if not series.empty and series["users"].nunique() > 2:
-                busiest = sorted(breakdowns, key=lambda n: -int(breakdowns[n].get("timed") or 0))
-                for name in busiest[:MAX_GROWTH_CHARTS]:
-                    part = series[series["endpoint"] == name]
-                    if not part.empty:
-                        chart_list.append(svg(growth_chart(part, f"{name} with load: {title}")))
+        if recorder is not None and len(load_levels(recorder)) > 2:
+            busiest = sorted(breakdowns, key=lambda n: -int(breakdowns[n].get("timed") or 0))
+            busiest = busiest[:MAX_GROWTH_CHARTS]
+            series = pd.DataFrame(breakdown_series(recorder, busiest))
+            for name in busiest:
+                part = series[series["endpoint"] == name] if not series.empty else series
+                if not part.empty:
+                    chart_list.append(svg(growth_chart(part, f"{name} with load: {title}")))
         blocks.append({
             "title": title,
             "table": table(breakdown_table(breakdowns)),

@@ -16,6 +16,7 @@ count varies) or when its median request runs more than ``QUERY_THRESHOLD`` quer
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from loadtests import histograms as H
@@ -160,25 +161,36 @@ def tail_sentence(endpoint: str, breakdown: dict[str, Any]) -> str:
     )
 
 
-def breakdown_series(recorder: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per window and endpoint: users, timed requests and each part's p50/p99 (ms).
+def load_levels(recorder: dict[str, Any]) -> list[int]:
+    """The distinct user counts of a run's windows (offered load levels), ascending."""
+    return sorted({int(w["users"]) for w in recorder.get("windows", []) if w.get("users")})
 
-    The rows a report plots against offered load (a step shape's per-second windows).
+
+def breakdown_series(
+    recorder: dict[str, Any], endpoints: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
+    """Per endpoint and load level (users): timed requests and each part's p50/p99 (ms).
+
+    Windows with the same user count are merged (a step shape's steps): the rows a
+    report plots against offered load. Only ``endpoints`` are decoded when given.
     """
+    wanted = set(endpoints) if endpoints is not None else None
+    accs: dict[tuple[str, int], _PartsAcc] = {}
+    for w in recorder.get("windows", []):
+        users = w.get("users")
+        if not users:
+            continue
+        for name, entry in w.get("endpoints", {}).items():
+            if entry.get("timing") and (wanted is None or name in wanted):
+                accs.setdefault((name, int(users)), _PartsAcc()).add(entry["timing"])
     rows: list[dict[str, Any]] = []
-    for w in sorted(recorder.get("windows", []), key=lambda w: w["t"]):
-        for name, entry in sorted(w.get("endpoints", {}).items()):
-            timing = entry.get("timing")
-            if not timing:
-                continue
-            row: dict[str, Any] = {"t": int(w["t"]), "endpoint": name, "users": w.get("users"),
-                                   "timed": int(timing.get("count", 0))}  # fmt: skip
-            for column, hist in ST.decode_document(timing).items():
-                if column == ST.QUERIES:
-                    continue
-                stats = _pcts(hist)
-                if stats:
-                    row[f"{column}_p50"] = stats["p50"]
-                    row[f"{column}_p99"] = stats["p99"]
-            rows.append(row)
+    for (name, users), acc in sorted(accs.items()):
+        row: dict[str, Any] = {"endpoint": name, "users": users, "timed": acc.count}
+        for column in ST.PARTS:
+            hist = acc.hists.get(column)
+            stats = _pcts(hist) if hist is not None else None
+            if stats:
+                row[f"{column}_p50"] = stats["p50"]
+                row[f"{column}_p99"] = stats["p99"]
+        rows.append(row)
     return rows

@@ -71,9 +71,11 @@ def test_fixed_query_count_flagged_only_above_the_threshold() -> None:
     assert flagged["queries"]["p50"] == 20 and "20 queries per request" in flagged["n_plus_one"]
 
 
-def test_series_has_one_row_per_window_and_endpoint() -> None:
+def test_series_has_one_row_per_load_level_and_endpoint() -> None:
     rows = [("app;dur=1.000, up;dur=0.700", 1.2, 10)] * 20
-    series = breakdown_series(_recorder({"GET /upstream": rows}, seconds=4))
-    assert [r["users"] for r in series] == [4, 8, 12, 16]
+    recorder = _recorder({"GET /upstream": rows, "GET /x": rows}, seconds=4)
+    recorder["windows"].append({**recorder["windows"][-1], "t": 4})  # a second at 16 users
+    series = breakdown_series(recorder, ["GET /upstream"])
+    assert [(r["users"], r["timed"]) for r in series] == [(4, 20), (8, 20), (12, 20), (16, 40)]
     assert all(abs(r["up_p50"] - 0.7) < 0.01 for r in series)
     assert "db_p50" not in series[0]
