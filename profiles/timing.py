@@ -8,9 +8,10 @@ is wrapped) so that every response carries, in milliseconds::
 
 - ``app``: from the server handing the request to the app until the app starts its
   response (Flask's ``start_response`` comes after the whole dispatch).
-- ``db`` and its query count: time inside SQLAlchemy statement executions (compiling,
-  the driver's cursor, result setup; fetching rows afterwards is the app's) and the
-  number of driver executions, from SQLAlchemy's own classes (``_hook_sqlalchemy``),
+- ``db`` and its query count: time inside SQLAlchemy (checking a connection out,
+  compiling, the driver's cursor, fetching rows, returning the connection; iterating
+  over a result is the app's) and the number of driver executions, from SQLAlchemy's
+  own classes (``_hook_sqlalchemy``),
   so every engine of the process is seen, a user's too.
 - ``up``: time with at least one outgoing HTTP call in flight (``httpx.Client.send``,
   ``httpx.AsyncClient.send``, ``requests.Session.send``). Concurrent calls of an
@@ -125,7 +126,9 @@ def current() -> RequestTiming | None:
 _HOOKED: set[str] = set()  # "db", "up", "tpl": parts this process can see
 
 
-DB_STATEMENT_METHODS = ("execute", "exec_driver_sql")  # sqlalchemy.engine.Connection
+DB_STATEMENT_METHODS = ("execute", "exec_driver_sql", "close")  # sqlalchemy.engine.Connection
+DB_FETCH_METHODS = ("first", "one", "one_or_none", "scalar", "scalar_one", "scalar_one_or_none",
+                    "all", "fetchone", "fetchmany", "fetchall")  # fmt: skip
 DB_DRIVER_METHODS = ("do_execute", "do_executemany", "do_execute_no_params")  # dialects
 
 
@@ -163,8 +166,10 @@ def _hook_sqlalchemy() -> bool:
 
     Not engine events: any ``Engine`` listener moves every execution onto SQLAlchemy's
     event path, measured here at +12 µs a query (+40% of a primary-key SELECT on
-    SQLite); a wrapped method costs well under a microsecond when idle. Statement level
-    (``Connection.execute``, ``exec_driver_sql``): compiling, the driver, result setup.
+    SQLite); a wrapped method costs well under a microsecond when idle. Statement level:
+    ``Engine.connect`` (pool checkout), ``Connection.execute``/``exec_driver_sql``
+    (compiling, the driver, result setup), fetching rows (``Result.first``, ``all`` ...,
+    not iteration), ``Connection.close`` (the pool's reset on return).
     Driver level (the dialect's ``do_execute*``, overrides of the loaded dialects too):
     the query count, outermost call only.
     """
@@ -172,10 +177,14 @@ def _hook_sqlalchemy() -> bool:
         return False
     if "db" in _HOOKED:
         return True
-    from sqlalchemy.engine import Connection, default
+    from sqlalchemy.engine import Connection, Engine, MappingResult, Result, ScalarResult, default
 
-    for name in DB_STATEMENT_METHODS:
+    _wrap_db(Engine, "connect", query=False)  # a pooled connection checked out ...
+    for name in DB_STATEMENT_METHODS:  # ... used, and returned (the pool's rollback)
         _wrap_db(Connection, name, query=False)
+    for cls in (Result, ScalarResult, MappingResult):  # rows fetched
+        for name in DB_FETCH_METHODS:
+            _wrap_db(cls, name, query=False)
     for cls in _subclasses(default.DefaultDialect):
         for name in DB_DRIVER_METHODS:
             _wrap_db(cls, name, query=True)

@@ -128,7 +128,10 @@ def test_a_users_app_gets_the_parts_it_can_see(
                     "--server", "gunicorn-sync", "--workers", "1", "--users", "2", *SHORT],
                    workdir)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    (b,) = _breakdowns(latest_run(workdir / "runs")).values()
+    run_dir = latest_run(workdir / "runs")
+    found = _breakdowns(run_dir)
+    assert list(found) == [(found and next(iter(found))[0], endpoint)], load(run_dir, "summary.json")
+    b = found[next(iter(found))]
     assert b["timed"] > 0
     assert "tpl" in b["parts"]  # a Flask app: rendering is visible (zero here)
     assert "up" not in b["parts"]  # imports no HTTP client: absent, not zero
