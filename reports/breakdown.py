@@ -13,7 +13,13 @@ import pandas as pd
 
 from reports import charts
 from reports.html import svg, table
-from runfolder.breakdown import PART_NAMES, breakdown_series, load_levels, tail_sentence
+from runfolder.breakdown import (
+    PART_NAMES,
+    breakdown_series,
+    load_levels,
+    step_series,
+    tail_sentence,
+)
 from runfolder.figures import ALL
 from runfolder.reader import Run
 
@@ -65,18 +71,18 @@ def stacked_chart(breakdowns: dict[str, dict[str, Any]], title: str) -> str:
         return charts._svg(fig, tight=True)
 
 
-def growth_chart(frame: pd.DataFrame, title: str) -> str:
-    """Each part's p99 against the offered load (users), one point per load level."""
+def growth_chart(frame: pd.DataFrame, title: str, x: str = "users") -> str:
+    """Each part's p99 against the offered load (users or a step's rate), one point a level."""
     with plt.rc_context(charts.STYLE):
         fig, axes = charts._figure()
         ax = axes[0][0]
-        levels = frame.sort_values("users")
+        levels = frame.sort_values(x)
         for part in STACK:
             col = f"{part}_p99"
             if col in levels and levels[col].notna().any():
-                ax.plot(levels["users"], levels[col], marker="o", ms=3, color=COLORS[part],
+                ax.plot(levels[x], levels[col], marker="o", ms=3, color=COLORS[part],
                         label=PART_NAMES[part])  # fmt: skip
-        ax.set_xlabel("users (offered load)")
+        ax.set_xlabel("users (offered load)" if x == "users" else "offered rate (req/s), per step")
         ax.set_ylabel("p99 ms")
         ax.set_ylim(bottom=0)
         ax.set_title(charts.label(title))
@@ -115,10 +121,17 @@ def breakdown_blocks(run: Run, labels: dict[str, str]) -> list[dict[str, Any]]:
         flags = [f"{name}: {b['n_plus_one']}" for name, b in breakdowns.items()
                  if b.get("n_plus_one")]  # fmt: skip
         chart_list = [svg(stacked_chart(breakdowns, f"Where the time goes: {title}"))]
-        recorder = run.recorder(rows[0])
-        if recorder is not None and len(load_levels(recorder)) > 2:
-            busiest = sorted(breakdowns, key=lambda n: -int(breakdowns[n].get("timed") or 0))
-            busiest = busiest[:MAX_GROWTH_CHARTS]
+        busiest = sorted(breakdowns, key=lambda n: -int(breakdowns[n].get("timed") or 0))
+        busiest = busiest[:MAX_GROWTH_CHARTS]
+        steps = _step_recorders(run, rows[0])
+        recorder = None if steps else run.recorder(rows[0])
+        if len(steps) > 1:  # a capacity ladder: one point per fixed-rate step
+            ladder = pd.DataFrame(step_series(steps))
+            for name in busiest:
+                part = ladder[ladder["endpoint"] == name] if not ladder.empty else ladder
+                if not part.empty:
+                    chart_list.append(svg(growth_chart(part, f"{name} per step: {title}", "rate")))
+        elif recorder is not None and len(load_levels(recorder)) > 2:
             series = pd.DataFrame(breakdown_series(recorder, busiest))
             for name in busiest:
                 part = series[series["endpoint"] == name] if not series.empty else series
@@ -132,6 +145,19 @@ def breakdown_blocks(run: Run, labels: dict[str, str]) -> list[dict[str, Any]]:
             "charts": chart_list,
         })  # fmt: skip
     return blocks
+
+
+def _step_recorders(run: Run, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The recorder outputs of a capacity search's steps (``steps/test-NNN``), in order."""
+    import json
+
+    out = []
+    for path in sorted((run.rep_dir(row) / "steps").glob("test-*/recorder.json")):
+        try:
+            out.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue  # derived view: a step that cannot be read is left out
+    return out
 
 
 def part_that_grew(

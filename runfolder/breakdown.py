@@ -194,3 +194,29 @@ def breakdown_series(
                 row[f"{column}_p99"] = stats["p99"]
         rows.append(row)
     return rows
+
+
+def step_series(recorders: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per endpoint and fixed-rate step (a capacity ladder): the rate and each part's p50/p99.
+
+    Each step's recorder output is one test; its warm-up (``warmup_s``) is left out.
+    """
+    from runfolder.window import steady_window
+
+    rows: list[dict[str, Any]] = []
+    for recorder in recorders:
+        start, end = float(recorder["start_unix"]), recorder.get("end_unix")
+        duration = (float(end) - start) if end else float(len(recorder.get("windows", [])))
+        warmup = float(recorder.get("warmup_s") or 0.0)
+        window = steady_window(recorder, warmup, max(0.0, duration - warmup))
+        rate = float((recorder.get("open_model") or {}).get("rate") or 0.0)
+        for name, acc in sorted(endpoint_accs(recorder, window).items()):
+            row: dict[str, Any] = {"endpoint": name, "rate": rate, "timed": acc.count}
+            for column in ST.PARTS:
+                hist = acc.hists.get(column)
+                stats = _pcts(hist) if hist is not None else None
+                if stats:
+                    row[f"{column}_p50"] = stats["p50"]
+                    row[f"{column}_p99"] = stats["p99"]
+            rows.append(row)
+    return rows
