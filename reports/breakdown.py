@@ -151,8 +151,10 @@ def _step_recorders(run: Run, row: dict[str, Any]) -> list[dict[str, Any]]:
     """The recorder outputs of a capacity search's steps (``steps/test-NNN``), in order."""
     import json
 
+    folder = run.rep_dir(row)  # a capacity row names its confirmation step's folder
+    steps = folder.parent if folder.name.startswith("test-") else folder / "steps"
     out = []
-    for path in sorted((run.rep_dir(row) / "steps").glob("test-*/recorder.json")):
+    for path in sorted(steps.glob("test-*/recorder.json")):
         try:
             out.append(json.loads(path.read_text()))
         except (OSError, ValueError):
