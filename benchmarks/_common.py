@@ -6,7 +6,7 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from harness.config import Pinning
@@ -21,6 +21,20 @@ def target_stack(spec: ServerSpec, pinning: Pinning) -> Iterator[Stack]:
     with tempfile.TemporaryDirectory(prefix="flask-bench-") as tmp, Supervisor() as sup:
         yield start_stack(sup, spec, Path(tmp), db_path=Path(tmp) / "db.sqlite3",
                           cpus=pinning.server_cpus)  # fmt: skip
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds used so far by a server process and its workers."""
+    import psutil
+
+    procs = [psutil.Process(pid)]
+    procs += procs[0].children(recursive=True)
+    total = 0.0
+    for proc in procs:
+        with suppress(psutil.NoSuchProcess):
+            t = proc.cpu_times()
+            total += t.user + t.system
+    return total
 
 
 def run_wrk(url: str, *, connections: int, seconds: int, cpus: tuple[int, ...] | None,

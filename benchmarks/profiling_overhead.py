@@ -22,7 +22,6 @@ machine at that moment, against which the 5% goal has to be read.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import sys
@@ -30,30 +29,16 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-import psutil
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks._common import run_wrk  # noqa: E402
+from benchmarks._common import run_wrk, server_cpu  # noqa: E402
 from harness.config import Pinning  # noqa: E402
 from harness.processes import Supervisor  # noqa: E402
 from harness.servers import ServerSpec, start_stack  # noqa: E402
 
 ENDPOINTS = ["/json", "/db", "/fortunes", "/cpu"]
 TEST_APP = "tests.profiles.profiled_app:create_app()"
-
-
-def server_cpu(pid: int) -> float:
-    """CPU seconds used so far by a server process and its workers."""
-    procs = [psutil.Process(pid)]
-    procs += procs[0].children(recursive=True)
-    total = 0.0
-    for proc in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            t = proc.cpu_times()
-            total += t.user + t.system
-    return total
 
 
 def count_sessions(folder: Path) -> dict[str, int]:

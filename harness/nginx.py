@@ -201,6 +201,7 @@ http {{
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header X-Forwarded-Host $host;
             proxy_set_header X-Forwarded-Port $server_port;
+            proxy_set_header X-Request-Start "t=${{msec}}";
             proxy_connect_timeout 2s;
             proxy_send_timeout 120s;
             proxy_read_timeout 120s;

@@ -27,6 +27,8 @@ from harness.processes import (
 )
 from runfolder.errors import ConfigError, ProcessError
 
+TIMED_APP = "profiles.timed_app:create_app()"  # a user's app with Server-Timing added
+
 
 @dataclass(frozen=True)
 class ServerSpec:
@@ -38,6 +40,7 @@ class ServerSpec:
     threads: int = 8
     app: str | None = None  # "module:object" or "module:factory()" for a user's own app
     app_dir: Path | None = None
+    timing: bool = True  # Server-Timing on every response (profiles/timing.py)
 
     def __post_init__(self) -> None:
         if self.server not in SERVERS:
@@ -51,7 +54,7 @@ class ServerSpec:
     def app_spec(self) -> str:
         """The import string servers take, e.g. ``targets.sync_app:create_app()``."""
         if self.app:
-            return self.app
+            return TIMED_APP if self.timing else self.app
         return f"targets.{self.target}_app:create_app()"
 
 
@@ -217,6 +220,10 @@ def start_stack(
         env["FLASK_DEBUG_TB_HOSTS"] = json.dumps(list(DEBUG_HOSTS))
     # debug mode only when asked for: an inherited FLASK_DEBUG* never reaches a server
     drop = inherited_debug_env()
+    if spec.app and spec.timing:
+        env["BENCH_TIMED_APP"] = spec.app  # read by profiles.timed_app
+    if not spec.timing:
+        env["FLASK_SERVER_TIMING"] = "false"
     if extra_env:
         env.update(extra_env)
     cwd = spec.app_dir

@@ -170,3 +170,28 @@ def _bucket_values(h: HdrHistogram, indexes: Any) -> tuple[Any, Any]:
     bucket = np.where(first, 0, bucket)
     shift = (bucket + h.unit_magnitude).astype(np.int64)
     return sub.astype(np.int64) << shift, np.int64(1) << shift
+
+
+def record_many_us(h: HdrHistogram, values_us: Any) -> None:
+    """Record many whole-microsecond values at once (numpy), exactly as ``record_value`` would.
+
+    The recorder buffers per-request parts on its hot path and records them here once
+    a second: one ``record_value`` costs ~3 µs in pure Python, this ~0.1 µs a value.
+    Values are clamped to the histogram's range (0 stays 0: bucket 0).
+    """
+    import numpy as np
+
+    v = np.asarray(values_us, dtype=np.int64)
+    if v.size == 0:
+        return
+    v = np.clip(v, 0, h.highest_trackable_value)
+    # bit_length(v | mask) through frexp: exact for values below 2**53
+    bits = np.frexp((v | h.sub_bucket_mask).astype(np.float64))[1].astype(np.int64)
+    bucket = bits - h.unit_magnitude - (h.sub_bucket_half_count_magnitude + 1)
+    sub = v >> (bucket + h.unit_magnitude)
+    index = ((bucket + 1) << h.sub_bucket_half_count_magnitude) + sub - h.sub_bucket_half_count
+    counts = np.ctypeslib.as_array(h.counts)[: h.counts_len]
+    np.add.at(counts, index, 1)
+    h.total_count += int(v.size)
+    h.min_value = min(h.min_value, int(v.min()))
+    h.max_value = max(h.max_value, int(v.max()))

@@ -64,6 +64,7 @@ from locust.runners import (
 
 from loadtests import histograms as H
 from loadtests import openmodel
+from loadtests import servertiming as ST
 from loadtests.catalog import SHAPES
 from loadtests.openmodel import INTENDED_KEY
 
@@ -161,6 +162,7 @@ class Entry:
 
     __slots__ = (
         "corrected", "corrected_text", "failures", "hist", "hist_count", "hist_text", "profiled",
+        "timing",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -171,6 +173,7 @@ class Entry:
         self.corrected_text: str | None = None
         self.failures: dict[str, int] = {}
         self.profiled = 0
+        self.timing: ST.TimingBuffer | None = None  # Server-Timing parts (servertiming.py)
 
     # live access (decodes a compacted entry back)
     def live(self) -> Any:
@@ -195,6 +198,8 @@ class Entry:
         if self.corrected is not None:
             self.corrected_text = H.encode(self.corrected)
             self.corrected = None
+        if self.timing is not None:
+            self.timing.compact()
 
     def hist_encoded(self) -> str:
         if self.hist is not None:
@@ -217,6 +222,7 @@ class Entry:
             "corrected_hist": self.corrected_encoded(),
             "failures": self.failures,
             "profiled": self.profiled,
+            "timing": self.timing.to_wire() if self.timing is not None else None,
         }
 
     def merge_wire(self, wire: dict[str, Any]) -> None:
@@ -227,6 +233,10 @@ class Entry:
         for status, n in (wire.get("failures") or {}).items():
             self.failures[status] = self.failures.get(status, 0) + int(n)
         self.profiled += int(wire.get("profiled", 0))
+        if wire.get("timing"):
+            if self.timing is None:
+                self.timing = ST.TimingBuffer()
+            self.timing.merge_wire(wire["timing"])
 
 
 Windows = dict[int, dict[str, Entry]]  # unix second -> "METHOD route" -> Entry
@@ -274,6 +284,7 @@ class Recorder:
         self._cur: dict[tuple[str, str], Entry] = {}
         self._cur_window: dict[str, Entry] = {}
         self.check_profiled = True
+        self.same_clock = ST.same_clock(getattr(self.environment, "host", None))
 
     # ------------------------------------------------------------------ hot path
 
@@ -309,14 +320,20 @@ class Recorder:
             status = failure_key(response, exception)
             entry.failures[status] = entry.failures.get(status, 0) + 1
             return
-        if self.check_profiled and response is not None:
-            headers = getattr(response, "headers", None)
-            if headers is not None and headers.get(PROFILED_HEADER) == "1":
-                entry.profiled += 1
-                return
+        headers = getattr(response, "headers", None) if response is not None else None
+        if self.check_profiled and headers is not None and headers.get(PROFILED_HEADER) == "1":
+            entry.profiled += 1
+            return
         H.record(entry.hist, response_time)
         if intended is not None and start_time is not None:
             H.record(entry.live_corrected(), (start_time - intended) * 1000.0 + response_time)
+        timing = headers.get(ST.HEADER) if headers is not None else None
+        if timing:
+            values = ST.row(timing, response_time, start_time, self.same_clock)
+            if values is not None:
+                if entry.timing is None:
+                    entry.timing = ST.TimingBuffer()
+                entry.timing.add(values, response_length or 0)
 
     # ------------------------------------------------------------------ windows
 
@@ -395,6 +412,8 @@ class Recorder:
                     "failures": dict(sorted(e.failures.items())),
                     "profiled": e.profiled,
                 }
+                if e.timing is not None and e.timing.count:
+                    endpoints[label]["timing"] = e.timing.to_wire()
             windows.append({"t": sec - base, "users": users, "endpoints": endpoints})
         rate = float(option(env, "bench_rate", 0.0) or 0.0)
         open_model = None

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from reports import charts
+from reports.breakdown import regression_part
 from reports.gate import Threshold, parse_fail_on
 from reports.html import ms, num, render, svg, table
 from reports.stats import (
@@ -57,10 +58,12 @@ class ComparisonRow:
     changes: dict[str, Change]
     error_pct_baseline: float
     error_pct_candidate: float
+    grew: str | None = None  # a regression: the part of the request that grew
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "candidate": self.candidate,
+            "grew": self.grew,
             "cell": self.cell,
             "endpoint": self.endpoint,
             "error_pct_baseline": self.error_pct_baseline,
@@ -140,6 +143,9 @@ class Comparison:
                 errors = f"{r.error_pct_baseline:.2f}→{r.error_pct_candidate:.2f}"
                 t.add_row(*first, Text(_endpoint(r.endpoint)), *values, errors)
             console.print(t)
+            for r in rows:
+                if r.grew:
+                    console.print(Text(f"{_endpoint(r.endpoint)} regressed: {r.grew}", style="red"))
         for w in self.warnings:
             console.print(Text(f"warning: {w}", style="yellow"))
         if self.thresholds:
@@ -380,6 +386,9 @@ def compare_runs(
                         changes=changes,
                         error_pct_baseline=_error_pct(b_rows, endpoint),
                         error_pct_candidate=_error_pct(c_rows, endpoint),
+                        grew=regression_part(
+                            b_rows, c_rows, endpoint, {m: c.verdict for m, c in changes.items()}
+                        ),
                     )
                 )
         missing = set(base_keys.values()) - set(cand_keys.values())
@@ -438,6 +447,7 @@ def _context(cmp: Comparison) -> dict[str, Any]:
                         for m in SHOWN
                     },
                     "errors %": f"{r.error_pct_baseline:.2f} → {r.error_pct_candidate:.2f}",
+                    "part that grew": r.grew or "",
                 }
                 for r in rows
             ]

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from reports import charts
+from reports.breakdown import breakdown_blocks
 from reports.html import ms, num, render, safe_href, svg, table
 from runfolder import hdr
 from runfolder.errors import RunFolderError
@@ -512,6 +513,7 @@ def build_context(run: Run) -> dict[str, Any]:
     warnings += little_warnings
     side = side_by_side(figures)
     hot, speedscope = hotspot_blocks(run, labels)
+    timing = breakdown_blocks(run, labels)
     knee = run.shape in ("step", "spike") or any(
         s.loc[s["endpoint"] == ALL, "users"].nunique() > 2
         for s in series.values()
@@ -526,6 +528,8 @@ def build_context(run: Run) -> dict[str, Any]:
     toc += [("time", "Over time"), ("spectrum", "Distribution")]
     if knee:
         toc.append(("knee", "Latency vs throughput"))
+    if timing:
+        toc.append(("breakdown", "Where the time goes"))
     toc.append(("cpu", "CPU"))
     if hot:
         toc.append(("hotspots", "Hotspots"))
@@ -558,6 +562,7 @@ def build_context(run: Run) -> dict[str, Any]:
         "cpu_charts": [
             svg(charts.cpu_chart(c, f"CPU: {name}")) for name, c in cpu.items() if not c.empty
         ],
+        "breakdown": timing,
         "hotspots": hot,
         "speedscope": speedscope,
         **answers,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests import histograms as H
+from runfolder.breakdown import attach_breakdowns
 from runfolder.health import generator_health
 from runfolder.window import SteadyWindow, steady_window
 
@@ -132,6 +133,7 @@ def summarize_cell(
     """
     window = steady_window(recorder, warmup, duration)
     endpoints, _ = summarize_endpoints(recorder, window)
+    attach_breakdowns(endpoints, recorder, window)  # Server-Timing parts, when sent
     steady_cpu = [r for r in cpu_rows if window.first <= r["t"] <= window.last + 1]
     gen_max = max((r["generator_cpu_max_pct"] for r in steady_cpu), default=None)
     gen_mean_peak = (

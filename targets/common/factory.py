@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "PROFILE_RATE": 0.05,
     "PROFILE_MIN_PER_ENDPOINT": 50,
     "DEBUG_TOOLBAR": False,
+    "SERVER_TIMING": True,  # Server-Timing on every response (profiles/timing.py)
     # an int makes /db, /queries and /updates pick the same ids in every variant (tests)
     "RANDOM_SEED": None,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
@@ -120,8 +121,9 @@ def _fresh_loop_runner(func: Callable[..., Coroutine[Any, Any, Any]]) -> Callabl
         except RuntimeError:
             return _run_in_new_loop(func(*args, **kwargs))
         # a loop already runs in this thread: give the coroutine its own thread and loop
+        context = contextvars.copy_context()  # request context and its timing go along
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(_run_in_new_loop, func(*args, **kwargs)).result()
+            return pool.submit(context.run, _run_in_new_loop, func(*args, **kwargs)).result()
 
     return run
 
@@ -212,6 +214,10 @@ def build_app(
         from profiles.middleware import install_profiler
 
         install_profiler(app)
+    if truthy(app.config.get("SERVER_TIMING")):
+        from profiles.timing import install_timing
+
+        install_timing(app)
     return app
 
 

@@ -370,3 +370,8 @@ def test_user_directive_only_as_root(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(nginx.os, "geteuid", lambda: 1000)
     text = nginx.write_nginx_config(tmp_path / "user", 18080, [18081]).read_text()
     assert not re.search(r"^user ", text, re.MULTILINE)
+
+
+def test_config_stamps_x_request_start_for_queue_time(tmp_path: Path) -> None:
+    text = nginx.write_nginx_config(tmp_path, 18080, [18081, 18082]).read_text()
+    assert 'proxy_set_header X-Request-Start "t=${msec}";' in text

@@ -1,0 +1,101 @@
+"""The Server-Timing middleware through Flask's test client (real SQLAlchemy, real HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from flask import Flask, render_template_string
+from sqlalchemy import create_engine, text
+
+from loadtests.servertiming import parse
+from profiles.timing import install_timing, request_start_unix
+from targets.upstream import serve_in_thread
+
+DELAY_MS = 60
+
+
+def _app(tmp_path: Path, upstream: str) -> Flask:
+    app = Flask(__name__)
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+
+    @app.get("/db")
+    def db() -> dict:
+        with engine.connect() as conn:
+            values = [conn.execute(text("SELECT :n"), {"n": n}).scalar() for n in range(7)]
+        return {"values": values}
+
+    @app.get("/up-sync")
+    def up_sync() -> dict:
+        with httpx.Client(base_url=upstream) as client:
+            for _ in range(3):
+                client.get("/delay", params={"ms": DELAY_MS})
+        return {}
+
+    @app.get("/up-async")
+    async def up_async() -> dict:
+        async with httpx.AsyncClient(base_url=upstream) as client:
+            await asyncio.gather(*(client.get("/delay", params={"ms": DELAY_MS})
+                                   for _ in range(3)))  # fmt: skip
+        return {}
+
+    @app.get("/tpl")
+    def tpl() -> str:
+        with engine.connect() as conn:  # a query inside the page is db time, not template
+            conn.execute(text("SELECT 1"))
+        return render_template_string("{% for i in range(20000) %}{{ i }}{% endfor %}")
+
+    return install_timing(app)
+
+
+def test_parts_of_each_kind_of_view(tmp_path: Path) -> None:
+    with serve_in_thread() as upstream:
+        client = _app(tmp_path, upstream).test_client()
+        parts = {path: parse(client.get(path).headers["Server-Timing"])
+                 for path in ("/db", "/up-sync", "/up-async", "/tpl")}  # fmt: skip
+    assert parts["/db"]["queries"] == 7 and parts["/db"]["db"] > 0
+    assert parts["/db"]["up"] == 0 and parts["/db"]["tpl"] == 0
+    assert parts["/up-sync"]["up"] >= 3 * DELAY_MS
+    assert DELAY_MS <= parts["/up-async"]["up"] < 2.5 * DELAY_MS  # gathered: counted once
+    assert parts["/up-sync"]["up"] > 1.5 * parts["/up-async"]["up"]
+    for p in parts.values():
+        assert p["app"] >= p["db"] + p["up"] + p["tpl"] - 0.01
+        assert abs(p["start"] - time.time()) < 60
+    assert parts["/tpl"]["tpl"] > 0 and parts["/tpl"]["queries"] == 1
+
+
+def test_concurrent_requests_keep_their_own_parts(tmp_path: Path) -> None:
+    app = _app(tmp_path, "http://127.0.0.1:9")
+    found: list[float] = []
+
+    def hit() -> None:
+        with app.test_client() as client:
+            for _ in range(20):
+                found.append(parse(client.get("/db").headers["Server-Timing"])["queries"])
+
+    threads = [threading.Thread(target=hit) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert found == [7.0] * 80
+
+
+def test_nginx_request_start_gives_a_queue_part(tmp_path: Path) -> None:
+    client = _app(tmp_path, "http://127.0.0.1:9").test_client()
+    sent = time.time() - 0.25
+    header = client.get("/db", headers={"X-Request-Start": f"t={sent:.3f}"}).headers
+    queue = parse(header["Server-Timing"])["queue"]
+    assert 240 <= queue < 5000
+    assert request_start_unix("t=1764213000.123") == 1764213000.123
+    assert request_start_unix("1764213000123") == 1764213000.123  # ms
+    assert request_start_unix("t=junk") is None
+
+
+def test_installing_twice_adds_one_header(tmp_path: Path) -> None:
+    app = _app(tmp_path, "http://127.0.0.1:9")
+    install_timing(app)
+    assert len(app.test_client().get("/db").headers.getlist("Server-Timing")) == 1
