@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import run_with_stall
+from tests.e2e.helpers import latest_run, run_with_stall
 
 pytestmark = pytest.mark.e2e
 
@@ -36,3 +36,5 @@ def test_requests_dropped_in_a_long_stall_are_visible(workdir: Path) -> None:
     assert any("dropped in the steady window" in w for w in row["warnings"]), row["warnings"]
     corrected = row["endpoints"]["GET /json"]["corrected_latency_ms"]
     assert corrected["p99"] >= 2000, corrected
+    report = (latest_run(workdir / "runs") / "report.html").read_text()
+    assert f"{om['dropped_steady']} scheduled requests were dropped in the steady" in report
