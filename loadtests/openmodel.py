@@ -24,7 +24,10 @@ Counted per process and summed by the master (``open_model`` in recorder.json):
 - ``scheduled``: slots that came due; ``sent`` + ``dropped`` = ``scheduled``;
 - ``dropped``: a due slot not started because ``--bench-max-inflight`` requests were
   already started or waiting for a connection, or because the scheduler itself was more
-  than ``--bench-max-lag-ms`` behind (the generator's CPU could not keep up);
+  than ``--bench-max-lag-ms`` behind (the generator's CPU could not keep up); each
+  drop is also reported, when it happens, to the recorder, which counts it in that
+  second's window (``windows[].dropped``: the endpoint is not chosen yet, so it is a
+  generator-level count);
 - ``late``: a request actually sent more than ``late_after_ms`` after its intended
   time, where ``late_after_ms`` = max(1 ms, one interval of the process's schedule,
   P/R s): it waited for a connection, or the generator fell behind; the sub-millisecond
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import gevent
@@ -57,7 +61,8 @@ class Schedule:
 
     def __init__(self, rate: float, processes: int = 1, index: int = 0, *,
                  max_inflight: int = 1000, max_lag_s: float = 1.0,
-                 counters: dict[str, int] | None = None) -> None:  # fmt: skip
+                 counters: dict[str, int] | None = None,
+                 on_drop: Callable[[int], None] | None = None) -> None:  # fmt: skip
         if rate <= 0:
             raise ValueError("rate must be > 0")
         self.rate = rate
@@ -67,6 +72,7 @@ class Schedule:
         self.max_inflight = max(1, max_inflight)
         self.max_lag_s = max_lag_s
         self.counters = counters if counters is not None else {}
+        self.on_drop = on_drop  # called with the count of each drop, when it happens
         for key in ("scheduled", "sent", "late", "dropped"):
             self.counters.setdefault(key, 0)
         self.idle: Queue = Queue()
@@ -120,10 +126,17 @@ class Schedule:
         c = self.counters
         c["scheduled"] += 1
         if len(self.group) >= self.max_inflight or time.time() - intended > self.max_lag_s:
-            c["dropped"] += 1
+            self._dropped(1)
             return False
         self.waiting += 1
         return True
+
+    def _dropped(self, n: int) -> None:
+        if n <= 0:
+            return
+        self.counters["dropped"] += n
+        if self.on_drop is not None:
+            self.on_drop(n)
 
     def _send(self, intended: float) -> None:
         user = self._acquire()
@@ -163,7 +176,7 @@ class Schedule:
         deadline = time.monotonic() + timeout
         while len(self.group) > self.waiting and time.monotonic() < deadline:
             gevent.sleep(0.02)
-        self.counters["dropped"] += self.waiting
+        self._dropped(self.waiting)
         self.waiting = 0
         if len(self.group):
             self.group.kill(block=True, timeout=2)
@@ -177,7 +190,12 @@ def current() -> Schedule | None:
 
 
 def start_schedule(
-    environment: Any, counters: dict[str, int], *, processes: int = 1, index: int = 0
+    environment: Any,
+    counters: dict[str, int],
+    *,
+    processes: int = 1,
+    index: int = 0,
+    on_drop: Callable[[int], None] | None = None,
 ) -> Schedule | None:
     """At test start: this process's schedule for ``--bench-rate`` (None: closed model)."""
     global _schedule
@@ -195,6 +213,7 @@ def start_schedule(
         max_inflight=int(getattr(opts, "bench_max_inflight", 1000) or 1000),
         max_lag_s=float(getattr(opts, "bench_max_lag_ms", 1000.0) or 1000.0) / 1000.0,
         counters=counters,
+        on_drop=on_drop,
     )
     logger.info(
         "open model: %.6g req/s in all, this process (%d of %d) sends every %.3f ms",

@@ -38,6 +38,8 @@ status for 4xx/5xx answers, else the exception class (``CatchResponseError`` for
 answer a check rejected, ``ConnectionRefusedError`` ...). ``locust_totals`` are
 Locust's own counts, for cross-checking: per endpoint, ``requests`` == sum of
 ``count`` + failures + ``profiled`` over all windows (not with ``--reset-stats``).
+A window's ``dropped`` counts the open-model requests dropped in that second (summed over
+processes; no endpoint is chosen yet when a slot is dropped).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import psutil
 from locust import events
 from locust.runners import (
     STATE_RUNNING,
@@ -266,6 +269,7 @@ class Recorder:
         self.test_number = 0
         self.first_start_unix: float | None = None
         self._ticker: Any = None
+        self.own_process = psutil.Process()
         self._final_from: set[str] = set()
         self._awaiting_finals = False
         self.written_version = -1
@@ -277,6 +281,7 @@ class Recorder:
         self.worker_cpu: dict[int, dict[str, float]] = {}  # master: second -> worker -> %
         self.open = dict.fromkeys(OPEN_COUNTERS, 0)
         self.open_span: list[float | None] = [None, None]
+        self.drops: dict[int, int] = {}  # unix second -> open-model requests dropped
         self.start_unix: float | None = None
         self.end_unix: float | None = None
         self.processes = 1
@@ -335,6 +340,11 @@ class Recorder:
                     entry.timing = ST.TimingBuffer()
                 entry.timing.add(values, response_length or 0)
 
+    def on_drop(self, n: int) -> None:
+        """The open model dropped ``n`` due requests just now (see openmodel.py)."""
+        sec = int(_time())
+        self.drops[sec] = self.drops.get(sec, 0) + n
+
     # ------------------------------------------------------------------ windows
 
     def _forget_current(self) -> None:
@@ -362,9 +372,11 @@ class Recorder:
         counters = dict(self.open)
         for k in self.open:  # in place: the open-model schedule holds this dict
             self.open[k] = 0
+        drops, self.drops = self.drops, {}
         schedule = openmodel.current()
         span = schedule.span() if schedule is not None else None
-        return {"windows": wire, "open": counters, "open_span": span}
+        return {"windows": wire, "open": counters, "open_span": span,
+                "drops": {str(sec): n for sec, n in drops.items()}}  # fmt: skip
 
     def merge_span(self, span: list[float | None] | None) -> None:
         if not span:
@@ -378,7 +390,8 @@ class Recorder:
             self.open_span[1] = last if old is None else max(old, last)
 
     def merge_wire(self, payload: dict[str, Any]) -> None:
-        if payload.get("windows") or any((payload.get("open") or {}).values()):
+        if (payload.get("windows") or payload.get("drops")
+                or any((payload.get("open") or {}).values())):  # fmt: skip
             self.version += 1
         for sec_text, window in (payload.get("windows") or {}).items():
             mine = self.windows.setdefault(int(sec_text), {})
@@ -389,6 +402,8 @@ class Recorder:
                 entry.merge_wire(wire)
         for k, n in (payload.get("open") or {}).items():
             self.open[k] = self.open.get(k, 0) + int(n)
+        for sec_text, n in (payload.get("drops") or {}).items():
+            self.drops[int(sec_text)] = self.drops.get(int(sec_text), 0) + int(n)
         self.merge_span(payload.get("open_span"))
 
     # ------------------------------------------------------------------ output
@@ -397,7 +412,7 @@ class Recorder:
         env = self.environment
         start = self.start_unix if self.start_unix is not None else _time()
         base = math.floor(start)
-        seconds = sorted(set(self.windows) | set(self.users))
+        seconds = sorted(set(self.windows) | set(self.users) | set(self.drops))
         windows = []
         users = None
         for sec in seconds:
@@ -414,7 +429,10 @@ class Recorder:
                 }
                 if e.timing is not None and e.timing.count:
                     endpoints[label]["timing"] = e.timing.to_wire()
-            windows.append({"t": sec - base, "users": users, "endpoints": endpoints})
+            window: dict[str, Any] = {"t": sec - base, "users": users, "endpoints": endpoints}
+            if sec in self.drops:
+                window["dropped"] = self.drops[sec]
+            windows.append(window)
         rate = float(option(env, "bench_rate", 0.0) or 0.0)
         open_model = None
         if rate > 0:
@@ -510,6 +528,10 @@ def _ticker(rec: Recorder) -> None:
                 str(cid): float(getattr(node, "cpu_usage", 0) or 0)
                 for cid, node in list(runner.clients.items())
             }
+        if rec.role == "worker" and runner is not None:
+            # the heartbeat carries runner.current_cpu_usage, which Locust itself samples
+            # only every 10 s (CPU_MONITOR_INTERVAL; 0 until then): sample it every second
+            runner.current_cpu_usage = rec.own_process.cpu_percent()
         rec.compact(int(now) - COMPACT_AFTER_S)
         gevent.sleep(1.0 - (now % 1.0) + 0.01)
 
@@ -575,7 +597,8 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
             processes = max(1, len(slots))
             index = slots.get(runner.client_id, getattr(runner, "worker_index", 0)) % processes
         rec.processes = processes
-        openmodel.start_schedule(environment, rec.open, processes=processes, index=index)
+        openmodel.start_schedule(environment, rec.open, processes=processes, index=index,
+                                 on_drop=rec.on_drop)  # fmt: skip
     if rec._ticker is None or rec._ticker.dead:
         rec._ticker = gevent.spawn(_ticker, rec)
 

@@ -500,6 +500,8 @@ def build_context(run: Run) -> dict[str, Any]:
                                 "sent",
                                 "late",
                                 "dropped",
+                                "dropped_steady",
+                                "dropped_outside",
                             )
                         },
                     }
@@ -508,6 +510,7 @@ def build_context(run: Run) -> dict[str, Any]:
             )
         )
     corrected = [f for f in figures if f.corrected]
+    dropped = sum(int((r.get("open_model") or {}).get("dropped_steady") or 0) for r in open_rows)
     little, little_warnings = littles_law(run, figures, labels)
     reps = repetitions_frame(run, labels)
     warnings += little_warnings
@@ -551,6 +554,7 @@ def build_context(run: Run) -> dict[str, Any]:
         if corrected
         else None,
         "open_model_table": open_table,
+        "dropped_steady": dropped,
         "little_table": table(little) if not little.empty else None,
         "repetitions_table": table(reps, index=True) if reps is not None else None,
         "side_by_side": side,

@@ -156,8 +156,15 @@ def summarize_cell(
                 f"achieved {achieved:.0f} req/s, more than 5% short of --rate "
                 f"{float(open_model['rate']):.0f}: the generator or the server could not keep up"
             )
-        if open_model.get("dropped"):
-            warnings.append(f"{open_model['dropped']} scheduled requests were dropped")
+        open_model.update(open_drops(recorder, window))
+        if open_model["dropped_steady"]:
+            warnings.append(
+                f"{open_model['dropped_steady']} scheduled requests were dropped in the steady "
+                "window (counted as failures of kind \"dropped\" of ALL; the corrected "
+                "percentiles do not include them): the server stalled or the generator "
+                "could not keep up"
+            )
+            _add_drops(endpoints, open_model["dropped_steady"], window.seconds)
     if window.seconds <= 0:
         warnings.append("no steady-state window: the run was shorter than its warm-up")
     thin = sorted({p for e in endpoints.values() for p in e["thin"]}, key=list(PERCENTILES).index)
@@ -176,6 +183,33 @@ def summarize_cell(
         "warnings": warnings,
         "endpoints": endpoints,
     }
+
+
+def open_drops(recorder: dict[str, Any], window: SteadyWindow) -> dict[str, int]:
+    """Open-model drops in the steady window and outside it (warm-up, shutdown)."""
+    steady = outside = 0
+    for w in recorder.get("windows", []):
+        n = int(w.get("dropped") or 0)
+        if window.contains(int(w["t"])):
+            steady += n
+        else:
+            outside += n
+    return {"dropped_steady": steady, "dropped_outside": outside}
+
+
+def _add_drops(endpoints: dict[str, dict[str, Any]], dropped: int, seconds: int) -> None:
+    """Drops are failures of kind "dropped" of ALL (no endpoint was chosen yet).
+
+    They count in ``requests`` and ``error_pct`` (a dropped request was due and not
+    served), not in ``rps``: throughput stays what was answered.
+    """
+    total = endpoints.setdefault(ALL, _Acc().figures(seconds))
+    failures = {**total["failures"], "dropped": dropped}
+    total["failures"] = dict(sorted(failures.items()))
+    total["dropped"] = dropped
+    total["requests"] += dropped
+    failed = sum(failures.values())
+    total["error_pct"] = round(100 * failed / total["requests"], 3) if total["requests"] else 0.0
 
 
 TIMESERIES_FIELDS = (

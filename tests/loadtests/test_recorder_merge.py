@@ -42,6 +42,9 @@ for i in range(20000):
     w = workers[rng.randrange(3)]
     w.on_request(**kw)
     single.on_request(**kw)
+    if rng.random() < 0.01:                      # an open-model slot dropped (per second)
+        w.on_drop(2)
+        single.on_drop(2)
     if rng.random() < 0.002:                     # a report, every few seconds per worker
         master.merge_wire(json.loads(json.dumps(w.take_wire())))
     if rng.random() < 0.001:
@@ -63,6 +66,11 @@ for sec, window in single.windows.items():
         if m.failures != e.failures or m.profiled != e.profiled:
             problems.append(f"counts differ {sec} {label}: {m.failures} {e.failures}")
         n += m.count() + sum(m.failures.values()) + m.profiled
+if master.drops != single.drops or sum(single.drops.values()) == 0:
+    problems.append(f"drops differ: {master.drops} {single.drops}")
+if [w.get("dropped", 0) for w in master.document()["windows"]] != [
+        single.drops.get(sec, 0) for sec in sorted(single.windows)]:
+    problems.append("document windows do not carry the drops")
 statuses = sorted({s for w in single.windows.values() for e in w.values() for s in e.failures})
 print(json.dumps({"problems": problems, "total": n, "windows": len(single.windows),
                   "statuses": statuses}))
