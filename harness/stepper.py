@@ -141,14 +141,15 @@ def step_from_recorder(recorder: dict[str, Any], cpu_rows: list[dict[str, float]
     health, _ = generator_health(recorder, own, window, generator_cpus)
     gen_bound = bool(health["generator_saturated"])
     first, last = _thirds_p50(recorder, window)
-    open_model = recorder.get("open_model") or {}
     return Step(
         rate=rate,
         achieved=float(total.get("rps", 0.0)),
         p50=lat.get("p50"),
         p99=lat.get("p99"),
         errors=float(total.get("error_pct", 0.0)),
-        dropped=int(open_model.get("dropped", 0)),
+        # drops in the measured window only: requests still waiting when a step stops are
+        # dropped by the stop itself, not by the server
+        dropped=figures.open_drops(recorder, window)["dropped_steady"],
         requests=int(total.get("requests", 0)),
         p50_first=first,
         p50_last=last,
