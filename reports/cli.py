@@ -7,6 +7,7 @@ cli.add_command(compare_command)
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -43,14 +44,55 @@ def report_command(run: str, runs_dir: Path) -> None:
     click.echo(str(path))
 
 
+class GateUndecided(HarnessError):
+    """A gated metric could not be decided; exit code 3 (``--allow-undecided`` passes)."""
+
+    exit_code = 3
+
+
+def gate_options(func: Any) -> Any:
+    """The gate and CI-output options shared by ``compare`` and ``ab``."""
+    for option in reversed((
+        click.option("--fail-on", metavar="SPEC", default=None,
+                     help="CI gate, e.g. 'p99:+10%,rps:-5%,errors:>0.1%': exit 1 on a regression "
+                     "of a named metric, 3 when one is undecided; an error share rising by more "
+                     "than 0.1 percentage points always fails."),
+        click.option("--allow-undecided", is_flag=True,
+                     help="Exit 0 instead of 3 when a gated metric is undecided."),
+        click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path),
+                     default=None, help="Write the verdict table as Markdown (CI job summary)."),
+        click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+                     default=None, help="Write the verdicts as JSON."),
+    )):  # fmt: skip
+        func = option(func)
+    return func
+
+
+def finish_gate(comparison: Any, markdown_path: Path | None, json_path: Path | None,
+                allow_undecided: bool) -> None:  # fmt: skip
+    """Print the verdicts, write the CI files, and exit the way the gate says."""
+    from rich.console import Console
+
+    from reports.comparison_output import render_terminal, write_outputs
+
+    render_terminal(comparison, Console(soft_wrap=False))
+    click.echo(f"Comparison: {comparison.html_path}")
+    write_outputs(comparison, markdown_path, json_path, allow_undecided)
+    code = comparison.exit_code(allow_undecided)
+    if code == 1:
+        raise GateFailed(f"gate failed: {len(comparison.violations)} regression(s) on gated "
+                         "metrics (listed above)")  # fmt: skip
+    if code == 3:
+        raise GateUndecided(
+            f"gate undecided: {len(comparison.undecided)} gated metric(s) neither same nor "
+            "different (listed above); measure more repetitions (--repeat, or 'bench.py ab') "
+            "or pass --allow-undecided"
+        )
+
+
 @click.command("compare")
 @click.argument("runs", nargs=-1, required=True)
-@click.option(
-    "--fail-on",
-    metavar="SPEC",
-    help="CI gate, e.g. 'p99:+10%,rps:-5%,errors:>0.1%': exit 1 when a significant change "
-    "crosses a threshold (errors: the candidate's error rate).",
-)
+@gate_options
 @click.option("--force", is_flag=True, help="Compare profiled with unprofiled runs anyway.")
 @click.option(
     "--out",
@@ -59,28 +101,18 @@ def report_command(run: str, runs_dir: Path) -> None:
     help="Folder for the comparison HTML (default: --runs-dir).",
 )
 @runs_dir_option
-def compare_command(
-    runs: tuple[str, ...], fail_on: str | None, force: bool, out: Path | None, runs_dir: Path
-) -> None:
-    """Compare runs: the first is the baseline (A B [C ...]). Prints a table per candidate
-    and writes an HTML comparison; changes count only when significant over repetitions."""
-    from rich.console import Console
+def compare_command(runs: tuple[str, ...], fail_on: str | None, allow_undecided: bool,
+                    markdown_path: Path | None, json_path: Path | None, force: bool,
+                    out: Path | None, runs_dir: Path) -> None:  # fmt: skip
+    """Compare runs: the first is the baseline (A B [C ...]), or one 'ab' run folder.
 
+    Per endpoint and metric: improved, regressed, same or undecided. With --fail-on it is
+    a CI gate: exit 0 all same or improved, 1 a regression, 3 undecided, 2 bad input."""
     from reports.compare import compare_runs
     from reports.gate import parse_fail_on
     from runfolder.storage import resolve_run
 
     parse_fail_on(fail_on)  # a bad spec fails before any work
-    if len(runs) < 2:
-        raise click.UsageError("compare needs at least two runs: BASELINE CANDIDATE [...]")
     dirs = [resolve_run(r, runs_dir) for r in runs]
     comparison = compare_runs(dirs, out or runs_dir, fail_on=fail_on, force=force)
-    console = Console(soft_wrap=False)
-    comparison.render_terminal(console)
-    click.echo(f"Comparison: {comparison.html_path}")
-    if comparison.violations:
-        crossed = sorted({str(v.threshold) for v in comparison.violations})
-        raise GateFailed(
-            f"gate failed: {len(comparison.violations)} significant change(s) crossed "
-            f"{', '.join(crossed)} (listed above)"
-        )
+    finish_gate(comparison, markdown_path, json_path, allow_undecided)

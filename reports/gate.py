@@ -75,3 +75,45 @@ def parse_fail_on(spec: str | None) -> list[Threshold]:
         seen.add(key)
         out.append(threshold)
     return out
+
+
+DEFAULT_FAIL_ON = "rps:-5%,p50:+5%,p99:+10%"
+"""``ab``'s gate when ``--fail-on`` is not given."""
+
+EXIT_PASSED, EXIT_REGRESSED, EXIT_UNDECIDED = 0, 1, 3
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A gated metric of one endpoint that fails the gate or could not be decided."""
+
+    candidate: str
+    cell: str
+    endpoint: str
+    metric: str
+    gate: str  # the threshold, e.g. "p99:+10%", or "errors:+0.1pp" (the implicit rise rule)
+    observed: str
+
+    def __str__(self) -> str:
+        return f"{self.gate} {self.candidate} {self.cell} {self.endpoint}: {self.observed}"
+
+
+def gated_metrics(thresholds: list[Threshold]) -> dict[str, Threshold]:
+    """Relative metrics the gate judges, by metric (``errors:>N%`` is an absolute cap)."""
+    return {t.metric: t for t in thresholds if t.sign != ">"}
+
+
+def fails(t: Threshold, verdict: str, change: float | None) -> bool:
+    """A *different* verdict in the direction the threshold names."""
+    if verdict not in ("improved", "regressed") or change is None:
+        return False
+    return change > 0 if t.sign == "+" else change < 0
+
+
+def exit_code(violations: list[Finding], undecided: list[Finding], allow_undecided: bool) -> int:
+    """0 all same or improved; 1 a regression; 3 undecided on a gated metric."""
+    if violations:
+        return EXIT_REGRESSED
+    if undecided and not allow_undecided:
+        return EXIT_UNDECIDED
+    return EXIT_PASSED

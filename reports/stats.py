@@ -1,61 +1,74 @@
-"""Is a change between two sets of repetitions real?
+"""Is a change between two sets of repetitions real? Three verdicts, as Pinpoint gives.
 
-A change counts only when it is both statistically significant and larger than a
-practical threshold (asv's rule; measurement.md section 5).
+* **different** (``improved`` or ``regressed``): the smaller p-value of Mann-Whitney U
+  and Kolmogorov-Smirnov over the per-repetition figures is at most ``ALPHA`` (0.01;
+  MWU misses changes in spread, K-S is weak on discrete data, so either may speak), and
+  the change of the median is at least the practical threshold.
+* **same**: the bootstrap confidence interval (``CONFIDENCE`` 95%, percentile method,
+  seeded) of the ratio of medians lies inside ± the threshold.
+* **undecided**: neither, or fewer than ``MIN_REPS`` repetitions on a side, or a reason
+  that makes the figures untrustworthy (generator-bound, dropped requests, thin tail).
 
-Method, chosen for the repetition counts this harness runs (3 to 10 per cell):
+One figure per repetition is one sample: per-second windows inside a repetition are
+autocorrelated and would make any test overconfident. The smallest p-value either test
+can reach is 0.1 at 3 vs 3 and 0.008 at 5 vs 5 repetitions, so *different* needs at
+least 5 per side, while *same* can be reached earlier when the runs are quiet. With one
+or two repetitions the interval means nothing: undecided, never same.
 
-* The figure compared is the geometric mean over repetitions, and the test is
-  Welch's t-test on log values: throughput and latency vary multiplicatively, so
-  a ratio is the natural effect size, and the t-test has power with few samples.
-  Significant at ``ALPHA = 0.01``. With 5 vs 5 repetitions at the few-percent
-  noise of a pinned run, a consistent 20% change gives p < 1e-4.
-* Mann-Whitney U (two-sided, exact) is required as well when it *can* reach its
-  level, ``ALPHA_MWU = 0.05``: from 4 repetitions a side (its smallest possible p
-  is 0.029 at 4 vs 4, 0.008 at 5 vs 5, but 0.1 at 3 vs 3, where it could never
-  agree). It keeps one outlier repetition from carrying the t-test.
-* Practical thresholds, in percent of the baseline: ``THRESHOLDS`` (5% for
-  throughput and the median, 10% for tail percentiles, which are noisier).
-* With fewer than two repetitions on either side there is no variance to test
-  against: the change is shown but marked "unconfirmed".
+Errors are judged on requests, not repetitions: the error share (failed / all requests,
+pooled) of the candidate minus the baseline's, in percentage points, a one-sided Fisher
+exact test for a rise, and a normal-approximation interval of the difference.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
+import numpy as np
 from scipy import stats as _stats
 
 ALPHA = 0.01
-ALPHA_MWU = 0.05
-MWU_MIN_REPS = 4
+CONFIDENCE = 0.95
+MIN_REPS = 3
+BOOTSTRAP_RESAMPLES = 2000
+SEED = 20240611
 THRESHOLDS = {"rps": 5.0, "p50": 5.0, "p90": 10.0, "p99": 10.0, "p99.9": 10.0}
-HIGHER_IS_BETTER = {"rps": True, "p50": False, "p90": False, "p99": False, "p99.9": False}
+ERROR_RISE_PP = 0.1  # a rise of the error share beyond this many percentage points regresses
+HIGHER_IS_BETTER = {"rps": True, "p50": False, "p90": False, "p99": False, "p99.9": False,
+                    "errors": False}  # fmt: skip
 
 IMPROVED = "improved"
 REGRESSED = "regressed"
-NO_CHANGE = "no significant change"
-UNCONFIRMED = "unconfirmed"
-MISSING = "n/a"
+SAME = "same"
+UNDECIDED = "undecided"
+DIFFERENT = (IMPROVED, REGRESSED)
 
 
 @dataclass(frozen=True)
 class Change:
-    """Baseline and candidate figures (geometric means over repetitions) and the verdict."""
+    """Baseline and candidate figures (medians over repetitions), the change and its verdict.
+
+    ``change_pct`` and its interval are percent of the baseline, except for ``errors``,
+    where they are percentage points of the error share.
+    """
 
     metric: str
     baseline: float | None
     candidate: float | None
     change_pct: float | None
+    ci_low: float | None
+    ci_high: float | None
     p_value: float | None
-    p_mwu: float | None
     n_baseline: int
     n_candidate: int
-    significant: bool
+    threshold: float
     verdict: str
-    baseline_values: tuple[float, ...] = ()
-    candidate_values: tuple[float, ...] = ()
+    reasons: tuple[str, ...] = ()
+    baseline_values: tuple[float, ...] = field(default=())
+    candidate_values: tuple[float, ...] = field(default=())
 
     @property
     def worse(self) -> bool:
@@ -64,84 +77,115 @@ class Change:
             return False
         return self.change_pct < 0 if HIGHER_IS_BETTER[self.metric] else self.change_pct > 0
 
+    @property
+    def decided(self) -> bool:
+        return self.verdict != UNDECIDED
 
-def _center(values: list[float]) -> float:
-    if all(v > 0 for v in values):
-        return math.exp(sum(math.log(v) for v in values) / len(values))
-    return sum(values) / len(values)
-
-
-def _welch_log(a: list[float], b: list[float]) -> float:
-    use_log = all(v > 0 for v in a + b)
-    xa = [math.log(v) for v in a] if use_log else a
-    xb = [math.log(v) for v in b] if use_log else b
-    if max(xa) == min(xa) and max(xb) == min(xb):  # no spread at all
-        return 1.0 if xa[0] == xb[0] else 0.0
-    return float(_stats.ttest_ind(xa, xb, equal_var=False).pvalue)
+    def why(self) -> str:
+        """Why the verdict is undecided, in one phrase."""
+        if self.reasons:
+            return "; ".join(self.reasons)
+        if min(self.n_baseline, self.n_candidate) < MIN_REPS:
+            return f"{min(self.n_baseline, self.n_candidate)} repetition(s), {MIN_REPS} needed"
+        return "the interval straddles the threshold: more repetitions needed"
 
 
-def _mwu(a: list[float], b: list[float]) -> float:
-    return float(_stats.mannwhitneyu(a, b, alternative="two-sided", method="auto").pvalue)
+def _clean(values: Sequence[float | None]) -> list[float]:
+    return [float(v) for v in values if v is not None and not math.isnan(float(v))]
 
 
-def compare_values(
-    metric: str, a: list[float | None], b: list[float | None], threshold_pct: float | None = None
-) -> Change:
+def p_value(a: Sequence[float], b: Sequence[float]) -> float:
+    """min(p) of two-sided Mann-Whitney U and Kolmogorov-Smirnov (Pinpoint's rule)."""
+    if len(set(a) | set(b)) == 1:
+        return 1.0
+    p_mwu = float(_stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # ties: K-S falls back to asymptotic
+        p_ks = float(_stats.ks_2samp(a, b).pvalue)
+    return min(p_mwu, p_ks)
+
+
+def ratio_interval(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """Bootstrap interval of median(b) / median(a), resampling repetitions."""
+
+    def ratio(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.median(y, axis=axis) / np.median(x, axis=axis)  # type: ignore[no-any-return]
+
+    point = float(np.median(b) / np.median(a))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # degenerate samples (no spread) warn; handled below
+        res = _stats.bootstrap(
+            (np.asarray(a), np.asarray(b)), ratio, vectorized=True, paired=False,
+            confidence_level=CONFIDENCE, n_resamples=BOOTSTRAP_RESAMPLES, method="percentile",
+            rng=np.random.default_rng(SEED),
+        )  # fmt: skip
+    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if math.isnan(low) or math.isnan(high):
+        return point, point
+    return min(low, point), max(high, point)
+
+
+def compare_values(metric: str, a: Sequence[float | None], b: Sequence[float | None],
+                   threshold_pct: float | None = None,
+                   reasons: Sequence[str] = ()) -> Change:  # fmt: skip
     """Compare per-repetition figures ``a`` (baseline) and ``b`` (candidate)."""
-    xa = [float(v) for v in a if v is not None and not math.isnan(float(v))]
-    xb = [float(v) for v in b if v is not None and not math.isnan(float(v))]
+    xa, xb = _clean(a), _clean(b)
     threshold = THRESHOLDS[metric] if threshold_pct is None else threshold_pct
-    if not xa or not xb:
-        ca_, cb_ = (_center(xa) if xa else None), (_center(xb) if xb else None)
-        return Change(
-            metric,
-            ca_,
-            cb_,
-            None,
-            None,
-            None,
-            len(xa),
-            len(xb),
-            False,
-            MISSING,
-            tuple(xa),
-            tuple(xb),
-        )
-    ca, cb = _center(xa), _center(xb)
-    change = 100 * (cb / ca - 1) if ca else None
-    if len(xa) < 2 or len(xb) < 2:
-        return Change(
-            metric,
-            ca,
-            cb,
-            change,
-            None,
-            None,
-            len(xa),
-            len(xb),
-            False,
-            UNCONFIRMED,
-            tuple(xa),
-            tuple(xb),
-        )
-    p = _welch_log(xa, xb)
-    p_mwu = _mwu(xa, xb) if min(len(xa), len(xb)) >= MWU_MIN_REPS else None
-    significant = p < ALPHA and (p_mwu is None or p_mwu < ALPHA_MWU)
-    verdict = NO_CHANGE
-    if significant and change is not None and abs(change) >= threshold:
+    why = list(reasons)
+    ma = float(np.median(xa)) if xa else None
+    mb = float(np.median(xb)) if xb else None
+
+    def out(verdict: str, change: float | None = None, ci: tuple[float | None, float | None]
+            = (None, None), p: float | None = None) -> Change:  # fmt: skip
+        return Change(metric, ma, mb, change, ci[0], ci[1], p, len(xa), len(xb), threshold,
+                      verdict, tuple(why), tuple(xa), tuple(xb))  # fmt: skip
+
+    if ma is None or mb is None:
+        why.append("no value on " + ("either side" if ma is None and mb is None else
+                                     "the baseline" if ma is None else "the candidate"))
+        return out(UNDECIDED)
+    if ma <= 0:
+        why.append("the baseline's value is 0")
+        return out(UNDECIDED)
+    change = 100 * (mb / ma - 1)
+    if min(len(xa), len(xb)) < MIN_REPS:
+        return out(UNDECIDED, change)
+    low, high = ratio_interval(xa, xb)
+    ci = (100 * (low - 1), 100 * (high - 1))
+    p = p_value(xa, xb)
+    if why:
+        return out(UNDECIDED, change, ci, p)
+    if p <= ALPHA and abs(change) >= threshold:
         better = change > 0 if HIGHER_IS_BETTER[metric] else change < 0
-        verdict = IMPROVED if better else REGRESSED
-    return Change(
-        metric,
-        ca,
-        cb,
-        change,
-        p,
-        p_mwu,
-        len(xa),
-        len(xb),
-        significant,
-        verdict,
-        tuple(xa),
-        tuple(xb),
-    )
+        return out(IMPROVED if better else REGRESSED, change, ci, p)
+    if -threshold < ci[0] and ci[1] < threshold:
+        return out(SAME, change, ci, p)
+    return out(UNDECIDED, change, ci, p)
+
+
+def compare_errors(failed_a: int, requests_a: int, failed_b: int, requests_b: int,
+                   threshold_pp: float = ERROR_RISE_PP,
+                   reasons: Sequence[str] = ()) -> Change:  # fmt: skip
+    """The error share (percent of requests), baseline vs candidate, pooled over repetitions."""
+    why = list(reasons)
+    if not requests_a or not requests_b:
+        why.append("no requests on " + ("the baseline" if not requests_a else "the candidate"))
+        return Change("errors", None, None, None, None, None, None, requests_a, requests_b,
+                      threshold_pp, UNDECIDED, tuple(why))  # fmt: skip
+    pa, pb = failed_a / requests_a, failed_b / requests_b
+    diff = 100 * (pb - pa)
+    se = 100 * math.sqrt(pa * (1 - pa) / requests_a + pb * (1 - pb) / requests_b)
+    z = float(_stats.norm.ppf(0.5 + CONFIDENCE / 2))
+    ci = (diff - z * se, diff + z * se)
+    table = [[failed_b, requests_b - failed_b], [failed_a, requests_a - failed_a]]
+    rise = diff > 0
+    p = float(_stats.fisher_exact(table, alternative="greater" if rise else "less").pvalue)
+    verdict = UNDECIDED
+    if why:
+        verdict = UNDECIDED
+    elif p <= ALPHA and abs(diff) > threshold_pp:
+        verdict = REGRESSED if rise else IMPROVED
+    elif -threshold_pp <= ci[0] and ci[1] <= threshold_pp:
+        verdict = SAME
+    return Change("errors", 100 * pa, 100 * pb, diff, ci[0], ci[1], p, requests_a, requests_b,
+                  threshold_pp, verdict, tuple(why), (100 * pa,), (100 * pb,))  # fmt: skip

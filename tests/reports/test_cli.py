@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -88,11 +89,26 @@ def test_compare_gate_fails_on_regression(cli, runner, runs_dir: Path, tmp_path:
 
 def test_compare_gate_passes_on_same_distribution(cli, runner, runs_dir: Path,
                                                   tmp_path: Path) -> None:  # fmt: skip
+    md, js = tmp_path / "gate.md", tmp_path / "gate.json"
     args = ["compare", SAME_A, SAME_B, "--runs-dir", str(runs_dir), "--out", str(tmp_path),
-            "--fail-on", "p99:+10%,rps:-5%"]  # fmt: skip
+            "--fail-on", "rps:-10%,p50:+10%", "--markdown", str(md), "--json", str(js)]  # fmt: skip
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "Gate passed" in result.output
+    assert "**passed**" in md.read_text() and "| all endpoints |" in md.read_text()
+    data = json.loads(js.read_text())
+    assert data["exit_code"] == 0 and data["rows"][0]["rps"]["verdict"] == "same"
+
+
+def test_compare_thin_p99_is_undecided_exit_3(cli, runner, runs_dir: Path,
+                                              tmp_path: Path) -> None:  # fmt: skip
+    args = ["compare", SAME_A, SAME_B, "--runs-dir", str(runs_dir), "--out", str(tmp_path),
+            "--fail-on", "p99:+10%"]  # fmt: skip
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 3, result.output
+    assert "p99 is thin" in result.output and "gate undecided" in result.output
+    result = runner.invoke(cli, [*args, "--allow-undecided"])
+    assert result.exit_code == 0, result.output
 
 
 def test_compare_html_defaults_to_runs_dir(cli, runner, runs_dir: Path) -> None:
@@ -119,7 +135,7 @@ def test_compare_refuses_profiled_with_unprofiled(cli, runner, runs_dir: Path,
     result = runner.invoke(cli, base)
     assert result.exit_code == 2 and "--force" in result.output
     result = runner.invoke(cli, [*base, "--force"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 2 and "no cell of the candidate" in result.output, result.output
 
 
 def test_main_cli_has_both_commands(runner: CliRunner) -> None:
