@@ -26,6 +26,7 @@ class Cell:
     suffix: str = ""
     profiled: bool = False
     scenario_arg: str = ""  # what --scenario said: a name or a locustfile path
+    side: str = ""  # "baseline" or "candidate" in an ``ab`` run (harness.ab)
 
     @property
     def reference(self) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from harness.ab_cli import ab_command
 from harness.config import SERVERS, SHAPES, TARGETS, parse_host_port
 from harness.console import console, derive_outputs, execute_run, print_scaling, stdout
 from harness.options import (
@@ -275,6 +276,7 @@ def list_(out_dir: Path) -> None:
 # commands that live beside their feature's package
 cli.add_command(report_command, "report")
 cli.add_command(compare_command, "compare")
+cli.add_command(ab_command, "ab")
 
 
 def _add_step_commands() -> None:

@@ -168,16 +168,21 @@ def derive_outputs(run_dir: Path, profiled: bool) -> Path | None:
         return None
 
 
-def execute_run(cfg: RunConfig) -> None:
+def run_with_progress(cfg: RunConfig, derive: Any = None, plan: Any = None) -> Any:
+    """``run_benchmark`` with progress bars (or lines); returns its outcome."""
     from harness.engine import run_benchmark
 
     progress = _progress_reporter()
     try:
-        outcome = run_benchmark(cfg, progress, derive_outputs)
+        return run_benchmark(cfg, progress, derive, plan)
     finally:
         bars = getattr(progress, "bars", None)
         if bars is not None and bars.live.is_started:
             bars.stop()
+
+
+def execute_run(cfg: RunConfig) -> None:
+    outcome = run_with_progress(cfg, derive_outputs)
     stdout.print(summary_table(outcome.rows, outcome.run_dir))
     for row in outcome.rows:
         for warning in row["warnings"]:

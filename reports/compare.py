@@ -128,15 +128,21 @@ def split_sides(run: Run) -> tuple[Run, Run]:
 def _cell_key(run: Run) -> dict[str, tuple[str, ...]]:
     """cell_id -> matching key: (target, server, scenario), or (cell_id,) if not unique."""
     firsts = {cid: run.cell_rows(cid)[0] for cid in run.cell_ids()}
-    names = ("server", "scenario", "profiled", "workers", "instances")
-    triples = {
-        cid: tuple(str(r.get(k)) for k in (names if r.get("side") else ("target", *names[:2])))
+    triples = {  # an ab side's targets may differ (sync vs cached): matched without them
+        cid: tuple(str(r.get(k)) for k in (("server", "scenario") if r.get("side")
+                                           else ("target", "server", "scenario")))
         for cid, r in firsts.items()
-    }
+    }  # fmt: skip
     counts: dict[tuple[str, ...], int] = {}
     for t in triples.values():
         counts[t] = counts.get(t, 0) + 1
-    return {cid: (t if counts[t] == 1 else (cid,)) for cid, t in triples.items()}
+    return {cid: (t if counts[t] == 1 else (_unsided(cid, firsts[cid]),))
+            for cid, t in triples.items()}  # fmt: skip
+
+
+def _unsided(cell_id: str, row: dict[str, Any]) -> str:
+    side = str(row.get("side") or "")
+    return cell_id.removesuffix(f"-{side}") if side else cell_id
 
 
 def goodput(entry: dict[str, Any], row: dict[str, Any]) -> float | None:
@@ -185,6 +191,8 @@ def row_reasons(rows: list[dict[str, Any]], side: str, endpoint: str, metric: st
         if row.get("verify_failed") or any("failed verify" in w or "verify failed" in w
                                            for w in warnings):  # fmt: skip
             flags.append("failed verify")
+        if not row.get("steady_seconds", 1) or any("no steady-state" in w for w in warnings):
+            flags.append("had no steady-state window")
         if metric in ((row["endpoints"].get(endpoint) or {}).get("thin") or []):
             flags.append(f"{metric} is thin (fewer than 10 samples above it)")
         for flag in flags:
