@@ -81,7 +81,7 @@ def ab_command(baseline_target: str | None, candidate_target: str | None,
     if kind == "targets":
         opts["targets"] = (baseline_target,)
     profile = bool(opts.pop("profile"))
-    min_repeat = max(int(opts.get("repeat") or 1), MIN_REPS)
+    min_repeat = min(max(int(opts.get("repeat") or 1), MIN_REPS), max_repeat)
     with contextlib.ExitStack() as stack:
         if kind == "targets":
             sides = [Side("baseline", target=baseline_target),
