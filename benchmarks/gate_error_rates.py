@@ -1,0 +1,118 @@
+"""The gate's error rates: false alarms over A/A pairs, detection of a known slowdown.
+
+Both sides serve the reference ``sync`` app as the user's app (``--app``, two folders);
+in the slowdown trials the candidate's ``/cpu`` does 15% more work (its ``n`` raised 15%
+by a WSGI wrapper). Each pair or trial is one ``bench.py ab`` with its default gate
+(rps:-5%, p50:+5%, p99:+10%, error share) and default stopping rule; the ``--seconds``
+and ``--warmup`` of each repetition are the only settings changed, to keep it short.
+
+Prints: the share of gated metrics that said *different* on A/A pairs (goal <= 5%),
+the share of slowdown trials with a regression found (goal >= 90%), and the
+repetitions per side ``ab`` needed on average.
+
+    .venv/bin/python benchmarks/gate_error_rates.py [--pairs 10] [--trials 10] [--seconds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+APP = '''
+from urllib.parse import parse_qs, urlencode
+
+from targets.sync_app import create_app
+
+SLOWER = {slower}
+flask_app = create_app({{"SECRET_KEY": "bench"}})
+
+
+def app(environ, start_response):
+    if SLOWER != 1.0 and environ.get("PATH_INFO") == "/cpu":
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        n = int(query.get("n", ["10000"])[0])
+        environ["QUERY_STRING"] = urlencode({{"n": int(n * SLOWER)}})
+    return flask_app(environ, start_response)
+'''
+
+
+def make_app(folder: Path, slower: float) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "gateapp.py").write_text(APP.format(slower=slower))
+    return folder
+
+
+def run_ab(base: Path, cand: Path, out: Path, args: argparse.Namespace) -> dict:
+    js = out / "verdicts.json"
+    argv = [sys.executable, str(REPO / "bench.py"), "ab", "--app", "gateapp:app",
+            "--scenario", "cpu", "--baseline-dir", str(base), "--candidate-dir", str(cand),
+            "--duration", f"{args.seconds}s", "--warmup", f"{args.warmup}s",
+            "--max-repeat", str(args.max_repeat), "--out", str(out / "runs"), "--json", str(js)]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=out, timeout=3600,
+                          check=False)  # fmt: skip
+    if not js.exists():
+        raise SystemExit(f"ab failed (exit {done.returncode}): {done.stderr.strip()[-400:]}")
+    data = json.loads(js.read_text())
+    run = next((out / "runs").glob("*_ab"))
+    rows = json.loads((run / "summary.json").read_text())["rows"]
+    data["reps"] = sum(1 for r in rows if r.get("side") == "baseline")
+    return data
+
+
+def gated(data: dict) -> list[tuple[str, str]]:
+    """(metric, verdict) of every gated metric of every endpoint."""
+    metrics = [g.split(":")[0] for g in data["gate"]] + ["errors"]
+    return [(m, row[m]["verdict"]) for row in data["rows"] for m in metrics]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=10, help="A/A pairs")
+    parser.add_argument("--trials", type=int, default=10, help="slowdown trials")
+    parser.add_argument("--seconds", type=int, default=3, help="measured seconds per repetition")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--max-repeat", type=int, default=12)
+    parser.add_argument("--slowdown", type=float, default=1.15)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="gate-rates-") as tmp:
+        root = Path(tmp)
+        plain, slow = make_app(root / "plain", 1.0), make_app(root / "slow", args.slowdown)
+        aa_verdicts, aa_reps, aa_undecided = [], [], 0
+        for i in range(args.pairs):
+            data = run_ab(plain, plain, Path(tempfile.mkdtemp(dir=root)), args)
+            verdicts = gated(data)
+            aa_verdicts += verdicts
+            aa_reps.append(data["reps"])
+            aa_undecided += data["exit_code"] == 3
+            print(f"A/A {i + 1}: exit {data['exit_code']}, {data['reps']} reps, "
+                  f"{sum(v in ('improved', 'regressed') for _, v in verdicts)} different "
+                  f"of {len(verdicts)}", flush=True)  # fmt: skip
+        found, slow_reps = 0, []
+        for i in range(args.trials):
+            data = run_ab(plain, slow, Path(tempfile.mkdtemp(dir=root)), args)
+            hit = any(v == "regressed" for _, v in gated(data))
+            found += hit
+            slow_reps.append(data["reps"])
+            print(f"slowdown {i + 1}: exit {data['exit_code']}, {data['reps']} reps, "
+                  f"{'regression found' if hit else 'missed'}", flush=True)
+    if aa_verdicts:
+        false = sum(v in ("improved", "regressed") for _, v in aa_verdicts)
+        print(f"false alarms: {false}/{len(aa_verdicts)} gated metrics said different "
+              f"({100 * false / len(aa_verdicts):.1f}%; goal <= 5%) over {args.pairs} A/A pairs; "
+              f"{aa_undecided} pair(s) ended undecided; "
+              f"repetitions per side: mean {statistics.mean(aa_reps):.1f}")
+    if args.trials:
+        print(f"detection of /cpu n x{args.slowdown:g}: {found}/{args.trials} trials "
+              f"({100 * found / args.trials:.0f}%; goal >= 90%); "
+              f"repetitions per side: mean {statistics.mean(slow_reps):.1f}")
+
+
+if __name__ == "__main__":
+    main()
