@@ -10,7 +10,7 @@ Prints: the share of gated metrics that said *different* on A/A pairs (goal <= 5
 the share of slowdown trials with a regression found (goal >= 90%), and the
 repetitions per side ``ab`` needed on average.
 
-    .venv/bin/python benchmarks/gate_error_rates.py [--pairs 10] [--trials 10] [--seconds 3]
+    .venv/bin/python benchmarks/gate_error_rates.py [--pairs 10] [--trials 10] [--seconds 5]
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=10, help="A/A pairs")
     parser.add_argument("--trials", type=int, default=10, help="slowdown trials")
-    parser.add_argument("--seconds", type=int, default=3, help="measured seconds per repetition")
-    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--seconds", type=int, default=5, help="measured seconds per repetition")
+    parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--max-repeat", type=int, default=12)
     parser.add_argument("--slowdown", type=float, default=1.15)
     args = parser.parse_args()

@@ -3,7 +3,9 @@
 One run folder holds both sides: every cell is measured once per side per repetition,
 its rows labelled ``side`` ("baseline" / "candidate"). After each repetition from
 ``min_repeat`` on, ``decided`` (the CLI hands in the comparison) says whether every gated
-metric has a verdict; the loop also stops at ``max_repeat`` or when another repetition
+metric has a verdict, or none left undecided could be decided by more repetitions (its
+reason is in the measurement itself: a thin percentile, a generator-bound row ...); the
+loop also stops at ``max_repeat`` or when another repetition
 would pass ``max_time``. The sides are two reference targets, two folders of the user's
 app, or two git revisions of the user's repository checked out in temporary worktrees
 that are removed afterwards, also on Ctrl-C or a crash.
@@ -76,7 +78,7 @@ def plan_ab(cfg: RunConfig, baseline: Side, candidate: Side, *, decided: Decided
                 yield configs[b.side], b, rep
             done = rep + 1
             if done >= min_repeat and decided(writer.rows):
-                writer.update_meta(ab_stopped=f"decided after {done} repetition(s)")
+                writer.update_meta(ab_stopped=f"nothing left to decide after {done} repetition(s)")
                 return
             elapsed = time.monotonic() - start
             if elapsed + elapsed / done > max_time:

@@ -14,6 +14,13 @@ from reports.cli import finish_gate, gate_options
 from reports.stats import MIN_REPS
 
 
+def _more_helps(rows: list[dict[str, Any]], fail_on: str) -> bool:
+    """Whether another repetition could decide something: an undecided gated metric without
+    a reason in the measurement itself (thin, generator-bound, dropped, verify) remains."""
+    undecided = _compare_rows(rows, fail_on).undecided
+    return any(not f.reasons for f in undecided)
+
+
 def _compare_rows(rows: list[dict[str, Any]], fail_on: str) -> Any:
     from reports.compare import compare_loaded
     from reports.gate import parse_fail_on
@@ -101,7 +108,7 @@ def ab_command(baseline_target: str | None, candidate_target: str | None,
         cfg = config_from_options(opts, profile=profile, default_name="ab")
         plan = plan_ab(cfg, sides[0], sides[1], min_repeat=min_repeat, max_repeat=max_repeat,
                        max_time=max_time,
-                       decided=lambda rows: not _compare_rows(rows, fail_on).undecided)  # fmt: skip
+                       decided=lambda rows: not _more_helps(rows, fail_on))  # fmt: skip
         outcome = run_with_progress(cfg, derive_outputs, plan)
     base, cand = split_sides(load_run(outcome.run_dir))
     comparison = compare_loaded(base, [cand], thresholds)

@@ -311,13 +311,14 @@ def judge(rows: list[ComparisonRow],
             if fails(t, c.verdict, c.change_pct):
                 violations.append(Finding(*where, metric, str(t), _observed(c)))
             elif c.verdict == UNDECIDED:
-                undecided.append(Finding(*where, metric, str(t), f"undecided: {c.why()}"))
+                undecided.append(Finding(*where, metric, str(t), f"undecided: {c.why()}",
+                                         c.reasons))  # fmt: skip
         e = r.changes["errors"]
         rule = f"errors:+{ERROR_RISE_PP:g}pp"
         if e.verdict == REGRESSED:
             violations.append(Finding(*where, "errors", rule, _observed(e)))
         elif e.verdict == UNDECIDED:
-            undecided.append(Finding(*where, "errors", rule, f"undecided: {e.why()}"))
+            undecided.append(Finding(*where, "errors", rule, f"undecided: {e.why()}", e.reasons))
         for t in caps:
             if r.error_pct_candidate > t.value:
                 violations.append(Finding(*where, "errors", str(t),

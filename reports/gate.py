@@ -93,6 +93,7 @@ class Finding:
     metric: str
     gate: str  # the threshold, e.g. "p99:+10%", or "errors:+0.1pp" (the implicit rise rule)
     observed: str
+    reasons: tuple[str, ...] = ()  # an undecided metric's flags from the measurement itself
 
     def __str__(self) -> str:
         return f"{self.gate} {self.candidate} {self.cell} {self.endpoint}: {self.observed}"
