@@ -83,6 +83,8 @@ def ab_command(baseline_target: str | None, candidate_target: str | None,
     thresholds = parse_fail_on(fail_on)
     kind = sides_from_options((baseline_target, candidate_target), (baseline_dir, candidate_dir),
                               (baseline_rev, candidate_rev), opts.get("app"))  # fmt: skip
+    if opts.get("host"):
+        raise ConfigError("ab starts both sides itself: --host cannot be used with it")
     if kind == "targets" and opts.get("targets"):
         raise ConfigError("ab: --target cannot be combined with --baseline-target")
     if kind == "targets":

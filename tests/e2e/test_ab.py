@@ -57,6 +57,10 @@ def test_ab_two_folders_fail_fast_candidate_fails(workdir: Path, tmp_path: Path)
     assert errors["baseline"] == 0 and 20 < errors["candidate"] < 40
     assert "FAILED" in md.read_text()
     assert (run / "comparison.html").exists() and (run / "comparison.md").exists()
+    # the ab folder alone compares its two sides again, with the same verdict
+    again = bench(["compare", str(run), "--fail-on", "p50:+5%", "--out", str(tmp_path)],
+                  cwd=workdir, timeout=120)  # fmt: skip
+    assert again.returncode == 1, again.stdout + again.stderr
 
 
 def _git(repo: Path, *args: str) -> str:
