@@ -177,7 +177,11 @@ def _errors(rows: list[dict[str, Any]], endpoint: str) -> tuple[int, int]:
 
 
 def row_reasons(rows: list[dict[str, Any]], side: str, endpoint: str, metric: str) -> list[str]:
-    """Why a side's figures cannot decide ``metric``: flags the measurement itself raised."""
+    """Why a side's figures cannot decide ``metric``: flags the measurement itself raised.
+
+    A repetition without a steady window has no figures at all: it lowers the count of
+    repetitions instead (``_per_rep`` skips it).
+    """
     found: dict[str, int] = {}
     for row in rows:
         warnings = [str(w) for w in row.get("warnings") or []]
@@ -191,8 +195,6 @@ def row_reasons(rows: list[dict[str, Any]], side: str, endpoint: str, metric: st
         if row.get("verify_failed") or any("failed verify" in w or "verify failed" in w
                                            for w in warnings):  # fmt: skip
             flags.append("failed verify")
-        if not row.get("steady_seconds", 1) or any("no steady-state" in w for w in warnings):
-            flags.append("had no steady-state window")
         if metric in ((row["endpoints"].get(endpoint) or {}).get("thin") or []):
             flags.append(f"{metric} is thin (fewer than 10 samples above it)")
         for flag in flags:
