@@ -33,6 +33,7 @@ def per_repetition(run: Run) -> dict[str, list[dict[Key, float]]]:
     out: dict[str, list[dict[Key, float]]] = {}
     for cid in run.cell_ids():
         reps = []
+        measured = {e for row in run.cell_rows(cid) for e in row["endpoints"]}
         for row in run.cell_rows(cid):
             files = sorted((run.rep_dir(row) / "profiles").glob("*.json"))
             if not files:
@@ -40,6 +41,8 @@ def per_repetition(run: Run) -> dict[str, list[dict[Key, float]]]:
             tables = _Tables()
             figures: dict[Key, float] = {}
             for endpoint, ep in _load_cell(files, tables).items():
+                if measured and endpoint not in measured:
+                    continue  # verify's requests to endpoints the scenario does not measure
                 for h in hotspot_table(ep.requests, tables):
                     figures[(endpoint, h["function"], h["file"])] = float(h["total_ms"])
             reps.append(figures)

@@ -272,7 +272,9 @@ def compare_loaded(base: Run, cands: list[Run], thresholds: list[Threshold]) -> 
                 if only:
                     warnings.append(f"{cid}: {', '.join(sorted(only))} missing in {where}")
             first = c_rows[0]
-            for endpoint in sorted(b_eps & c_eps, key=lambda n: (n != ALL, n)):
+            # every endpoint of either side, ALL at least: a missing value is undecided, not
+            # skipped (a side without any steady-state figures must not pass the gate)
+            for endpoint in sorted(b_eps | c_eps | {ALL}, key=lambda n: (n != ALL, n)):
                 rows.append(ComparisonRow(
                     candidate=cand.name, cell=" · ".join(key), target=str(first.get("target")),
                     server=str(first.get("server")), scenario=str(first.get("scenario")),

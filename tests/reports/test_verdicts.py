@@ -95,3 +95,13 @@ def test_thin_gated_percentile_is_undecided() -> None:
     assert json_row.changes["p99"].verdict == UNDECIDED
     assert "p99 is thin" in json_row.changes["p99"].why()
     assert json_row.changes["p50"].verdict == SAME
+
+
+def test_a_side_without_figures_is_undecided_not_skipped() -> None:
+    """No steady window on the baseline (no endpoints at all): undecided, never a pass."""
+    empty = [{**_row(k, 1000, 2.0), "endpoints": {}, "steady_seconds": 0} for k in range(4)]
+    cmp = compare_loaded(_run("a", empty), [_run("b", _reps(4, 1000, 2.0, 2))], GATE)
+    assert cmp.exit_code() == 3
+    assert any("no value on the baseline" in str(f) for f in cmp.undecided)
+    cmp = compare_loaded(_run("a", empty), [_run("b", empty)], GATE)
+    assert [r.endpoint for r in cmp.rows] == [ALL] and cmp.exit_code() == 3
