@@ -180,7 +180,8 @@ def row_reasons(rows: list[dict[str, Any]], side: str, endpoint: str, metric: st
     """Why a side's figures cannot decide ``metric``: flags the measurement itself raised.
 
     A repetition without a steady window has no figures at all: it lowers the count of
-    repetitions instead (``_per_rep`` skips it).
+    repetitions instead (``_per_rep`` skips it). A route verify left out on one side only
+    has no value there, so its endpoint is undecided.
     """
     found: dict[str, int] = {}
     for row in rows:
@@ -192,8 +193,9 @@ def row_reasons(rows: list[dict[str, Any]], side: str, endpoint: str, metric: st
             "dropped" in w for w in warnings
         ):
             flags.append("dropped open-model requests")
-        if row.get("verify_failed") or any("failed verify" in w or "verify failed" in w
-                                           for w in warnings):  # fmt: skip
+        verify = str(row.get("verify") or "passed")  # "passed ...", "skipped: ..." or a failure
+        if not verify.startswith(("passed", "skipped")) or any("verify failed" in w
+                                                               for w in warnings):  # fmt: skip
             flags.append("failed verify")
         if metric in ((row["endpoints"].get(endpoint) or {}).get("thin") or []):
             flags.append(f"{metric} is thin (fewer than 10 samples above it)")

@@ -71,7 +71,7 @@ def test_single_repetition_is_undecided_not_pass() -> None:
     [
         ({"generator_bound": True}, "generator-bound"),
         ({"open_model": {"rate": 100, "dropped": 12}}, "dropped open-model requests"),
-        ({"warnings": ["route left out, it failed verify: GET /x"]}, "failed verify"),
+        ({"verify": "failed: GET /json answered 500"}, "failed verify"),
     ],
 )
 def test_untrustworthy_rows_are_undecided_with_the_reason(extra: dict, reason: str) -> None:
