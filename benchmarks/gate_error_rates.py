@@ -2,7 +2,9 @@
 
 Both sides serve the reference ``sync`` app as the user's app (``--app``, two folders);
 in the slowdown trials the candidate's ``/cpu`` does 15% more work (its ``n`` raised 15%
-by a WSGI wrapper). Each pair or trial is one ``bench.py ab`` with its default gate
+by a WSGI wrapper). Both sides serve ``/cpu`` with ``n = --base-n`` (default 100,000, so
+the loop, not the request overhead, is most of a request's time). Each pair or trial
+is one ``bench.py ab`` with its default gate
 (rps:-5%, p50:+5%, p99:+10%, error share) and default stopping rule; the ``--seconds``
 and ``--warmup`` of each repetition are the only settings changed, to keep it short.
 
@@ -26,26 +28,24 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 APP = '''
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from targets.sync_app import create_app
 
-SLOWER = {slower}
+N = int({base_n} * {slower})
 flask_app = create_app({{"SECRET_KEY": "bench"}})
 
 
 def app(environ, start_response):
-    if SLOWER != 1.0 and environ.get("PATH_INFO") == "/cpu":
-        query = parse_qs(environ.get("QUERY_STRING", ""))
-        n = int(query.get("n", ["10000"])[0])
-        environ["QUERY_STRING"] = urlencode({{"n": int(n * SLOWER)}})
+    if environ.get("PATH_INFO") == "/cpu":
+        environ["QUERY_STRING"] = urlencode({{"n": N}})
     return flask_app(environ, start_response)
 '''
 
 
-def make_app(folder: Path, slower: float) -> Path:
+def make_app(folder: Path, slower: float, base_n: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "gateapp.py").write_text(APP.format(slower=slower))
+    (folder / "gateapp.py").write_text(APP.format(slower=slower, base_n=base_n))
     return folder
 
 
@@ -80,10 +80,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--max-repeat", type=int, default=12)
     parser.add_argument("--slowdown", type=float, default=1.15)
+    parser.add_argument("--base-n", type=int, default=100_000, help="/cpu's n on the baseline")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gate-rates-") as tmp:
         root = Path(tmp)
-        plain, slow = make_app(root / "plain", 1.0), make_app(root / "slow", args.slowdown)
+        plain = make_app(root / "plain", 1.0, args.base_n)
+        slow = make_app(root / "slow", args.slowdown, args.base_n)
         aa_verdicts, aa_reps, aa_undecided = [], [], 0
         for i in range(args.pairs):
             data = run_ab(plain, plain, Path(tempfile.mkdtemp(dir=root)), args)
