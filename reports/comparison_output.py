@@ -78,6 +78,9 @@ def render_terminal(cmp: Comparison, console: Any) -> None:
                 values.append(text)
             t.add_row(Text(r.cell), Text(_label(r.endpoint)), *values)
         console.print(t)
+        for r in rows:
+            if r.grew:
+                console.print(Text(f"{_label(r.endpoint)} regressed: {r.grew}", style="red"))
     for w in cmp.warnings:
         console.print(Text(f"warning: {w}", style="yellow"))
     for title, style, items in (("Regressions (gate failed):", "bold red", cmp.violations),
@@ -105,6 +108,9 @@ def markdown(cmp: Comparison, allow_undecided: bool = False) -> str:
     for r in cmp.rows:
         cells = [f"{change_text(r.changes[m])} **{verdict_text(r.changes[m])}**" for m in SHOWN]
         lines.append(f"| {r.cell} | {_label(r.endpoint)} | " + " | ".join(cells) + " |")
+    grew = [f"- {_label(r.endpoint)} ({r.cell}): {r.grew}" for r in cmp.rows if r.grew]
+    if grew:
+        lines += ["", "**The part of the request that grew**", "", *grew]
     for title, items in (("Regressions", cmp.violations), ("Undecided", cmp.undecided)):
         if items:
             lines += ["", f"**{title}**", ""] + [f"- {f}" for f in items]
@@ -179,6 +185,7 @@ def _frame(rows: list[ComparisonRow]) -> pd.DataFrame:
         "reps": f"{r.changes['rps'].n_baseline} / {r.changes['rps'].n_candidate}",
         **{f"{m} ({UNITS.get(m, 'ms')})": f"{change_text(r.changes[m])} · "
            f"{verdict_text(r.changes[m])}" for m in SHOWN},
+        "part that grew": r.grew or "",
     } for r in rows])  # fmt: skip
     return frame.set_index(["cell", "endpoint"]) if not frame.empty else frame
 
