@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from profiles.middleware import RAW_FORMAT_VERSION, RAW_KIND
+from profiles.middleware import DEFAULT_INTERVAL, RAW_FORMAT_VERSION, RAW_KIND
 
 log = logging.getLogger(__name__)
 
@@ -413,8 +413,8 @@ def _html(merged: dict[int, float], tables: _Tables, title: str, start: float) -
         frame_records=records,
         start_time=start if start != float("inf") else 0.0,
         duration=total,
-        min_interval=0.0001,
-        max_interval=0.0001,
+        min_interval=DEFAULT_INTERVAL,
+        max_interval=DEFAULT_INTERVAL,
         sample_count=len(records),
         start_call_stack=[records[0][0][0]] if records else ["<empty>"],
         target_description=title,

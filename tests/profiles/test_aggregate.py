@@ -123,7 +123,7 @@ def recorded_run(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("agg") / "run"
     for cell, paths in {"sync-a": ["/cpu", "/db", "/json"], "sync-b": ["/json"]}.items():
         out = run / "cells" / cell / "r0" / "profiles"
-        app = create_app({"PROFILE_DIR": str(out), "PROFILE_RATE": 1.0})
+        app = create_app({"PROFILE_DIR": str(out), "PROFILE_RATE": 1.0, "PROFILE_INTERVAL": 0.0001})
         client = app.test_client()
         try:
             for _ in range(12):

@@ -99,7 +99,7 @@ def test_session_file_format(tmp_path):
     assert not list(tmp_path.glob(".*"))  # no temp file left behind
     doc = json.loads(files[0].read_text())
     assert doc["kind"] == RAW_KIND and doc["format_version"] == 1
-    assert doc["mode"] == "threads" and doc["interval"] == pytest.approx(0.0001)
+    assert doc["mode"] == "threads" and doc["interval"] == pytest.approx(0.0003)
     for s in doc["sessions"]:
         assert set(s) == {"endpoint", "start", "duration", "wall_ms", "cpu_ms", "status",
                           "forced", "async", "root", "samples"}  # fmt: skip
