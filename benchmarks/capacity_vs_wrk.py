@@ -63,6 +63,7 @@ def main() -> None:
                               cpus=pinning.generator_cpus).open()  # fmt: skip
             started = time.monotonic()
             try:
+
                 def run_step(rate: float, confirm: bool, st: Stepper = stepper) -> Step:
                     return st.run(rate, 1.0, 5.0 if confirm else 2.0)[0]
 

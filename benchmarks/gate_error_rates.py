@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-APP = '''
+APP = """
 from urllib.parse import urlencode
 
 from targets.sync_app import create_app
@@ -40,7 +40,7 @@ def app(environ, start_response):
     if environ.get("PATH_INFO") == "/cpu":
         environ["QUERY_STRING"] = urlencode({{"n": N}})
     return flask_app(environ, start_response)
-'''
+"""
 
 
 def make_app(folder: Path, slower: float, base_n: int) -> Path:
@@ -51,10 +51,29 @@ def make_app(folder: Path, slower: float, base_n: int) -> Path:
 
 def run_ab(base: Path, cand: Path, out: Path, args: argparse.Namespace) -> dict:
     js = out / "verdicts.json"
-    argv = [sys.executable, str(REPO / "bench.py"), "ab", "--app", "gateapp:app",
-            "--scenario", "cpu", "--baseline-dir", str(base), "--candidate-dir", str(cand),
-            "--duration", f"{args.seconds}s", "--warmup", f"{args.warmup}s",
-            "--max-repeat", str(args.max_repeat), "--out", str(out / "runs"), "--json", str(js)]
+    argv = [
+        sys.executable,
+        str(REPO / "bench.py"),
+        "ab",
+        "--app",
+        "gateapp:app",
+        "--scenario",
+        "cpu",
+        "--baseline-dir",
+        str(base),
+        "--candidate-dir",
+        str(cand),
+        "--duration",
+        f"{args.seconds}s",
+        "--warmup",
+        f"{args.warmup}s",
+        "--max-repeat",
+        str(args.max_repeat),
+        "--out",
+        str(out / "runs"),
+        "--json",
+        str(js),
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, cwd=out, timeout=3600,
                           check=False)  # fmt: skip
     if not js.exists():
@@ -102,18 +121,25 @@ def main() -> None:
             hit = any(v == "regressed" for _, v in gated(data))
             found += hit
             slow_reps.append(data["reps"])
-            print(f"slowdown {i + 1}: exit {data['exit_code']}, {data['reps']} reps, "
-                  f"{'regression found' if hit else 'missed'}", flush=True)
+            print(
+                f"slowdown {i + 1}: exit {data['exit_code']}, {data['reps']} reps, "
+                f"{'regression found' if hit else 'missed'}",
+                flush=True,
+            )
     if aa_verdicts:
         false = sum(v in ("improved", "regressed") for _, v in aa_verdicts)
-        print(f"false alarms: {false}/{len(aa_verdicts)} gated metrics said different "
-              f"({100 * false / len(aa_verdicts):.1f}%; goal <= 5%) over {args.pairs} A/A pairs; "
-              f"{aa_undecided} pair(s) ended undecided; "
-              f"repetitions per side: mean {statistics.mean(aa_reps):.1f}")
+        print(
+            f"false alarms: {false}/{len(aa_verdicts)} gated metrics said different "
+            f"({100 * false / len(aa_verdicts):.1f}%; goal <= 5%) over {args.pairs} A/A pairs; "
+            f"{aa_undecided} pair(s) ended undecided; "
+            f"repetitions per side: mean {statistics.mean(aa_reps):.1f}"
+        )
     if args.trials:
-        print(f"detection of /cpu n x{args.slowdown:g}: {found}/{args.trials} trials "
-              f"({100 * found / args.trials:.0f}%; goal >= 90%); "
-              f"repetitions per side: mean {statistics.mean(slow_reps):.1f}")
+        print(
+            f"detection of /cpu n x{args.slowdown:g}: {found}/{args.trials} trials "
+            f"({100 * found / args.trials:.0f}%; goal >= 90%); "
+            f"repetitions per side: mean {statistics.mean(slow_reps):.1f}"
+        )
 
 
 if __name__ == "__main__":

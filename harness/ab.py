@@ -87,8 +87,15 @@ def plan_ab(cfg: RunConfig, baseline: Side, candidate: Side, *, decided: Decided
         writer.update_meta(ab_stopped=f"--max-repeat {max_repeat} reached")
 
     cells = [c for pair in pairs for c in pair]
-    meta = {"ab": {"baseline": baseline.describe(), "candidate": candidate.describe(),
-                   "min_repeat": min_repeat, "max_repeat": max_repeat, "max_time_s": max_time}}
+    meta = {
+        "ab": {
+            "baseline": baseline.describe(),
+            "candidate": candidate.describe(),
+            "min_repeat": min_repeat,
+            "max_repeat": max_repeat,
+            "max_time_s": max_time,
+        }
+    }
     return Plan(cells, schedule, planned=len(cells) * max_repeat, meta=meta)  # fmt: skip
 
 
@@ -136,8 +143,11 @@ def sides_from_options(targets: tuple[str | None, str | None], dirs: tuple[Path 
     """Which kind of pair was asked for: "targets", "dirs" or "revs" (one, both halves)."""
     kinds = {"targets": targets, "dirs": dirs, "revs": revs}
     given = [k for k, pair in kinds.items() if any(v is not None for v in pair)]
-    flags = {"targets": "--baseline-target/--candidate-target",
-             "dirs": "--baseline-dir/--candidate-dir", "revs": "--baseline-rev/--candidate-rev"}
+    flags = {
+        "targets": "--baseline-target/--candidate-target",
+        "dirs": "--baseline-dir/--candidate-dir",
+        "revs": "--baseline-rev/--candidate-rev",
+    }
     if len(given) != 1:
         raise ConfigError("ab needs one pair of sides: " + ", or ".join(flags.values()))
     kind = given[0]

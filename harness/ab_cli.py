@@ -33,25 +33,56 @@ def _compare_rows(rows: list[dict[str, Any]], fail_on: str) -> Any:
 
 @click.command("ab")
 @run_options
-@click.option("--profile", is_flag=True, help="Profile a sample of requests on both sides: the "
-              "comparison then names the functions whose time per request changed most.")
-@click.option("--profile-rate", type=float, default=0.05, show_default=True,
-              help="Fraction of requests profiled per endpoint.")
+@click.option(
+    "--profile",
+    is_flag=True,
+    help="Profile a sample of requests on both sides: the "
+    "comparison then names the functions whose time per request changed most.",
+)
+@click.option(
+    "--profile-rate",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="Fraction of requests profiled per endpoint.",
+)
 @click.option("--baseline-target", type=choice(TARGETS), default=None, help="Reference target A.")
 @click.option("--candidate-target", type=choice(TARGETS), default=None, help="Reference target B.")
-@click.option("--baseline-dir", type=click.Path(path_type=Path), default=None,
-              help="Folder of --app's baseline version.")
-@click.option("--candidate-dir", type=click.Path(path_type=Path), default=None,
-              help="Folder of --app's candidate version.")
+@click.option(
+    "--baseline-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder of --app's baseline version.",
+)
+@click.option(
+    "--candidate-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder of --app's candidate version.",
+)
 @click.option("--baseline-rev", default=None, help="Git revision of the baseline (e.g. main).")
 @click.option("--candidate-rev", default=None, help="Git revision of the candidate (e.g. HEAD).")
-@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Repository of the revisions. Default: the one holding --app-dir or the "
-              "current folder; --app-dir is taken relative to it inside each revision.")
-@click.option("--max-repeat", type=click.IntRange(1, 1000), default=12, show_default=True,
-              help="At most this many repetitions per side.")
-@click.option("--max-time", type=DURATION, default="30m", show_default=True,
-              help="Stop before a repetition would end after this long.")
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Repository of the revisions. Default: the one holding --app-dir or the "
+    "current folder; --app-dir is taken relative to it inside each revision.",
+)
+@click.option(
+    "--max-repeat",
+    type=click.IntRange(1, 1000),
+    default=12,
+    show_default=True,
+    help="At most this many repetitions per side.",
+)
+@click.option(
+    "--max-time",
+    type=DURATION,
+    default="30m",
+    show_default=True,
+    help="Stop before a repetition would end after this long.",
+)
 @gate_options
 def ab_command(baseline_target: str | None, candidate_target: str | None,
                baseline_dir: Path | None, candidate_dir: Path | None, baseline_rev: str | None,

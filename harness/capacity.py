@@ -43,7 +43,7 @@ class Slo:
     @classmethod
     def parse(cls, text: str) -> Slo:
         """``"p99:50ms,errors:0.1%"`` -> Slo; a ConfigError (exit 2) that says what to write."""
-        hint = "write it like --slo \"p99:50ms,errors:0.1%\""
+        hint = 'write it like --slo "p99:50ms,errors:0.1%"'
         p99: float | None = None
         errors = 0.0
         for part in filter(None, (p.strip() for p in text.split(","))):

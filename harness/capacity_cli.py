@@ -60,14 +60,34 @@ def ladder_table(row: dict[str, Any]) -> Table:
 
 @click.command()
 @capacity_options
-@click.option("--slo", default="p99:50ms,errors:0.1%", show_default=True,
-              help="The service-level objective a step must meet: p99 (corrected) and errors.")
-@click.option("--max-time", type=DURATION, default="60s", show_default=True,
-              help="Time bound of one cell's search; it says so when it stops on it.")
-@click.option("--start-rate", type=float, default=50.0, show_default=True,
-              help="The first step's rate (req/s); steps double until one fails.")
-@click.option("--confirm", "confirm_s", type=DURATION, default="5s", show_default=True,
-              help="The confirmation step's measured time at the rate found.")
+@click.option(
+    "--slo",
+    default="p99:50ms,errors:0.1%",
+    show_default=True,
+    help="The service-level objective a step must meet: p99 (corrected) and errors.",
+)
+@click.option(
+    "--max-time",
+    type=DURATION,
+    default="60s",
+    show_default=True,
+    help="Time bound of one cell's search; it says so when it stops on it.",
+)
+@click.option(
+    "--start-rate",
+    type=float,
+    default=50.0,
+    show_default=True,
+    help="The first step's rate (req/s); steps double until one fails.",
+)
+@click.option(
+    "--confirm",
+    "confirm_s",
+    type=DURATION,
+    default="5s",
+    show_default=True,
+    help="The confirmation step's measured time at the rate found.",
+)
 def capacity_command(slo: str, max_time: float, start_rate: float, confirm_s: float,
                      **opts: Any) -> None:  # fmt: skip
     """Maximum sustainable request rate under an SLO, per cell.

@@ -138,8 +138,17 @@ def worker(master: str, scenario: str, processes: int) -> None:
         raise HarnessError(f"the Locust worker ended with exit code {code}; see {log}")
 
 
-serve_options = use_options("one_target", "app", "app_dir", "one_server", "workers", "threads",
-                            "instances", "balance", "redis")
+serve_options = use_options(
+    "one_target",
+    "app",
+    "app_dir",
+    "one_server",
+    "workers",
+    "threads",
+    "instances",
+    "balance",
+    "redis",
+)
 """What to serve: the options ``serve`` and ``dashboard`` share."""
 
 

@@ -195,7 +195,6 @@ def execute_run(cfg: RunConfig) -> None:
         stdout.print(f"Report: {outcome.report}")
 
 
-
 def print_scaling(cfg: RunConfig) -> None:
 
     run_dir = resolve_run("latest", cfg.out)
@@ -218,4 +217,3 @@ def print_scaling(cfg: RunConfig) -> None:
             "processes share CPUs, so beyond that the curve shows this machine's limit, "
             "not the app's. Run on a bigger machine to extend it."
         )
-

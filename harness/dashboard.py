@@ -86,17 +86,25 @@ def run_dashboard(
             workload = prepare_workload(cfg, cell, stack, staging, staging)
             port = web_port(port)
             argv = locust_web_argv(
-                locustfile=workload.locustfile, user_classes=workload.user_classes,
-                extra=workload.extra_args, host=stack.url, web_port=port, users=cfg.load.users,
-                spawn_rate=cfg.load.effective_spawn_rate, tests_dir=staging / "tests",
+                locustfile=workload.locustfile,
+                user_classes=workload.user_classes,
+                extra=workload.extra_args,
+                host=stack.url,
+                web_port=port,
+                users=cfg.load.users,
+                spawn_rate=cfg.load.effective_spawn_rate,
+                tests_dir=staging / "tests",
                 processes=cfg.load.processes,
             )
             locust = sup.start("locust web UI", argv, log_path=staging / "locust.log",
                                cwd=staging, cpus=cfg.pinning.generator_cpus)  # fmt: skip
             web = f"http://127.0.0.1:{port}"
             wait_http_ready(locust, web + "/", timeout=30)
-            monitor = CpuMonitor(lambda: [locust.pid], lambda: [c.pid for c in stack.server_side()],
-                             generator_cpus=cfg.pinning.generator_cpus)
+            monitor = CpuMonitor(
+                lambda: [locust.pid],
+                lambda: [c.pid for c in stack.server_side()],
+                generator_cpus=cfg.pinning.generator_cpus,
+            )
             monitor.start()
             on_ready(web, stack.url)
             commands = [*stack.commands, argv]

@@ -92,7 +92,9 @@ def describe_run(cfg: RunConfig, cells: list[Cell], **extra: Any) -> dict[str, A
 
 
 def run_benchmark(
-    cfg: RunConfig, progress: Progress | None = None, derive: Derive | None = None,
+    cfg: RunConfig,
+    progress: Progress | None = None,
+    derive: Derive | None = None,
     plan: Plan | None = None,
 ) -> RunOutcome:
     """Run every cell of ``cfg`` ``cfg.repeat`` times (or ``plan``'s schedule); always
@@ -105,8 +107,9 @@ def run_benchmark(
     if cfg.subject.app and GENERATED_SCENARIO in cfg.load.scenarios:
         # before the run folder: a bad --app is bad input
         routes = generate_routes(cfg, progress.message)
-    writer = RunWriter.create(cfg.out, cfg.name, describe_run(cfg, cells, **(plan.meta if plan
-                                                                             else {})))
+    writer = RunWriter.create(
+        cfg.out, cfg.name, describe_run(cfg, cells, **(plan.meta if plan else {}))
+    )
     run_dir = writer.run_dir
     status, error = "complete", None
     db_root = Path(tempfile.mkdtemp(prefix="flask-bench-db-"))
@@ -204,8 +207,11 @@ def run_cell(
         writer.add_commands([argv])
         locust = sup.start("locust", argv, log_path=cell_dir / "locust.log", cwd=cell_dir,
                            cpus=pin.generator_cpus)  # fmt: skip
-        monitor = CpuMonitor(lambda: [locust.pid], lambda: [c.pid for c in stack.server_side()],
-                             generator_cpus=cfg.pinning.generator_cpus)
+        monitor = CpuMonitor(
+            lambda: [locust.pid],
+            lambda: [c.pid for c in stack.server_side()],
+            generator_cpus=cfg.pinning.generator_cpus,
+        )
         monitor.start()
         notes: list[str] = []
         # remote workers join first
@@ -380,4 +386,3 @@ def cell_row(
         **({"side": cell.side} if cell.side else {}),
     }
     return {**identity, **measured}
-

@@ -253,7 +253,7 @@ def listen_url(conf_path: Path) -> str:
     # a wildcard listen is reached on this machine through loopback
     for wildcard, local in (("0.0.0.0:", "127.0.0.1:"), ("[::]:", "[::1]:")):
         if addr.startswith(wildcard):
-            addr = local + addr[len(wildcard):]
+            addr = local + addr[len(wildcard) :]
     return f"http://{addr}"
 
 

@@ -59,13 +59,19 @@ class Stepper:
             web_port=port, users=self.users, spawn_rate=self.users * 20,
             tests_dir=self.out_dir.resolve(),
         )  # fmt: skip
-        self.locust = self.sup.start("locust (steps)", self.argv, cwd=self.out_dir,
-                                     log_path=self.out_dir / "locust.log", cpus=self.cpus)
+        self.locust = self.sup.start(
+            "locust (steps)",
+            self.argv,
+            cwd=self.out_dir,
+            log_path=self.out_dir / "locust.log",
+            cpus=self.cpus,
+        )
         self.web = f"http://127.0.0.1:{port}"
         wait_http_ready(self.locust, self.web + "/", timeout=30)
         locust = self.locust
         self.monitor = CpuMonitor(
-            lambda: [locust.pid], lambda: [c.pid for s in self.stacks for c in s.server_side()],
+            lambda: [locust.pid],
+            lambda: [c.pid for s in self.stacks for c in s.server_side()],
             generator_cpus=self.cpus,
         )
         self.monitor.start()
@@ -168,8 +174,11 @@ def _thirds_p50(recorder: dict[str, Any],
     by_t = {int(w["t"]): w for w in recorder.get("windows", [])}
 
     def p50(part: list[int]) -> float | None:
-        texts = [entry.get("corrected_hist") or entry.get("hist")
-                 for t in part for entry in (by_t.get(t) or {}).get("endpoints", {}).values()]
+        texts = [
+            entry.get("corrected_hist") or entry.get("hist")
+            for t in part
+            for entry in (by_t.get(t) or {}).get("endpoints", {}).values()
+        ]
         return hdr.percentile_ms(hdr.merge_encoded(hdr.new_histogram(), texts), 50.0)
 
     return p50(seconds[:third]), p50(seconds[-third:])

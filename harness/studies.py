@@ -173,8 +173,13 @@ def ratio_interval(base: list[float], variant: list[float],
     if len(a) < 2 or (np.allclose(a, a[0]) and np.allclose(b, b[0])):
         return ratio, ratio, ratio
     res = stats.bootstrap(
-        (a, b), lambda x, y, axis=-1: y.mean(axis=axis) / x.mean(axis=axis), paired=True,
-        vectorized=True, n_resamples=4000, method="percentile", confidence_level=0.95,
+        (a, b),
+        lambda x, y, axis=-1: y.mean(axis=axis) / x.mean(axis=axis),
+        paired=True,
+        vectorized=True,
+        n_resamples=4000,
+        method="percentile",
+        confidence_level=0.95,
         random_state=np.random.default_rng(seed),
     )
     lo, hi = res.confidence_interval
@@ -460,13 +465,17 @@ def extrapolate(low: Step, high: Step, slo: Slo) -> float:
 def _side_json(side: tuple[str, str], result: SideResult) -> dict[str, Any]:
     est = result.estimates
     cap = result.capacity
-    return {"target": side[0], "server": side[1], "cell_id": result.side.cell.cell_id,
-            "saturated_rps": _r(result.saturated),
-            "capacity": _r(sum(est) / len(est)) if est else None,
-            "repetitions": [_r(e) for e in est],
-            "search": cap.message if cap else "", "outcome": cap.outcome if cap else ""}
+    return {
+        "target": side[0],
+        "server": side[1],
+        "cell_id": result.side.cell.cell_id,
+        "saturated_rps": _r(result.saturated),
+        "capacity": _r(sum(est) / len(est)) if est else None,
+        "repetitions": [_r(e) for e in est],
+        "search": cap.message if cap else "",
+        "outcome": cap.outcome if cap else "",
+    }
 
 
 def _r(value: float | None) -> float | None:
     return None if value is None else round(float(value), 3)
-

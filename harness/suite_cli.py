@@ -47,9 +47,17 @@ def answers_table(section: dict[str, Any]) -> Table:
                    f"{_ms(common['variant_p99'], common['variant_thin'])} "
                    f"at {common['rate']:.0f}/s")  # fmt: skip
         technique = st["technique"] + (" (noise floor)" if st["control"] else "")
-        table.add_row(technique, st["workload"], st["slo"]["text"],
-                      f"{base['target']} · {base['server']}",
-                      f"{var['target']} · {var['server']}", caps, ratio, p99, st["answer"])
+        table.add_row(
+            technique,
+            st["workload"],
+            st["slo"]["text"],
+            f"{base['target']} · {base['server']}",
+            f"{var['target']} · {var['server']}",
+            caps,
+            ratio,
+            p99,
+            st["answer"],
+        )
     return table
 
 
@@ -62,8 +70,14 @@ def headline_table(headline: dict[str, Any]) -> Table:
         table.add_column(col, justify="left" if col.startswith(("endpoint", "top")) else "right")
     for ep in headline["endpoints"]:
         spots = ", ".join(f"{h['function']} {h['self_ms']:.1f} ms" for h in ep["hotspots"])
-        table.add_row(ep["endpoint"], f"{ep['rps']:,.1f}", _ms(ep["p50"], "p50" in ep["thin"]),
-                      _ms(ep["p99"], "p99" in ep["thin"]), f"{ep['error_pct']:.2f}%", spots)
+        table.add_row(
+            ep["endpoint"],
+            f"{ep['rps']:,.1f}",
+            _ms(ep["p50"], "p50" in ep["thin"]),
+            _ms(ep["p99"], "p99" in ep["thin"]),
+            f"{ep['error_pct']:.2f}%",
+            spots,
+        )
     return table
 
 
@@ -140,10 +154,14 @@ def execute_suite(thorough: bool = False, out: Any = None) -> None:
 
 
 @click.command()
-@click.option("--thorough", is_flag=True,
-              help="Every study, 5 repetitions, longer steps, 5% search tolerance.")
-@click.option("--out", type=click.Path(), default="runs", show_default=True,
-              help="Where run folders go.")
+@click.option(
+    "--thorough",
+    is_flag=True,
+    help="Every study, 5 repetitions, longer steps, 5% search tolerance.",
+)
+@click.option(
+    "--out", type=click.Path(), default="runs", show_default=True, help="Where run folders go."
+)
 def suite_command(thorough: bool, out: str) -> None:
     """The technique studies: what caching, async views and servers buy, with intervals."""
     execute_suite(thorough, out)

@@ -105,8 +105,11 @@ def answers_context(run_path: Path, rows: list[dict[str, Any]]) -> dict[str, Any
         out["headline_sentence"] = headline.get("sentence")
     if section and section.get("studies"):
         out["answers_table"] = table(answers_frame(section))
-        out["study_charts"] = [svg(study_chart(st)) for st in section["studies"]
-                               if st["baseline"]["repetitions"] and st["variant"]["repetitions"]]
+        out["study_charts"] = [
+            svg(study_chart(st))
+            for st in section["studies"]
+            if st["baseline"]["repetitions"] and st["variant"]["repetitions"]
+        ]
         out["answers_notes"] = list(section.get("skipped", []))
     if ladders:
         by_study: dict[str, list[dict[str, Any]]] = {}

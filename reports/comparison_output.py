@@ -116,14 +116,20 @@ def markdown(cmp: Comparison, allow_undecided: bool = False) -> str:
             lines += ["", f"**{title}**", ""] + [f"- {f}" for f in items]
     diffs = [d for rows in cmp.profile_diffs.values() for d in rows[:10]]
     if diffs:
-        lines += ["", "**Functions whose time per request changed most**", "",
-                  "| endpoint | function | ms/req A → B | change ms [interval] |",
-                  "|---|---|---|---|"]
+        lines += [
+            "",
+            "**Functions whose time per request changed most**",
+            "",
+            "| endpoint | function | ms/req A → B | change ms [interval] |",
+            "|---|---|---|---|",
+        ]
         for d in diffs:
             ci = (f" [{d['ci_low_ms']:+.3f}, {d['ci_high_ms']:+.3f}]"
                   if d.get("ci_low_ms") is not None else "")  # fmt: skip
-            lines.append(f"| {d['endpoint']} | `{d['function']}` ({d['file']}) | "
-                         f"{d['ms_a']:.3f} → {d['ms_b']:.3f} | {d['change_ms']:+.3f}{ci} |")
+            lines.append(
+                f"| {d['endpoint']} | `{d['function']}` ({d['file']}) | "
+                f"{d['ms_a']:.3f} → {d['ms_b']:.3f} | {d['change_ms']:+.3f}{ci} |"
+            )
     if cmp.warnings:
         lines += ["", "<details><summary>Warnings</summary>", ""]
         lines += [f"- {w}" for w in cmp.warnings] + ["", "</details>"]
@@ -210,12 +216,17 @@ def _context(cmp: Comparison) -> dict[str, Any]:
     return {
         "title": f"Comparison: {cmp.baseline.name} vs " + ", ".join(c.name for c in cmp.candidates),
         "baseline": cmp.baseline.name,
-        "runs": [{
-            "name": r.name, "status": r.status, "created": r.meta.get("created"),
-            "commit": str((r.meta.get("git") or {}).get("commit") or "?")[:12],
-            "profiled": r.profiled,
-            "reps": max((len(r.cell_rows(c)) for c in r.cell_ids()), default=0),
-        } for r in [cmp.baseline, *cmp.candidates]],
+        "runs": [
+            {
+                "name": r.name,
+                "status": r.status,
+                "created": r.meta.get("created"),
+                "commit": str((r.meta.get("git") or {}).get("commit") or "?")[:12],
+                "profiled": r.profiled,
+                "reps": max((len(r.cell_rows(c)) for c in r.cell_ids()), default=0),
+            }
+            for r in [cmp.baseline, *cmp.candidates]
+        ],
         "warnings": cmp.warnings,
         "sections": sections,
         "thresholds": [str(t) for t in cmp.thresholds],

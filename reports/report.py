@@ -523,8 +523,11 @@ def build_context(run: Run) -> dict[str, Any]:
         if "users" in s and not s.empty
     )
     answers = answers_context(run.path, run.rows)
-    toc = [("answers", "What each technique buys")] if (answers["answers_table"] or
-                                                         answers["ladder_charts"]) else []
+    toc = (
+        [("answers", "What each technique buys")]
+        if (answers["answers_table"] or answers["ladder_charts"])
+        else []
+    )
     toc += [("summary", "Summary")]
     if side:
         toc.append(("targets", "Targets"))

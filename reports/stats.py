@@ -141,8 +141,16 @@ def compare_values(metric: str, a: Sequence[float | None], b: Sequence[float | N
                       verdict, tuple(why), tuple(xa), tuple(xb))  # fmt: skip
 
     if ma is None or mb is None:
-        why.append("no value on " + ("either side" if ma is None and mb is None else
-                                     "the baseline" if ma is None else "the candidate"))
+        why.append(
+            "no value on "
+            + (
+                "either side"
+                if ma is None and mb is None
+                else "the baseline"
+                if ma is None
+                else "the candidate"
+            )
+        )
         return out(UNDECIDED)
     if ma <= 0:
         why.append("the baseline's value is 0")

@@ -160,7 +160,7 @@ def summarize_cell(
         if open_model["dropped_steady"]:
             warnings.append(
                 f"{open_model['dropped_steady']} scheduled requests were dropped in the steady "
-                "window (counted as failures of kind \"dropped\" of ALL; the corrected "
+                'window (counted as failures of kind "dropped" of ALL; the corrected '
                 "percentiles do not include them): the server stalled or the generator "
                 "could not keep up"
             )

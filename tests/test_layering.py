@@ -32,9 +32,7 @@ def imports(path: Path) -> set[str]:
 
 
 def package_imports(package: str) -> dict[str, set[str]]:
-    return {
-        str(p.relative_to(REPO)): imports(p) for p in sorted((REPO / package).rglob("*.py"))
-    }
+    return {str(p.relative_to(REPO)): imports(p) for p in sorted((REPO / package).rglob("*.py"))}
 
 
 def offenders(package: str, bad: callable) -> list[str]:  # type: ignore[valid-type]

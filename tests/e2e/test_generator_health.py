@@ -15,7 +15,7 @@ from tests.e2e.helpers import bench, latest_run, load
 
 pytestmark = pytest.mark.e2e
 
-LOCUSTFILE = '''
+LOCUSTFILE = """
 from locust import FastHttpUser, task
 
 
@@ -23,7 +23,7 @@ class StaticUser(FastHttpUser):
     @task
     def page(self):
         self.client.get("/", name="/")
-'''
+"""
 
 
 def static_nginx(sup: Supervisor, folder: Path, cpu: int) -> str:

@@ -45,8 +45,10 @@ def test_interleaved_and_stops_once_decided() -> None:
                         ("baseline", "sync", 1), ("candidate", "cached", 1)]  # fmt: skip
     assert len(work) == 8 and checks == [6, 8]  # first asked after the minimum (3)
     assert "after 4 repetition(s)" in meta["ab_stopped"]
-    assert {c.cell_id for c in plan.cells} == {"sync-gunicorn-gthread-json-baseline",
-                                               "cached-gunicorn-gthread-json-candidate"}
+    assert {c.cell_id for c in plan.cells} == {
+        "sync-gunicorn-gthread-json-baseline",
+        "cached-gunicorn-gthread-json-candidate",
+    }
 
 
 def test_stops_at_max_repeat_when_never_decided() -> None:

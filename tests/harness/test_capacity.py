@@ -12,8 +12,9 @@ from runfolder.errors import ConfigError
 SLO = Slo(p99_ms=50.0, error_pct=0.1)
 
 
-def server(capacity: float, *, noise: float = 0.0, seed: int = 1,
-           generator_limit: float | None = None):  # type: ignore[no-untyped-def]
+def server(
+    capacity: float, *, noise: float = 0.0, seed: int = 1, generator_limit: float | None = None
+):  # type: ignore[no-untyped-def]
     """A synthetic server: p99 grows steeply as the rate nears ``capacity``."""
     rng = random.Random(seed)
 

@@ -96,9 +96,22 @@ def test_studies_sharing_a_side_run_as_one_group() -> None:
 
 
 def test_why_lines_name_each_sides_top_functions(tmp_path: Path) -> None:
-    hot = {"cells": {"b-cell": {"endpoints": {"GET /q": {"profiled_requests": 40,
-           "wall_ms_mean": 1.5, "hotspots": [{"function": "cache_get", "self_ms": 0.2},
-                                              {"function": "render", "self_ms": 0.4}]}}}}}
+    hot = {
+        "cells": {
+            "b-cell": {
+                "endpoints": {
+                    "GET /q": {
+                        "profiled_requests": 40,
+                        "wall_ms_mean": 1.5,
+                        "hotspots": [
+                            {"function": "cache_get", "self_ms": 0.2},
+                            {"function": "render", "self_ms": 0.4},
+                        ],
+                    }
+                }
+            }
+        }
+    }
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "hotspots.json").write_text(json.dumps(hot))
     section = {"studies": [{"baseline": {"cell_id": "a-cell", "target": "uncached",

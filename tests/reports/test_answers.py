@@ -32,7 +32,9 @@ def test_answers_table_leads_with_ratio_interval_and_thin_marks() -> None:
 def test_study_and_ladder_charts_are_svg() -> None:
     assert study_chart(STUDY).startswith("<svg")
     steps = [{"rate": r, "p99": p} for r, p in ((50, 5.0), (100, 12.0), (200, 400.0))]
-    row = {"cell_id": "sync-gunicorn-gthread-json",
-           "capacity": {"rate": 100.0, "slo": {"p99_ms": 50.0}, "steps": steps}}
+    row = {
+        "cell_id": "sync-gunicorn-gthread-json",
+        "capacity": {"rate": 100.0, "slo": {"p99_ms": 50.0}, "steps": steps},
+    }
     svg = charts.ladder_chart([row], "Capacity ladder")
     assert svg.startswith("<svg") and "SLO p99 50 ms" in svg

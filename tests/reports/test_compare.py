@@ -179,8 +179,10 @@ def test_statistics_detect_20_percent_and_stay_quiet_on_noise() -> None:
     assert found / trials > 0.9
     assert same / trials > 0.5
     # throughput up is an improvement (5 v 5 can reach p <= 0.01)
-    assert compare_values("rps", [100, 101, 99, 100, 102], [120, 121, 119, 118, 122]).verdict \
+    assert (
+        compare_values("rps", [100, 101, 99, 100, 102], [120, 121, 119, 118, 122]).verdict
         == IMPROVED
+    )
     # significant but inside the practical threshold, and the interval too: same
     assert compare_values("rps", [100, 100.2, 99.8, 100.1, 99.9],
                           [102, 102.2, 101.8, 102.1, 101.9]).verdict == SAME  # fmt: skip
