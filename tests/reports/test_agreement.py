@@ -8,7 +8,8 @@ import random
 from pathlib import Path
 
 from loadtests import histograms as H
-from reports.report import cell_figures, render_report
+from reports.endpoints import cell_figures
+from reports.report import render_report
 from runfolder import figures
 from runfolder.reader import load_run
 from runfolder.window import SteadyWindow, steady_window
