@@ -28,28 +28,29 @@ def interpolate(steps: list[Step], slo: Slo) -> float | None:
     return low.rate + (high.rate - low.rate) * min(1.0, max(0.0, frac))
 
 
-def ratio_interval(base: list[float], variant: list[float],
-                   seed: int = 7) -> tuple[float, float, float]:  # fmt: skip
-    """mean(variant) / mean(base) and its 95% bootstrap interval over interleaved pairs."""
-    import numpy as np
+def ratio_interval(base: list[float], variant: list[float]) -> tuple[float, float, float]:
+    """variant / base and its 95% interval over interleaved pairs.
+
+    Each repetition pairs the sides measured back to back; their ratio varies
+    multiplicatively, so the interval is Student's t on the pairs' log ratios: the
+    geometric mean ratio, exp(mean ± t(n-1) · sd / √n). With the three to five
+    repetitions the suite runs, a percentile bootstrap cannot be used: three pairs
+    have ten distinct resamples, and its "95%" interval is little more than the
+    range of the observed ratios (measured here: an A/A control at 0.83x got
+    0.75-0.92 from the bootstrap, 0.64-1.08 from t, and only the latter holds 1.0).
+    """
     from scipy import stats
 
-    a, b = np.asarray(base, float), np.asarray(variant, float)
-    ratio = float(b.mean() / a.mean())
-    if len(a) < 2 or (np.allclose(a, a[0]) and np.allclose(b, b[0])):
+    logs = [math.log(v / b) for b, v in zip(base, variant, strict=False) if b > 0 and v > 0]
+    if not logs:
+        raise ValueError("no pair of positive capacities")
+    mean = sum(logs) / len(logs)
+    ratio = math.exp(mean)
+    if len(logs) < 2:
         return ratio, ratio, ratio
-    res = stats.bootstrap(
-        (a, b),
-        lambda x, y, axis=-1: y.mean(axis=axis) / x.mean(axis=axis),
-        paired=True,
-        vectorized=True,
-        n_resamples=4000,
-        method="percentile",
-        confidence_level=0.95,
-        random_state=np.random.default_rng(seed),
-    )
-    lo, hi = res.confidence_interval
-    return ratio, float(lo), float(hi)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / (len(logs) - 1))
+    half = float(stats.t.ppf(0.975, len(logs) - 1)) * sd / math.sqrt(len(logs))
+    return ratio, math.exp(mean - half), math.exp(mean + half)
 
 
 def short_verdict(ratio: float | None, lo: float | None, hi: float | None,

@@ -15,8 +15,8 @@ sides taking turns (A B A B), so drift hits both alike:
    each measure afresh with two steps of their own: one at C, one 10% above (it passed)
    or below (it failed); the repetition's capacity is where p99 crosses the SLO between
    its two steps;
-4. the ratio variant / baseline of the mean capacities, with a 95% percentile-bootstrap
-   interval over the repetitions resampled as interleaved pairs (scipy);
+4. the ratio variant / baseline (geometric mean of the pairs), with a 95% t interval on
+   the pairs' log ratios (``harness/estimates.py`` says why not a bootstrap);
 5. one step per side at a common rate (0.7 x the smallest capacity), long enough for a
    p99 on 1,000 samples when the plan allows: p50 and p99 there, thin ones marked.
 
@@ -30,6 +30,7 @@ suite's own noise floor; its interval should contain 1.0.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -344,7 +345,8 @@ def study_result(study: Study, slo: Slo, base: SideResult, var: SideResult) -> d
             common.update({f"{name}_p50": s.p50, f"{name}_p99": s.p99, f"{name}_thin": s.thin})
     ratio = lo = hi = None
     if base.estimates and var.estimates:
-        ratio, lo, hi = ratio_interval(base.estimates, var.estimates)
+        with contextlib.suppress(ValueError):  # no pair of positive capacities: no ratio
+            ratio, lo, hi = ratio_interval(base.estimates, var.estimates)
     return {
         "key": study.key, "technique": study.technique, "question": study.question,
         "workload": study.workload, "scenario": study.scenario, "control": study.control,
