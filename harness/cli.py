@@ -309,6 +309,9 @@ def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _terminate)
+    # a shell starts background jobs with SIGINT ignored, and Python then leaves it ignored:
+    # `kill -INT` to the job's process group must still stop the run and keep its data
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         cli.main(prog_name="bench.py", standalone_mode=False)
     except click.exceptions.Abort:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -81,10 +82,10 @@ def descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
-def start_bench(workdir: Path, args: list[str]) -> subprocess.Popen:
+def start_bench(workdir: Path, args: list[str], **kw: Any) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(REPO / "bench.py"), *args],
-        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw,
     )  # fmt: skip
 
 
@@ -120,6 +121,30 @@ def test_ctrl_c_marks_interrupted_and_leaves_nothing(workdir: Path) -> None:
     (row,) = load(run_dir, "summary.json")["rows"]
     assert row["endpoints"]["GET /json"]["requests"] > 0  # data so far kept
     assert 0 < row["steady_seconds"] < 10  # measured up to the interruption, not 60 s
+
+
+def _as_a_background_job() -> None:
+    """What a shell does to `cmd &`: SIGINT ignored, and a process group of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.setpgrp()
+
+
+def test_sigint_to_a_background_jobs_group_stops_the_run(workdir: Path) -> None:
+    proc = start_bench(workdir, ["run", "--scenario", "json", "--warmup", "1s",
+                                 "--duration", "60s", "--users", "2"],
+                       preexec_fn=_as_a_background_job)  # fmt: skip
+    try:
+        kids = wait_for_locust(proc)
+        time.sleep(4)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    time.sleep(0.5)
+    assert not [p for p in kids if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert load(latest_run(workdir / "runs"), "meta.json")["status"] == "interrupted"
 
 
 def test_server_killed_mid_run_marks_failed_keeps_data(workdir: Path) -> None:
