@@ -185,15 +185,20 @@ def breakdown_series(
                 accs.setdefault((name, int(users)), _PartsAcc()).add(entry["timing"])
     rows: list[dict[str, Any]] = []
     for (name, users), acc in sorted(accs.items()):
-        row: dict[str, Any] = {"endpoint": name, "users": users, "timed": acc.count}
-        for column in ST.PARTS:
-            hist = acc.hists.get(column)
-            stats = _pcts(hist) if hist is not None else None
-            if stats:
-                row[f"{column}_p50"] = stats["p50"]
-                row[f"{column}_p99"] = stats["p99"]
-        rows.append(row)
+        rows.append(_parts_row({"endpoint": name, "users": users}, acc))
     return rows
+
+
+def _parts_row(key: dict[str, Any], acc: _PartsAcc) -> dict[str, Any]:
+    """``key`` plus how many requests were timed and each part's p50/p99 present."""
+    row: dict[str, Any] = {**key, "timed": acc.count}
+    for column in ST.PARTS:
+        hist = acc.hists.get(column)
+        stats = _pcts(hist) if hist is not None else None
+        if stats:
+            row[f"{column}_p50"] = stats["p50"]
+            row[f"{column}_p99"] = stats["p99"]
+    return row
 
 
 def step_series(recorders: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -211,12 +216,5 @@ def step_series(recorders: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         window = steady_window(recorder, warmup, max(0.0, duration - warmup))
         rate = float((recorder.get("open_model") or {}).get("rate") or 0.0)
         for name, acc in sorted(endpoint_accs(recorder, window).items()):
-            row: dict[str, Any] = {"endpoint": name, "rate": rate, "timed": acc.count}
-            for column in ST.PARTS:
-                hist = acc.hists.get(column)
-                stats = _pcts(hist) if hist is not None else None
-                if stats:
-                    row[f"{column}_p50"] = stats["p50"]
-                    row[f"{column}_p99"] = stats["p99"]
-            rows.append(row)
+            rows.append(_parts_row({"endpoint": name, "rate": rate}, acc))
     return rows
