@@ -1,6 +1,6 @@
 """Entry point: `python bench.py --help`."""
 
-from harness.cli import main
+from harness.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -10,8 +10,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from harness.config import Pinning
-from harness.processes import Supervisor, require_executable
-from harness.servers import ServerSpec, Stack, start_stack
+from harness.stack.processes import Supervisor, require_executable
+from harness.stack.servers import ServerSpec, Stack, start_stack
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 

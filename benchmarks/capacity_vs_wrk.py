@@ -19,13 +19,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import run_wrk
-from harness.capacity import SearchPlan, Slo, Step, search
-from harness.cells import Cell
 from harness.config import Pinning, RunConfig
-from harness.engine import start_cell
-from harness.processes import Supervisor
-from harness.stepper import Stepper
-from harness.workload import prepare_workload
+from harness.load.workload import prepare_workload
+from harness.run.cells import Cell
+from harness.run.engine import start_cell
+from harness.segments.capacity.search import SearchPlan, Slo, Step, search
+from harness.segments.engine import Stepper
+from harness.stack.processes import Supervisor
 
 ENDPOINTS = {"json": "/json", "db": "/db", "queries": "/queries?queries=20"}
 

@@ -22,9 +22,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from harness.config import Pinning  # noqa: E402
-from harness.loadgen import locust_executable  # noqa: E402
-from harness.processes import Supervisor  # noqa: E402
-from harness.servers import start_upstream  # noqa: E402
+from harness.load.loadgen import locust_executable  # noqa: E402
+from harness.stack.processes import Supervisor  # noqa: E402
+from harness.stack.servers import start_upstream  # noqa: E402
 
 
 def run_locust(locustfile: str, host: str, seconds: int, users: int, cpus, out: Path,

@@ -2,7 +2,7 @@
 
 Reads run folders only: never servers, never Locust (docs/architecture.md).
 ``reports.render_report`` and ``reports.compare_runs`` are imported lazily so that
-``import reports.cli`` (done by every ``bench.py`` command) does not load matplotlib.
+``import harness.cli.compare`` (done by every ``bench.py`` command) does not load matplotlib.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import os
 import psutil
 import pytest
 
-from harness.processes import live_children
+from harness.stack.processes import live_children
 
 
 @pytest.fixture(autouse=True)

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.capacity import Slo, judge
-from harness.cells import Cell
 from harness.config import RunConfig
-from harness.engine import start_cell
-from harness.processes import Supervisor
-from harness.stepper import Stepper
-from harness.workload import prepare_workload
+from harness.load.workload import prepare_workload
+from harness.run.cells import Cell
+from harness.run.engine import start_cell
+from harness.segments.capacity.search import Slo, judge
+from harness.segments.engine import Stepper
+from harness.stack.processes import Supervisor
 from tests.e2e.helpers import bench, latest_run, load
 
 pytestmark = pytest.mark.e2e

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 
-from harness.processes import free_port
+from harness.stack.processes import free_port
 from tests.e2e.helpers import REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.processes import free_port
+from harness.stack.processes import free_port
 from tests.e2e.helpers import REPO, latest_run, load
 
 pytestmark = pytest.mark.e2e

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import nginx
 from harness.config import available_cpus
-from harness.processes import Supervisor, free_port
+from harness.stack import nginx
+from harness.stack.processes import Supervisor, free_port
 from tests.e2e.helpers import bench, latest_run, load
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.processes import Supervisor, free_port, wait_http_ready
+from harness.stack.processes import Supervisor, free_port, wait_http_ready
 from tests.e2e.helpers import bench, latest_run, load
 
 pytestmark = pytest.mark.e2e

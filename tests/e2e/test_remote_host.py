@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.processes import Supervisor
-from harness.servers import ServerSpec, start_stack
+from harness.stack.processes import Supervisor
+from harness.stack.servers import ServerSpec, start_stack
 from tests.e2e.helpers import bench, latest_run, load
 
 pytestmark = pytest.mark.e2e

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.processes import free_port
+from harness.stack.processes import free_port
 from tests.e2e.helpers import REPO
 
 pytestmark = pytest.mark.e2e

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from harness.ab import Side, plan_ab, sides_from_options
 from harness.config import RunConfig
+from harness.segments.ab.plan import Side, plan_ab, sides_from_options
 from runfolder.errors import ConfigError
 
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from harness.capacity import SearchPlan, Slo, Step, judge, search
+from harness.segments.capacity.search import SearchPlan, Slo, Step, judge, search
 from runfolder.errors import ConfigError
 
 SLO = Slo(p99_ms=50.0, error_pct=0.1)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness.cli import cli
+from harness.cli.main import cli
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 

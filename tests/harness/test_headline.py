@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.headline import add_hotspots
+from harness.segments.suite.headline import add_hotspots
 
 
 def test_the_slowest_endpoint_comes_with_its_hotspot(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.processes import (
+from harness.stack.processes import (
     Supervisor,
     free_port,
     port_in_use,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.capacity import Slo, Step
 from harness.config import RunConfig
-from harness.studies import (
+from harness.segments.capacity.search import Slo, Step
+from harness.segments.suite.studies import (
     STUDIES,
     SuitePlan,
     add_why,

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from harness.processes import Supervisor, free_port, wait_http_ready
+from harness.stack.processes import Supervisor, free_port, wait_http_ready
 from loadtests import histograms as H
 from loadtests.catalog import locustfile_path
 

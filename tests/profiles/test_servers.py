@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.processes import LOOPBACK, Supervisor, free_port, wait_http_ready
+from harness.stack.processes import LOOPBACK, Supervisor, free_port, wait_http_ready
 from profiles.aggregate import aggregate_run, raw_session_files
 from profiles.middleware import HEADER
 from tests.profiles.test_aggregate import validate_speedscope

@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from reports.cli import compare_command, report_command
+from harness.cli.compare import compare_command, report_command
 from tests.reports.samples import (
     CORRUPT,
     HALF,
@@ -139,7 +139,7 @@ def test_compare_refuses_profiled_with_unprofiled(cli, runner, runs_dir: Path,
 
 
 def test_main_cli_has_both_commands(runner: CliRunner) -> None:
-    from harness.cli import cli as main_cli
+    from harness.cli.main import cli as main_cli
 
     for name in ("report", "compare"):
         result = runner.invoke(main_cli, [name, "--help"])
@@ -150,6 +150,9 @@ def test_importing_the_commands_is_cheap() -> None:
     import subprocess
     import sys
 
-    code = "import reports.cli, sys; print('matplotlib' in sys.modules, 'pandas' in sys.modules)"
+    code = (
+        "import harness.cli.compare, sys; "
+        "print('matplotlib' in sys.modules, 'pandas' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"

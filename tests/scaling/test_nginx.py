@@ -24,8 +24,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness import nginx
-from harness.processes import Child, Supervisor, free_port, wait_http_ready
+from harness.stack import nginx
+from harness.stack.processes import Child, Supervisor, free_port, wait_http_ready
 from runfolder.errors import ConfigError, ProcessError
 
 TINY_UPSTREAM = Path(__file__).with_name("tiny_upstream.py")

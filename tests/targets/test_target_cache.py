@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from harness.processes import LOOPBACK, Supervisor, free_port, require_executable, wait_tcp_ready
+from harness.stack.processes import (
+    LOOPBACK,
+    Supervisor,
+    free_port,
+    require_executable,
+    wait_tcp_ready,
+)
 from targets.common.state import EXTENSION_KEY
 from targets.common.upstream_client import UpstreamClient
 

@@ -13,7 +13,7 @@ import httpx
 import psutil
 from sqlalchemy import func, select
 
-from harness.processes import LOOPBACK, Child, Supervisor, free_port, wait_http_ready
+from harness.stack.processes import LOOPBACK, Child, Supervisor, free_port, wait_http_ready
 from targets.catalog import TARGETS, app_spec
 from targets.common.db import create_db_engine, prepare_database, user_account, world
 from targets.verify import verify_url

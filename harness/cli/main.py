@@ -3,7 +3,7 @@
 Every command validates its flags into a ``RunConfig`` (or raises ``ConfigError``)
 and calls one library function. ``HarnessError`` subclasses are click exceptions,
 so they print as one ``Error:`` line with a non-zero exit code. Options are declared
-once, in ``harness.options``; what commands print is in ``harness.console``.
+once, in ``harness.cli.options``; what commands print is in ``harness.cli.console``.
 """
 
 from __future__ import annotations
@@ -17,17 +17,17 @@ from typing import Any
 import click
 from rich.table import Table
 
-from harness.ab_cli import ab_command
-from harness.config import SERVERS, SHAPES, TARGETS, parse_host_port
-from harness.console import console, derive_outputs, execute_run, print_scaling, stdout
-from harness.options import (
+from harness.cli.ab import ab_command
+from harness.cli.compare import compare_command, report_command
+from harness.cli.console import console, derive_outputs, execute_run, print_scaling, stdout
+from harness.cli.options import (
     OUTPUT,
     PINNING,
     config_from_options,
     run_options,
     use_options,
 )
-from reports.cli import compare_command, report_command
+from harness.config import SERVERS, SHAPES, TARGETS, parse_host_port
 from runfolder.errors import ConfigError, HarnessError
 
 
@@ -41,7 +41,7 @@ def cli(ctx: click.Context) -> None:
     intervals, then where the run folder and report are.
     """
     if ctx.invoked_subcommand is None:
-        from harness.suite_cli import execute_suite
+        from harness.cli.suite import execute_suite
 
         execute_suite()
 
@@ -119,8 +119,8 @@ def scale(workers_list: str, instances_list: str, **opts: Any) -> None:
 @use_options("processes")
 def worker(master: str, scenario: str, processes: int) -> None:
     """Join a run started elsewhere with --expect-workers, as a Locust worker."""
-    from harness.loadgen import locust_worker_argv
-    from harness.processes import Supervisor
+    from harness.load.loadgen import locust_worker_argv
+    from harness.stack.processes import Supervisor
     from loadtests.catalog import SCENARIOS
 
     if scenario not in SCENARIOS:
@@ -154,7 +154,7 @@ serve_options = use_options(
 
 def server_spec(target: str | None, app: str | None, app_dir: Path | None, server: str,
                 workers: int, threads: int) -> Any:  # fmt: skip
-    from harness.servers import ServerSpec
+    from harness.stack.servers import ServerSpec
 
     if target and app:
         raise ConfigError("--target cannot be combined with --app")
@@ -182,8 +182,8 @@ def serve(target: str | None, app: str | None, app_dir: Path | None, server: str
           threads: int, instances: int, balance: str, redis: bool, port: int | None, debug: bool,
           bind: str, db: Path) -> None:  # fmt: skip
     """Start one target (with its upstream service) for a person to use; Ctrl-C stops it."""
-    from harness.processes import Supervisor, port_in_use
-    from harness.servers import start_stack
+    from harness.stack.processes import Supervisor, port_in_use
+    from harness.stack.servers import start_stack
     from targets.verify import is_loopback_url
 
     spec = server_spec(target, app, app_dir, server, workers, threads)
@@ -226,7 +226,7 @@ def serve(target: str | None, app: str | None, app_dir: Path | None, server: str
 def dashboard(target: str | None, server: str, scenario: str | None, web_port: int | None,
               **opts: Any) -> None:  # fmt: skip
     """Locust's web UI on a target; every test you start and stop becomes a run folder."""
-    from harness.dashboard import run_dashboard
+    from harness.run.dashboard import run_dashboard
 
     if target and (opts["app"] or opts["host"]):
         raise ConfigError("--target cannot be combined with --app or --host")
@@ -290,8 +290,8 @@ cli.add_command(ab_command, "ab")
 
 def _add_step_commands() -> None:
     """Step-based commands (capacity; the suite), beside their own modules."""
-    from harness.capacity_cli import capacity_command
-    from harness.suite_cli import suite_command
+    from harness.cli.capacity import capacity_command
+    from harness.cli.suite import suite_command
 
     cli.add_command(capacity_command, "capacity")
     cli.add_command(suite_command, "suite")

@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.capacity_run import RunFolder
-from harness.cells import Cell
-from harness.engine import Progress, run_cell
+from harness.run.cells import Cell
+from harness.run.engine import Progress, run_cell
+from harness.segments.sides import RunFolder
 
 TARGET, SERVER = "sync", "gunicorn-gthread"
 USERS = 16

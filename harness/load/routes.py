@@ -1,6 +1,6 @@
 """Scenario generation for a user's own Flask app, from its URL map.
 
-The app is imported in a child process (``python -m harness.routes``), never into
+The app is imported in a child process (``python -m harness.load.routes``), never into
 the harness itself. Every GET route without required arguments is requested, evenly
 weighted; routes with arguments join when the user gives example values in a TOML
 file::
@@ -44,7 +44,7 @@ class Route:
 
 def discover_routes(app: str, app_dir: Path | None, timeout: float = 60) -> list[Route]:
     """The app's URL rules, read by importing it in a child process."""
-    argv = [sys.executable, "-m", "harness.routes", "--app", app]
+    argv = [sys.executable, "-m", "harness.load.routes", "--app", app]
     if app_dir:
         argv += ["--app-dir", str(app_dir)]
     try:

@@ -20,20 +20,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.cells import Cell, interleave, plan_cells
 from harness.config import GENERATED_SCENARIO, RunConfig, available_cpus
-from harness.loadgen import locust_argv
-from harness.machine import environment
-from harness.monitor import CpuMonitor
-from harness.processes import Child, Supervisor, tail
-from harness.servers import ServerSpec, Stack, debug_settings, start_stack
-from harness.workload import check_reachable, generate_routes, prepare_workload
+from harness.load.loadgen import locust_argv
+from harness.load.workload import check_reachable, generate_routes, prepare_workload
+from harness.run.cells import Cell, interleave, plan_cells
+from harness.stack.machine import environment
+from harness.stack.monitor import CpuMonitor
+from harness.stack.processes import Child, Supervisor, tail
+from harness.stack.servers import ServerSpec, Stack, debug_settings, start_stack
 from runfolder import figures, storage
 from runfolder.errors import HarnessError, Interrupted, ProcessError, RunFailed
 from runfolder.window import steady_window
 from runfolder.writer import RunWriter
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LOCUST_GRACE_S = 60.0
 
 
@@ -63,7 +63,7 @@ Work = Iterable[tuple[RunConfig, Cell, int]]
 @dataclass
 class Plan:
     """A run other than cells x repetitions: ``schedule`` yields the work and may look at
-    the rows written so far to decide when to stop (``harness.ab``)."""
+    the rows written so far to decide when to stop (``harness.segments.ab.plan``)."""
 
     cells: list[Cell]
     schedule: Callable[[RunWriter], Work]
@@ -315,7 +315,7 @@ def wait_for_load(locust: Child, stack: Stack, seconds: float, progress: Progres
 
 def instance_requests(cell_dir: Path) -> dict[str, int]:
     """Requests each instance served, from nginx's access log."""
-    from harness.nginx import requests_per_upstream
+    from harness.stack.nginx import requests_per_upstream
 
     logs = sorted(cell_dir.glob("*access*.log"))
     counts: dict[str, int] = {}

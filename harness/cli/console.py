@@ -96,7 +96,7 @@ def overhead_table(rows: list[dict[str, Any]]) -> Table:
 
 def _progress_reporter() -> Any:
     """Progress bars on a terminal, one line per cell otherwise (CI logs)."""
-    from harness.engine import Progress
+    from harness.run.engine import Progress
 
     if not console.is_terminal:
         return Progress(
@@ -170,7 +170,7 @@ def derive_outputs(run_dir: Path, profiled: bool) -> Path | None:
 
 def run_with_progress(cfg: RunConfig, derive: Any = None, plan: Any = None) -> Any:
     """``run_benchmark`` with progress bars (or lines); returns its outcome."""
-    from harness.engine import run_benchmark
+    from harness.run.engine import run_benchmark
 
     progress = _progress_reporter()
     try:

@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness.capacity import Capacity, SearchPlan, Slo, Step, search
-from harness.cells import Cell, plan_cells
 from harness.config import RunConfig
-from harness.engine import (
+from harness.load.workload import Workload, prepare_workload
+from harness.run.cells import Cell, plan_cells
+from harness.run.engine import (
     Derive,
     Progress,
     RunOutcome,
@@ -30,11 +30,11 @@ from harness.engine import (
     read_recorder,
     start_cell,
 )
-from harness.monitor import CpuMonitor
-from harness.processes import Supervisor
-from harness.servers import Stack
-from harness.stepper import Stepper
-from harness.workload import Workload, prepare_workload
+from harness.segments.capacity.search import Capacity, SearchPlan, Slo, Step, search
+from harness.segments.engine import Stepper
+from harness.stack.monitor import CpuMonitor
+from harness.stack.processes import Supervisor
+from harness.stack.servers import Stack
 from runfolder.errors import ConfigError, HarnessError, Interrupted, RunFailed
 from runfolder.writer import RunWriter
 

@@ -1,4 +1,4 @@
-"""The ``ab`` command: a thin click layer over ``harness.ab`` and ``reports.compare``."""
+"""The ``ab`` command: a thin click layer over ``harness.segments.ab`` and ``reports.compare``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
+from harness.cli.compare import finish_gate, gate_options
+from harness.cli.options import DURATION, choice, config_from_options, run_options
 from harness.config import TARGETS
-from harness.options import DURATION, choice, config_from_options, run_options
-from reports.cli import finish_gate, gate_options
 from reports.stats import MIN_REPS
 
 
@@ -96,14 +96,14 @@ def ab_command(baseline_target: str | None, candidate_target: str | None,
     revisions (--app mod:app --baseline-rev main --candidate-rev HEAD). One run folder
     holds both sides and comparison.html/.json/.md; exit codes as 'compare --fail-on'
     (default gate: rps:-5%,p50:+5%,p99:+10%)."""
-    from harness.ab import (
+    from harness.cli.console import derive_outputs, run_with_progress
+    from harness.segments.ab.plan import (
         Side,
         plan_ab,
         repository_root,
         revision_checkouts,
         sides_from_options,
     )
-    from harness.console import derive_outputs, run_with_progress
     from reports.compare import attach_profile_diffs, compare_loaded, split_sides
     from reports.comparison_output import write_html
     from reports.gate import DEFAULT_FAIL_ON, parse_fail_on

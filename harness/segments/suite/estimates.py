@@ -1,6 +1,6 @@
 """A study's arithmetic: capacities from steps, the ratio's interval, the short answer.
 
-Pure functions over ``harness.capacity.Step`` results, tested on synthetic steps.
+Pure functions over ``harness.segments.capacity.search.Step`` results, tested on synthetic steps.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from harness.capacity import Slo, Step
+from harness.segments.capacity.search import Slo, Step
 
 SAME_WITHIN = 0.05  # "no difference within ±5%"
 REP_SPREAD = 0.1  # a repetition's second step: 10% above or below the first

@@ -23,9 +23,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness.cells import Cell, plan_cells
 from harness.config import RunConfig
-from harness.engine import Plan, Work
+from harness.run.cells import Cell, plan_cells
+from harness.run.engine import Plan, Work
 from runfolder.errors import ConfigError
 from runfolder.writer import RunWriter
 

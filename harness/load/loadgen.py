@@ -71,7 +71,7 @@ def locust_argv(
     elif processes > 1:
         # Locust's master would bind every interface on 5557: keep it on loopback, on a
         # free port, so parallel runs on one machine never collide
-        from harness.processes import free_port
+        from harness.stack.processes import free_port
 
         free = str(free_port())
         argv += ["--processes", str(processes), "--master-bind-host", "127.0.0.1",

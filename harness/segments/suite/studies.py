@@ -41,8 +41,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from harness.capacity import Capacity, CapacitySearch, SearchPlan, Slo, Step, judge
-from harness.capacity_run import (
+from harness.config import RunConfig
+from harness.run.cells import Cell
+from harness.run.engine import Derive, Progress, RunOutcome
+from harness.segments.capacity.search import Capacity, CapacitySearch, SearchPlan, Slo, Step, judge
+from harness.segments.engine import Stepper
+from harness.segments.sides import (
     RunFolder,
     Side,
     StepTimes,
@@ -50,18 +54,14 @@ from harness.capacity_run import (
     start_side,
     step_row,
 )
-from harness.cells import Cell
-from harness.config import RunConfig
-from harness.engine import Derive, Progress, RunOutcome
-from harness.estimates import (
+from harness.segments.suite.estimates import (
     SAME_WITHIN,
     interpolate,
     ratio_interval,
     repetition_estimate,
     short_verdict,
 )
-from harness.processes import Supervisor
-from harness.stepper import Stepper
+from harness.stack.processes import Supervisor
 
 SEARCH_START = 0.7  # the search starts at 0.7 x the saturated (closed-model) rate ...
 DESCEND = 0.6  # ... steps down by 0.6 while even that fails ...
@@ -236,7 +236,7 @@ def run_suite(run: RunFolder, plan: SuitePlan, progress: Progress,
             section["wall_s"] = round(time.monotonic() - started, 1)
             run.set_section("studies", section)
         if plan.headline:
-            from harness.headline import run_headline
+            from harness.segments.suite.headline import run_headline
 
             run.set_section("headline", run_headline(run, plan.thorough, progress))
     return RunOutcome(run.dir, "complete", run.rows, report=run.report)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.config import BALANCE, Servers
-from harness.processes import (
+from harness.stack.processes import (
     LOOPBACK,
     Child,
     Supervisor,

@@ -19,11 +19,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from harness.capacity import Step
-from harness.loadgen import locust_web_argv
-from harness.monitor import CpuMonitor
-from harness.processes import Child, Supervisor, free_port, tail, wait_http_ready
-from harness.servers import Stack
+from harness.load.loadgen import locust_web_argv
+from harness.segments.capacity.search import Step
+from harness.stack.monitor import CpuMonitor
+from harness.stack.processes import Child, Supervisor, free_port, tail, wait_http_ready
+from harness.stack.servers import Stack
 from runfolder import figures, hdr
 from runfolder.errors import ProcessError
 from runfolder.health import generator_health

@@ -16,13 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.cells import Cell, scenario_label
 from harness.config import RunConfig
-from harness.engine import Derive, Progress, cell_row, describe_run, start_cell
-from harness.loadgen import locust_web_argv
-from harness.monitor import CpuMonitor
-from harness.processes import LOOPBACK, Supervisor, free_port, wait_http_ready
-from harness.workload import generate_routes, prepare_workload
+from harness.load.loadgen import locust_web_argv
+from harness.load.workload import generate_routes, prepare_workload
+from harness.run.cells import Cell, scenario_label
+from harness.run.engine import Derive, Progress, cell_row, describe_run, start_cell
+from harness.stack.monitor import CpuMonitor
+from harness.stack.processes import LOOPBACK, Supervisor, free_port, wait_http_ready
 from runfolder import storage
 from runfolder.errors import HarnessError
 from runfolder.writer import RunWriter

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.config import SERVERS, TARGETS, Servers
-from harness.processes import (
+from harness.stack.processes import (
     LOOPBACK,
     Child,
     Supervisor,
@@ -251,7 +251,7 @@ def start_stack(
     proxy = None
     url = urls[0]
     if instances > 1:
-        from harness import nginx
+        from harness.stack import nginx
 
         proxy_port = port if port is not None else free_port()
         ports = [int(u.rsplit(":", 1)[1]) for u in urls]

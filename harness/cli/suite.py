@@ -8,12 +8,12 @@ from typing import Any
 import click
 from rich.table import Table
 
-from harness.capacity_run import CONNECTIONS, RunFolder
+from harness.cli.console import console, derive_outputs, stdout
 from harness.config import RunConfig
-from harness.console import console, derive_outputs, stdout
-from harness.engine import Progress
-from harness.headline import add_hotspots
-from harness.studies import (
+from harness.run.engine import Progress
+from harness.segments.sides import CONNECTIONS, RunFolder
+from harness.segments.suite.headline import add_hotspots
+from harness.segments.suite.studies import (
     PROFILE_RATE,
     SuitePlan,
     add_why,

@@ -26,7 +26,7 @@ class Cell:
     suffix: str = ""
     profiled: bool = False
     scenario_arg: str = ""  # what --scenario said: a name or a locustfile path
-    side: str = ""  # "baseline" or "candidate" in an ``ab`` run (harness.ab)
+    side: str = ""  # "baseline" or "candidate" in an ``ab`` run (harness.segments.ab.plan)
 
     @property
     def reference(self) -> bool:

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.cells import Cell
 from harness.config import GENERATED_SCENARIO, RunConfig
-from harness.servers import Stack
+from harness.run.cells import Cell
+from harness.stack.servers import Stack
 from runfolder import storage
 from runfolder.errors import HarnessError
 
-LOADTESTS = Path(__file__).resolve().parent.parent / "loadtests"
+LOADTESTS = Path(__file__).resolve().parents[2] / "loadtests"
 
 
 def check_reachable(url: str, timeout: float = 5.0) -> None:
@@ -41,7 +41,7 @@ def check_reachable(url: str, timeout: float = 5.0) -> None:
 
 def generate_routes(cfg: RunConfig, note: Callable[[str], None]) -> dict[str, Any]:
     """The generated scenario's routes, read from the app's URL map (once per run)."""
-    from harness.routes import build_routes, discover_routes, load_values
+    from harness.load.routes import build_routes, discover_routes, load_values
 
     assert cfg.subject.app is not None
     routes, skipped = build_routes(
@@ -84,7 +84,7 @@ def prepare_workload(cfg: RunConfig, cell: Cell, stack: Stack, cell_dir: Path,
         return Workload(str(locustfile_path(arg)), tuple(SCENARIOS[arg].user_classes),
                         verify=verified)  # fmt: skip
     if arg == GENERATED_SCENARIO:
-        from harness.routes import verify_routes
+        from harness.load.routes import verify_routes
 
         routes = json.loads((run_dir / "routes.json").read_text())["routes"]
         good, failed = verify_routes(stack.url, routes)
