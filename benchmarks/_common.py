@@ -19,8 +19,9 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 @contextmanager
 def target_stack(spec: ServerSpec, pinning: Pinning) -> Iterator[Stack]:
     with tempfile.TemporaryDirectory(prefix="flask-bench-") as tmp, Supervisor() as sup:
-        yield start_stack(sup, spec, Path(tmp), db_path=Path(tmp) / "db.sqlite3",
-                          cpus=pinning.server_cpus)  # fmt: skip
+        yield start_stack(
+            sup, spec, Path(tmp), db_path=Path(tmp) / "db.sqlite3", cpus=pinning.server_cpus
+        )
 
 
 def server_cpu(pid: int) -> float:
@@ -37,8 +38,15 @@ def server_cpu(pid: int) -> float:
     return total
 
 
-def run_wrk(url: str, *, connections: int, seconds: int, cpus: tuple[int, ...] | None,
-            threads: int = 1, rate: int | None = None) -> dict[str, float]:  # fmt: skip
+def run_wrk(
+    url: str,
+    *,
+    connections: int,
+    seconds: int,
+    cpus: tuple[int, ...] | None,
+    threads: int = 1,
+    rate: int | None = None,
+) -> dict[str, float]:
     """Requests/s and latency percentiles (ms) as wrk reports them."""
     wrk = require_executable("wrk")
     argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
@@ -53,8 +61,9 @@ def run_wrk(url: str, *, connections: int, seconds: int, cpus: tuple[int, ...] |
     return figures
 
 
-def run_plain_locust(url: str, path: str, *, users: int, seconds: int,
-                     cpus: tuple[int, ...] | None) -> float:  # fmt: skip
+def run_plain_locust(
+    url: str, path: str, *, users: int, seconds: int, cpus: tuple[int, ...] | None
+) -> float:
     """Requests/s of plain Locust (no recorder, no checks) over ``seconds`` after 2 s of ramp."""
     import csv
     import os
@@ -62,15 +71,37 @@ def run_plain_locust(url: str, path: str, *, users: int, seconds: int,
 
     repo = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as tmp:
-        argv = [str(Path(sys.executable).parent / "locust"), "-f",
-                str(repo / "benchmarks" / "locustfiles" / "path_plain.py"), "--headless",
-                "-u", str(users), "-r", str(users), "-t", f"{seconds + 2}s", "--host", url,
-                "--path", path, "--csv", f"{tmp}/l", "--csv-full-history", "--only-summary",
-                "--loglevel", "WARNING"]  # fmt: skip
+        argv = [
+            str(Path(sys.executable).parent / "locust"),
+            "-f",
+            str(repo / "benchmarks" / "locustfiles" / "path_plain.py"),
+            "--headless",
+            "-u",
+            str(users),
+            "-r",
+            str(users),
+            "-t",
+            f"{seconds + 2}s",
+            "--host",
+            url,
+            "--path",
+            path,
+            "--csv",
+            f"{tmp}/l",
+            "--csv-full-history",
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+        ]
         if cpus:
             argv = ["taskset", "-c", ",".join(map(str, cpus)), *argv]
-        subprocess.run(argv, capture_output=True, timeout=seconds + 60, cwd=tmp,
-                       env={**os.environ, "PYTHONPATH": str(repo)})  # fmt: skip
+        subprocess.run(
+            argv,
+            capture_output=True,
+            timeout=seconds + 60,
+            cwd=tmp,
+            env={**os.environ, "PYTHONPATH": str(repo)},
+        )
         with open(f"{tmp}/l_stats_history.csv") as fh:
             rows = [r for r in csv.DictReader(fh) if r["Name"] == "Aggregated"]
         # steady part: from 2 s in, total requests over elapsed time

@@ -41,15 +41,24 @@ def main() -> None:
     args = parser.parse_args()
     slo = Slo.parse(args.slo)
     pinning = Pinning.default()
-    print(f"sync target on {args.server} x{args.workers}, server CPUs {pinning.server_cpus}, "
-          f"generator CPUs {pinning.generator_cpus} (wrk and Locust alike), "
-          f"{args.connections} connections, SLO {slo.text}")  # fmt: skip
-    print(f"{'endpoint':20} {'wrk req/s':>10} {'capacity':>9} {'cap/wrk':>8} {'bracket':>12} "
-          f"{'steps':>5} {'time':>5}  result")  # fmt: skip
+    print(
+        f"sync target on {args.server} x{args.workers}, server CPUs {pinning.server_cpus}, "
+        f"generator CPUs {pinning.generator_cpus} (wrk and Locust alike), "
+        f"{args.connections} connections, SLO {slo.text}"
+    )
+    print(
+        f"{'endpoint':20} {'wrk req/s':>10} {'capacity':>9} {'cap/wrk':>8} {'bracket':>12} "
+        f"{'steps':>5} {'time':>5}  result"
+    )
     for scenario, path in ENDPOINTS.items():
-        cfg = RunConfig.build(targets=("sync",), scenarios=(scenario,), servers=(args.server,),
-                              workers=args.workers, users=args.connections,
-                              pinning=pinning)  # fmt: skip
+        cfg = RunConfig.build(
+            targets=("sync",),
+            scenarios=(scenario,),
+            servers=(args.server,),
+            workers=args.workers,
+            users=args.connections,
+            pinning=pinning,
+        )
         cell = Cell("sync", args.server, scenario, args.workers, 8, scenario_arg=scenario)
         with tempfile.TemporaryDirectory(prefix="flask-bench-") as tmp, Supervisor() as sup:
             folder = Path(tmp)
@@ -57,18 +66,32 @@ def main() -> None:
             workload = prepare_workload(cfg, cell, stack, folder, folder)
             url = stack.url + path
             run_wrk(url, connections=args.connections, seconds=2, cpus=pinning.generator_cpus)
-            wrk = run_wrk(url, connections=args.connections, seconds=args.wrk_seconds,
-                          cpus=pinning.generator_cpus)["rps"]  # fmt: skip
-            stepper = Stepper(sup, [stack], workload, folder / "steps", users=args.connections,
-                              cpus=pinning.generator_cpus).open()  # fmt: skip
+            wrk = run_wrk(
+                url,
+                connections=args.connections,
+                seconds=args.wrk_seconds,
+                cpus=pinning.generator_cpus,
+            )["rps"]
+            stepper = Stepper(
+                sup,
+                [stack],
+                workload,
+                folder / "steps",
+                users=args.connections,
+                cpus=pinning.generator_cpus,
+            ).open()
             started = time.monotonic()
             try:
 
                 def run_step(rate: float, confirm: bool, st: Stepper = stepper) -> Step:
                     return st.run(rate, 1.0, 5.0 if confirm else 2.0)[0]
 
-                cap = search(run_step, slo, SearchPlan(start=50, max_time=args.max_time),
-                             clock=time.monotonic)  # fmt: skip
+                cap = search(
+                    run_step,
+                    slo,
+                    SearchPlan(start=50, max_time=args.max_time),
+                    clock=time.monotonic,
+                )
             finally:
                 stepper.close()
             took = time.monotonic() - started
@@ -76,8 +99,11 @@ def main() -> None:
         bracket = f"{low:.0f}-{high:.0f}" if high else f">={low:.0f}"
         rate = f"{cap.rate:.0f}" if cap.rate is not None else "-"
         ratio = f"{cap.rate / wrk:.2f}" if cap.rate is not None else "-"
-        print(f"{path:20} {wrk:>10.0f} {rate:>9} {ratio:>8} {bracket:>12} {len(cap.steps):>5} "
-              f"{took:>4.0f}s  {cap.outcome}: {cap.message}", flush=True)  # fmt: skip
+        print(
+            f"{path:20} {wrk:>10.0f} {rate:>9} {ratio:>8} {bracket:>12} {len(cap.steps):>5} "
+            f"{took:>4.0f}s  {cap.outcome}: {cap.message}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -30,11 +30,15 @@ def main() -> None:
     c, u = fig["corrected_latency_ms"], fig["latency_ms"]
     om = row["open_model"]
     print(f"open model at {args.rate} req/s for 18 s (+2 s warm-up), server stalled 1 s")
-    print(f"scheduled {om['scheduled']}, sent {om['sent']}, late {om['late']}, "
-          f"dropped {om['dropped']}, achieved {om['achieved_rps']:.1f} req/s")  # fmt: skip
+    print(
+        f"scheduled {om['scheduled']}, sent {om['sent']}, late {om['late']}, "
+        f"dropped {om['dropped']}, achieved {om['achieved_rps']:.1f} req/s"
+    )
     for label, lat in (("corrected", c), ("uncorrected", u)):
-        print(f"{label:12} p50 {lat['p50']:9.3f} ms  p90 {lat['p90']:9.3f} ms  "
-              f"p99 {lat['p99']:9.3f} ms  max {lat['max']:9.3f} ms  n={lat['count']}")  # fmt: skip
+        print(
+            f"{label:12} p50 {lat['p50']:9.3f} ms  p90 {lat['p90']:9.3f} ms  "
+            f"p99 {lat['p99']:9.3f} ms  max {lat['max']:9.3f} ms  n={lat['count']}"
+        )
     print(
         f"corrected p99 >= 500 ms: {'yes' if c['p99'] >= 500 else 'NO'}; "
         f"uncorrected p99 below half of it: {'yes' if u['p99'] < c['p99'] / 2 else 'NO'}"

@@ -74,8 +74,7 @@ def run_ab(base: Path, cand: Path, out: Path, args: argparse.Namespace) -> dict:
         "--json",
         str(js),
     ]
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=out, timeout=3600,
-                          check=False)  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=out, timeout=3600, check=False)
     if not js.exists():
         raise SystemExit(f"ab failed (exit {done.returncode}): {done.stderr.strip()[-400:]}")
     data = json.loads(js.read_text())
@@ -112,9 +111,12 @@ def main() -> None:
             aa_verdicts += verdicts
             aa_reps.append(data["reps"])
             aa_undecided += data["exit_code"] == 3
-            print(f"A/A {i + 1}: exit {data['exit_code']}, {data['reps']} reps, "
-                  f"{sum(v in ('improved', 'regressed') for _, v in verdicts)} different "
-                  f"of {len(verdicts)}", flush=True)  # fmt: skip
+            print(
+                f"A/A {i + 1}: exit {data['exit_code']}, {data['reps']} reps, "
+                f"{sum(v in ('improved', 'regressed') for _, v in verdicts)} different "
+                f"of {len(verdicts)}",
+                flush=True,
+            )
         found, slow_reps = 0, []
         for i in range(args.trials):
             data = run_ab(plain, slow, Path(tempfile.mkdtemp(dir=root)), args)

@@ -35,12 +35,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, Supervisor() as sup:
         upstream = start_upstream(sup, Path(tmp), pin.server_cpus)
         url = upstream.url  # type: ignore[attr-defined]
-        wrk = run_wrk(f"{url}/delay?ms={args.delay_ms}", connections=args.users,
-                      seconds=args.seconds, cpus=pin.generator_cpus)  # fmt: skip
+        wrk = run_wrk(
+            f"{url}/delay?ms={args.delay_ms}",
+            connections=args.users,
+            seconds=args.seconds,
+            cpus=pin.generator_cpus,
+        )
         locustfile = REPO / "benchmarks" / "locustfiles" / "delay_recorded.py"
-        cfg = RunConfig.build(targets=(), host=url, scenarios=(str(locustfile),), users=args.users,
-                        warmup=2.0, duration=float(args.seconds), out=Path(tmp) / "runs",
-                        name="latency", pinning=pin)  # fmt: skip
+        cfg = RunConfig.build(
+            targets=(),
+            host=url,
+            scenarios=(str(locustfile),),
+            users=args.users,
+            warmup=2.0,
+            duration=float(args.seconds),
+            out=Path(tmp) / "runs",
+            name="latency",
+            pinning=pin,
+        )
         outcome = run_benchmark(cfg)
         row = outcome.rows[0]
         lat = row["endpoints"]["GET /delay"]["latency_ms"]
@@ -48,10 +60,14 @@ def main() -> None:
     assert meta["status"] == "complete"
     diff = abs(lat["p50"] - wrk["p50"]) / wrk["p50"]
     print(f"/delay?ms={args.delay_ms}, {args.users} users/connections, {args.seconds}s")
-    print(f"wrk      p50 {wrk['p50']:.3f} ms  p90 {wrk.get('p90', 0):.3f} ms  p99 "
-          f"{wrk.get('p99', 0):.3f} ms")  # fmt: skip
-    print(f"harness  p50 {lat['p50']:.3f} ms  p90 {lat['p90']:.3f} ms  p99 {lat['p99']:.3f} ms "
-          f"({lat['count']:,} samples)")  # fmt: skip
+    print(
+        f"wrk      p50 {wrk['p50']:.3f} ms  p90 {wrk.get('p90', 0):.3f} ms  p99 "
+        f"{wrk.get('p99', 0):.3f} ms"
+    )
+    print(
+        f"harness  p50 {lat['p50']:.3f} ms  p90 {lat['p90']:.3f} ms  p99 {lat['p99']:.3f} ms "
+        f"({lat['count']:,} samples)"
+    )
     print(f"p50 difference {100 * diff:.2f}% (goal <= 2%: {'met' if diff <= 0.02 else 'NOT met'})")
 
 

@@ -60,8 +60,9 @@ def replay(doc: dict, run: Path, total: int, seed: int = 1) -> int:
             sessions.append(s)
         folder = run / "cells" / cell / f"r{rep}" / "profiles"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{pid}-00000.json").write_text(json.dumps({**doc, "pid": pid,
-                                                              "sessions": sessions}))  # fmt: skip
+        (folder / f"{pid}-00000.json").write_text(
+            json.dumps({**doc, "pid": pid, "sessions": sessions})
+        )
         written += n
     return written
 
@@ -86,11 +87,15 @@ def main() -> None:
         endpoints = sum(len(c["endpoints"]) for c in out["cells"].values())
         derived_mb = sum(p.stat().st_size for p in (run / "profiles").rglob("*") if p.is_file())
     cells = len(out["cells"])
-    print(f"recorded {len(doc['sessions'])} real sessions; replayed as {n} sessions "
-          f"({raw_mb:.1f} MB raw) in {cells} cells, {endpoints} cell-endpoints")  # fmt: skip
-    print(f"aggregate_run: median {statistics.median(times):.2f} s, "
-          f"min {min(times):.2f} s, max {max(times):.2f} s over {len(times)} runs "
-          f"(goal <= 10 s); derived files {derived_mb / 1e6:.1f} MB")  # fmt: skip
+    print(
+        f"recorded {len(doc['sessions'])} real sessions; replayed as {n} sessions "
+        f"({raw_mb:.1f} MB raw) in {cells} cells, {endpoints} cell-endpoints"
+    )
+    print(
+        f"aggregate_run: median {statistics.median(times):.2f} s, "
+        f"min {min(times):.2f} s, max {max(times):.2f} s over {len(times)} runs "
+        f"(goal <= 10 s); derived files {derived_mb / 1e6:.1f} MB"
+    )
     print("PASS" if statistics.median(times) <= 10 else "FAIL")
 
 

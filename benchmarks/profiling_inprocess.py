@@ -56,16 +56,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="profiling-inprocess-") as tmp:
         db = f"sqlite:///{tmp}/bench.sqlite3"
         plain = build(args.target, {"DATABASE_URL": db, "SECRET_KEY": "x"})
-        profiled = build(args.target, {"DATABASE_URL": db, "SECRET_KEY": "x",
-                                       "PROFILE_DIR": f"{tmp}/profiles"})  # fmt: skip
+        profiled = build(
+            args.target, {"DATABASE_URL": db, "SECRET_KEY": "x", "PROFILE_DIR": f"{tmp}/profiles"}
+        )
         prof = profiler_of(profiled)
         clients = {False: plain.test_client(), True: profiled.test_client()}
         try:
             for e in endpoints:  # warm up: the first 20 profiles per endpoint are spent here
                 for c in clients.values():
                     cpu_per_request(c, e, 100)
-            per: dict[tuple[str, bool], list[float]] = {(e, p): [] for e in endpoints
-                                                         for p in (False, True)}  # fmt: skip
+            per: dict[tuple[str, bool], list[float]] = {
+                (e, p): [] for e in endpoints for p in (False, True)
+            }
             for rnd in range(args.rounds):
                 for e in endpoints:
                     for p in (False, True) if rnd % 2 == 0 else (True, False):
@@ -77,8 +79,10 @@ def main() -> None:
         f"target {args.target}, in process, {args.rounds} interleaved rounds x "
         f"{args.requests} requests per endpoint and side, default PROFILE_* settings"
     )
-    print(f"{'endpoint':<12}{'plain CPU/req':>15}{'profiled':>10}{'cost':>8}"
-          f"{'median cost':>13}  profiled (rate)")  # fmt: skip
+    print(
+        f"{'endpoint':<12}{'plain CPU/req':>15}{'profiled':>10}{'cost':>8}"
+        f"{'median cost':>13}  profiled (rate)"
+    )
     worst = 0.0
     for e in endpoints:
         a, b = min(per[(e, False)]), min(per[(e, True)])
@@ -87,8 +91,10 @@ def main() -> None:
         worst = max(worst, cost)
         s = stats.get(f"GET {e.split('?')[0]}", {})
         share = f"{s.get('profiled')} of {s.get('seen')} (rate now {s.get('rate')})"
-        print(f"{e:<12}{a * 1e6:>13,.0f}us{b * 1e6:>8,.0f}us{100 * cost:>7.1f}%"
-              f"{100 * med:>12.1f}%  {share}")  # fmt: skip
+        print(
+            f"{e:<12}{a * 1e6:>13,.0f}us{b * 1e6:>8,.0f}us{100 * cost:>7.1f}%"
+            f"{100 * med:>12.1f}%  {share}"
+        )
     print(f"worst cost {100 * worst:.1f}% (goal <= 5%): {'PASS' if worst <= 0.05 else 'FAIL'}")
 
 

@@ -78,34 +78,50 @@ def main() -> None:
             sup = stack.enter_context(Supervisor())
             folder = root / ("profiled" if profiled else "plain")
             st = start_stack(
-                sup, spec, folder, db_path=folder / "db.sqlite3", cpus=pin.server_cpus,
+                sup,
+                spec,
+                folder,
+                db_path=folder / "db.sqlite3",
+                cpus=pin.server_cpus,
                 profile_dir=folder / "profiles" if profiled else None,
                 profile_rate=args.rate if profiled else None,
                 extra_env={"PYTHONPATH": str(REPO)},
-            )  # fmt: skip
+            )
             urls[profiled] = st.url
             pids[profiled] = st.instances[0].pid
         for profiled in (False, True):  # warm up; spends the first 20 profiles per endpoint
             for e in endpoints:
-                run_wrk(urls[profiled] + e, connections=args.connections,
-                        seconds=args.warmup, cpus=pin.generator_cpus)  # fmt: skip
+                run_wrk(
+                    urls[profiled] + e,
+                    connections=args.connections,
+                    seconds=args.warmup,
+                    cpus=pin.generator_cpus,
+                )
         for rep in range(args.repeat):
             for e in endpoints:
                 order = (False, True) if rep % 2 == 0 else (True, False)
                 for profiled in order:
                     c0 = server_cpu(pids[profiled])
-                    fig = run_wrk(urls[profiled] + e, connections=args.connections,
-                                  seconds=args.seconds, cpus=pin.generator_cpus)  # fmt: skip
+                    fig = run_wrk(
+                        urls[profiled] + e,
+                        connections=args.connections,
+                        seconds=args.seconds,
+                        cpus=pin.generator_cpus,
+                    )
                     used = server_cpu(pids[profiled]) - c0
                     rps[(e, profiled)].append(fig["rps"])
                     cpu_us[(e, profiled)].append(1e6 * used / (fig["rps"] * args.seconds))
         stack.close()  # SIGTERM: the profiled workers flush their sessions
         sessions = count_sessions(root / "profiled" / "profiles")
-    print(f"target {args.target}, {args.server} x{args.workers}, server CPUs {pin.server_cpus}, "
-          f"wrk CPUs {pin.generator_cpus}, {args.connections} connections, "
-          f"{args.repeat} x {args.seconds} s per side, interleaved, rate {args.rate}")  # fmt: skip
-    print(f"{'endpoint':<12}{'plain req/s':>12}{'profiled':>10}{'ratio':>7}"
-          f"{'plain CPU/req':>15}{'profiled':>10}{'cost':>7}  profiled requests")  # fmt: skip
+    print(
+        f"target {args.target}, {args.server} x{args.workers}, server CPUs {pin.server_cpus}, "
+        f"wrk CPUs {pin.generator_cpus}, {args.connections} connections, "
+        f"{args.repeat} x {args.seconds} s per side, interleaved, rate {args.rate}"
+    )
+    print(
+        f"{'endpoint':<12}{'plain req/s':>12}{'profiled':>10}{'ratio':>7}"
+        f"{'plain CPU/req':>15}{'profiled':>10}{'cost':>7}  profiled requests"
+    )
     worst = 1.0
     worst_cpu = 0.0
     for e in endpoints:
@@ -120,8 +136,10 @@ def main() -> None:
         cb = statistics.median(cpu_us[(e, True)])
         worst_cpu = max(worst_cpu, cb / ca - 1)
         share = f"{n} of ~{total:,.0f} ({100 * n / total:.1f}%)"
-        print(f"{e:<12}{a:>12,.0f}{b:>10,.0f}{ratio:>7.3f}{ca:>13,.0f}us{cb:>8,.0f}us"
-              f"{100 * (cb / ca - 1):>6.1f}%  {share}")  # fmt: skip
+        print(
+            f"{e:<12}{a:>12,.0f}{b:>10,.0f}{ratio:>7.3f}{ca:>13,.0f}us{cb:>8,.0f}us"
+            f"{100 * (cb / ca - 1):>6.1f}%  {share}"
+        )
     verdict = "PASS" if worst >= 0.95 else "FAIL"
     verdict_cpu = "PASS" if worst_cpu <= 0.05 else "FAIL"
     print(

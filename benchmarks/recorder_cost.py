@@ -27,20 +27,42 @@ from harness.stack.processes import Supervisor  # noqa: E402
 from harness.stack.servers import start_upstream  # noqa: E402
 
 
-def run_locust(locustfile: str, host: str, seconds: int, users: int, cpus, out: Path,
-               extra: list[str]) -> tuple[float, int]:  # fmt: skip
-    argv = [locust_executable(), "-f", str(REPO / "benchmarks" / "locustfiles" / locustfile),
-            "--headless", "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", host,
-            "--csv", str(out / "l"), "--only-summary", "--exit-code-on-error", "0",
-            "--loglevel", "WARNING", "--delay-ms", "0", *extra]  # fmt: skip
+def run_locust(
+    locustfile: str, host: str, seconds: int, users: int, cpus, out: Path, extra: list[str]
+) -> tuple[float, int]:
+    argv = [
+        locust_executable(),
+        "-f",
+        str(REPO / "benchmarks" / "locustfiles" / locustfile),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{seconds}s",
+        "--host",
+        host,
+        "--csv",
+        str(out / "l"),
+        "--only-summary",
+        "--exit-code-on-error",
+        "0",
+        "--loglevel",
+        "WARNING",
+        "--delay-ms",
+        "0",
+        *extra,
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
 
     def pin() -> None:
         if cpus:
             os.sched_setaffinity(0, cpus)
 
-    proc = subprocess.Popen(argv, env=env, cwd=out, preexec_fn=pin,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        argv, env=env, cwd=out, preexec_fn=pin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     with (out / "l_stats.csv").open() as fh:
@@ -63,15 +85,26 @@ def main() -> None:
                 out = Path(tmp) / f"{name}-{rep}"
                 out.mkdir()
                 extra = ["--bench-out", str(out)] if "recorded" in name else []
-                cpu, n = run_locust(name, upstream.url, args.seconds, args.users,  # type: ignore[attr-defined]
-                                    pin.generator_cpus, out, extra)  # fmt: skip
+                cpu, n = run_locust(
+                    name,
+                    upstream.url,
+                    args.seconds,
+                    args.users,  # type: ignore[attr-defined]
+                    pin.generator_cpus,
+                    out,
+                    extra,
+                )
                 sink.append(cpu / n * 1e6)
-                print(f"  {name:18} rep {rep + 1}: {n:>7,} requests, {cpu:6.2f}s CPU, "
-                      f"{cpu / n * 1e6:6.1f} µs CPU/request")  # fmt: skip
+                print(
+                    f"  {name:18} rep {rep + 1}: {n:>7,} requests, {cpu:6.2f}s CPU, "
+                    f"{cpu / n * 1e6:6.1f} µs CPU/request"
+                )
     ratio = statistics.median(recorded) / statistics.median(plain)
-    print(f"generator CPU per request: plain {statistics.median(plain):.1f} µs, "
-          f"with recorder {statistics.median(recorded):.1f} µs, ratio {ratio:.3f} "
-          f"(goal <= 1.15: {'met' if ratio <= 1.15 else 'NOT met'})")  # fmt: skip
+    print(
+        f"generator CPU per request: plain {statistics.median(plain):.1f} µs, "
+        f"with recorder {statistics.median(recorded):.1f} µs, ratio {ratio:.3f} "
+        f"(goal <= 1.15: {'met' if ratio <= 1.15 else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

@@ -52,8 +52,10 @@ def inprocess(runs: int) -> tuple[float, float]:
     from targets.sync_app import create_app
 
     with tempfile.TemporaryDirectory(prefix="timing-inprocess-") as tmp:
-        apps = {on: create_app({"DATABASE_URL": f"sqlite:///{tmp}/db.sqlite3",
-                                "SERVER_TIMING": on}) for on in (False, True)}  # fmt: skip
+        apps = {
+            on: create_app({"DATABASE_URL": f"sqlite:///{tmp}/db.sqlite3", "SERVER_TIMING": on})
+            for on in (False, True)
+        }
         environ = EnvironBuilder(path="/json").get_environ()
         best = {False: float("inf"), True: float("inf")}
 
@@ -96,28 +98,39 @@ def main() -> None:
             sup = stack.enter_context(Supervisor())
             folder = root / ("timed" if timed else "plain")
             spec = replace(base, timing=timed and not args.control)
-            st = start_stack(sup, spec, folder, db_path=folder / "db.sqlite3",
-                             cpus=pin.server_cpus)  # fmt: skip
+            st = start_stack(sup, spec, folder, db_path=folder / "db.sqlite3", cpus=pin.server_cpus)
             urls[timed], pids[timed] = st.url, st.instances[0].pid
         for timed in (False, True):
             for e in endpoints:
-                run_wrk(urls[timed] + e, connections=args.connections, seconds=args.warmup,
-                        cpus=pin.generator_cpus)  # fmt: skip
+                run_wrk(
+                    urls[timed] + e,
+                    connections=args.connections,
+                    seconds=args.warmup,
+                    cpus=pin.generator_cpus,
+                )
         for rep in range(args.repeat):
             for e in endpoints:
                 for timed in (False, True) if rep % 2 == 0 else (True, False):
                     c0 = server_cpu(pids[timed])
-                    fig = run_wrk(urls[timed] + e, connections=args.connections,
-                                  seconds=args.seconds, cpus=pin.generator_cpus)  # fmt: skip
+                    fig = run_wrk(
+                        urls[timed] + e,
+                        connections=args.connections,
+                        seconds=args.seconds,
+                        cpus=pin.generator_cpus,
+                    )
                     used = server_cpu(pids[timed]) - c0
                     rps[(e, timed)].append(fig["rps"])
                     cpu_us[(e, timed)].append(1e6 * used / (fig["rps"] * args.seconds))
     sides = "off / off (control)" if args.control else "on / off"
-    print(f"target {args.target}, {args.server} x{args.workers}, server CPUs {pin.server_cpus}, "
-          f"wrk CPUs {pin.generator_cpus}, {args.connections} connections, "
-          f"{args.repeat} x {args.seconds} s per side, interleaved; timing {sides}")  # fmt: skip
-    print(f"{'endpoint':<22}{'off req/s':>10}{'on req/s':>10}{'ratio':>7}"
-          f"{'off CPU/req':>13}{'on':>9}{'cost':>7}")  # fmt: skip
+    print(
+        f"target {args.target}, {args.server} x{args.workers}, server CPUs {pin.server_cpus}, "
+        f"wrk CPUs {pin.generator_cpus}, {args.connections} connections, "
+        f"{args.repeat} x {args.seconds} s per side, interleaved; timing {sides}"
+    )
+    print(
+        f"{'endpoint':<22}{'off req/s':>10}{'on req/s':>10}{'ratio':>7}"
+        f"{'off CPU/req':>13}{'on':>9}{'cost':>7}"
+    )
     ratios = {}
     for e in endpoints:
         a = statistics.median(rps[(e, False)])
@@ -125,17 +138,21 @@ def main() -> None:
         ratios[e] = b / a if a else float("nan")
         ca = statistics.median(cpu_us[(e, False)])
         cb = statistics.median(cpu_us[(e, True)])
-        print(f"{e:<22}{a:>10,.0f}{b:>10,.0f}{ratios[e]:>7.3f}{ca:>11,.0f}us{cb:>7,.0f}us"
-              f"{100 * (cb / ca - 1):>6.1f}%")  # fmt: skip
+        print(
+            f"{e:<22}{a:>10,.0f}{b:>10,.0f}{ratios[e]:>7.3f}{ca:>11,.0f}us{cb:>7,.0f}us"
+            f"{100 * (cb / ca - 1):>6.1f}%"
+        )
     if "/json" in ratios:
         verdict = "PASS" if ratios["/json"] >= GOAL else "FAIL"
         print(f"/json throughput ratio {ratios['/json']:.3f} (goal >= {GOAL}): {verdict}")
     off, on = inprocess(args.inprocess_runs)
     implied = off / on
     verdict = "PASS" if implied >= GOAL else "FAIL"
-    print(f"in process, /json CPU per request (best of {args.inprocess_runs} x "
-          f"{INPROCESS_REQUESTS}): off {off:.1f} us, on {on:.1f} us, cost {on - off:.1f} us; "
-          f"implied throughput ratio {implied:.3f} (goal >= {GOAL}): {verdict}")  # fmt: skip
+    print(
+        f"in process, /json CPU per request (best of {args.inprocess_runs} x "
+        f"{INPROCESS_REQUESTS}): off {off:.1f} us, on {on:.1f} us, cost {on - off:.1f} us; "
+        f"implied throughput ratio {implied:.3f} (goal >= {GOAL}): {verdict}"
+    )
 
 
 if __name__ == "__main__":

@@ -314,8 +314,9 @@ def validate(cfg: RunConfig) -> None:
         if sub.targets:
             raise ConfigError("--target cannot be combined with --app or --host")
         if sub.app and not re.fullmatch(r"[\w.]+(:[\w.]+(\(.*\))?)?", sub.app):
-            raise ConfigError(f"--app: '{sub.app}' is not MODULE:OBJECT, e.g. myapp:app or "
-                              "myapp:create_app()")  # fmt: skip
+            raise ConfigError(
+                f"--app: '{sub.app}' is not MODULE:OBJECT, e.g. myapp:app or myapp:create_app()"
+            )
         if sub.app_dir is not None and not sub.app_dir.is_dir():
             raise ConfigError(f"--app-dir: {sub.app_dir} is not a folder")
         if sub.host:

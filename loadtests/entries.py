@@ -17,9 +17,15 @@ class Entry:
     """One endpoint in one window: latencies (live or encoded), failures, profiled."""
 
     __slots__ = (
-        "corrected", "corrected_text", "failures", "hist", "hist_count", "hist_text", "profiled",
+        "corrected",
+        "corrected_text",
+        "failures",
+        "hist",
+        "hist_count",
+        "hist_text",
+        "profiled",
         "timing",
-    )  # fmt: skip
+    )
 
     def __init__(self) -> None:
         self.hist: Any = None  # live HdrHistogram, or None when held as hist_text

@@ -59,10 +59,17 @@ logger = logging.getLogger("loadtests.openmodel")
 class Schedule:
     """One process's share of the schedule, its connections (idle users) and in-flight requests."""
 
-    def __init__(self, rate: float, processes: int = 1, index: int = 0, *,
-                 max_inflight: int = 1000, max_lag_s: float = 1.0,
-                 counters: dict[str, int] | None = None,
-                 on_drop: Callable[[int], None] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        rate: float,
+        processes: int = 1,
+        index: int = 0,
+        *,
+        max_inflight: int = 1000,
+        max_lag_s: float = 1.0,
+        counters: dict[str, int] | None = None,
+        on_drop: Callable[[int], None] | None = None,
+    ) -> None:
         if rate <= 0:
             raise ValueError("rate must be > 0")
         self.rate = rate
@@ -217,8 +224,11 @@ def start_schedule(
     )
     logger.info(
         "open model: %.6g req/s in all, this process (%d of %d) sends every %.3f ms",
-        rate, index + 1, processes, _schedule.interval * 1000,
-    )  # fmt: skip
+        rate,
+        index + 1,
+        processes,
+        _schedule.interval * 1000,
+    )
     return _schedule
 
 

@@ -274,8 +274,12 @@ class Recorder:
         drops, self.drops = self.drops, {}
         schedule = openmodel.current()
         span = schedule.span() if schedule is not None else None
-        return {"windows": wire, "open": counters, "open_span": span,
-                "drops": {str(sec): n for sec, n in drops.items()}}  # fmt: skip
+        return {
+            "windows": wire,
+            "open": counters,
+            "open_span": span,
+            "drops": {str(sec): n for sec, n in drops.items()},
+        }
 
     def merge_span(self, span: list[float | None] | None) -> None:
         if not span:
@@ -289,8 +293,11 @@ class Recorder:
             self.open_span[1] = last if old is None else max(old, last)
 
     def merge_wire(self, payload: dict[str, Any]) -> None:
-        if (payload.get("windows") or payload.get("drops")
-                or any((payload.get("open") or {}).values())):  # fmt: skip
+        if (
+            payload.get("windows")
+            or payload.get("drops")
+            or any((payload.get("open") or {}).values())
+        ):
             self.version += 1
         for sec_text, window in (payload.get("windows") or {}).items():
             mine = self.windows.setdefault(int(sec_text), {})
@@ -496,8 +503,9 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
             processes = max(1, len(slots))
             index = slots.get(runner.client_id, getattr(runner, "worker_index", 0)) % processes
         rec.processes = processes
-        openmodel.start_schedule(environment, rec.open, processes=processes, index=index,
-                                 on_drop=rec.on_drop)  # fmt: skip
+        openmodel.start_schedule(
+            environment, rec.open, processes=processes, index=index, on_drop=rec.on_drop
+        )
     if rec._ticker is None or rec._ticker.dead:
         rec._ticker = gevent.spawn(_ticker, rec)
 

@@ -46,8 +46,9 @@ class StepShape(BenchShape):
 
     abstract = True
 
-    def __init__(self, users: int, spawn_rate: float, run_time: float | None,
-                 steps: int = DEFAULT_STEPS) -> None:  # fmt: skip
+    def __init__(
+        self, users: int, spawn_rate: float, run_time: float | None, steps: int = DEFAULT_STEPS
+    ) -> None:
         super().__init__(users, spawn_rate, run_time)
         self.steps = max(1, min(steps, self.users))
         self.stage_s = (self.run_time / self.steps) if self.run_time else STAGE_S_WITHOUT_RUN_TIME

@@ -127,8 +127,18 @@ _HOOKED: set[str] = set()  # "db", "up", "tpl": parts this process can see
 
 
 DB_STATEMENT_METHODS = ("execute", "exec_driver_sql", "close")  # sqlalchemy.engine.Connection
-DB_FETCH_METHODS = ("first", "one", "one_or_none", "scalar", "scalar_one", "scalar_one_or_none",
-                    "all", "fetchone", "fetchmany", "fetchall")  # fmt: skip
+DB_FETCH_METHODS = (
+    "first",
+    "one",
+    "one_or_none",
+    "scalar",
+    "scalar_one",
+    "scalar_one_or_none",
+    "all",
+    "fetchone",
+    "fetchmany",
+    "fetchall",
+)
 DB_DRIVER_METHODS = ("do_execute", "do_executemany", "do_execute_no_params")  # dialects
 
 

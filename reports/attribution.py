@@ -60,9 +60,15 @@ def _interval(a: list[float], b: list[float]) -> tuple[float | None, float | Non
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no spread: the interval collapses to the change
-        res = _stats.bootstrap((np.asarray(a), np.asarray(b)), diff, vectorized=True,
-                               confidence_level=CONFIDENCE, n_resamples=BOOTSTRAP_RESAMPLES,
-                               method="percentile", rng=np.random.default_rng(SEED))  # fmt: skip
+        res = _stats.bootstrap(
+            (np.asarray(a), np.asarray(b)),
+            diff,
+            vectorized=True,
+            confidence_level=CONFIDENCE,
+            n_resamples=BOOTSTRAP_RESAMPLES,
+            method="percentile",
+            rng=np.random.default_rng(SEED),
+        )
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     return (None, None) if np.isnan(low) or np.isnan(high) else (low, high)
 
@@ -75,8 +81,10 @@ def function_changes(base: Run, cand: Run) -> list[dict[str, Any]]:
         # no raw sessions per repetition (only hotspots.json): the change alone, no interval
         from profiles.diff import diff_hotspots
 
-        return [{**r, "cell": r["cell_id"], "ci_low_ms": None, "ci_high_ms": None}
-                for r in diff_hotspots(base.path, cand.path)[: TOP_FUNCTIONS * 2]]  # fmt: skip
+        return [
+            {**r, "cell": r["cell_id"], "ci_low_ms": None, "ci_high_ms": None}
+            for r in diff_hotspots(base.path, cand.path)[: TOP_FUNCTIONS * 2]
+        ]
     rows: list[dict[str, Any]] = []
     for cell in sorted(set(a) & set(b)):
         keys = {k for rep in a[cell] + b[cell] for k in rep}
@@ -86,13 +94,20 @@ def function_changes(base: Run, cand: Run) -> list[dict[str, Any]]:
             vb = [rep.get(key, 0.0) for rep in b[cell]]
             ma, mb = float(np.median(va)), float(np.median(vb))
             low, high = _interval(va, vb)
-            by_endpoint.setdefault(key[0], []).append({
-                "cell": cell, "endpoint": key[0], "function": key[1], "file": key[2],
-                "ms_a": round(ma, 4), "ms_b": round(mb, 4), "change_ms": round(mb - ma, 4),
-                "ci_low_ms": None if low is None else round(low, 4),
-                "ci_high_ms": None if high is None else round(high, 4),
-                "reps": [len(va), len(vb)],
-            })  # fmt: skip
+            by_endpoint.setdefault(key[0], []).append(
+                {
+                    "cell": cell,
+                    "endpoint": key[0],
+                    "function": key[1],
+                    "file": key[2],
+                    "ms_a": round(ma, 4),
+                    "ms_b": round(mb, 4),
+                    "change_ms": round(mb - ma, 4),
+                    "ci_low_ms": None if low is None else round(low, 4),
+                    "ci_high_ms": None if high is None else round(high, 4),
+                    "reps": [len(va), len(vb)],
+                }
+            )
         for endpoint in sorted(by_endpoint):
             found = sorted(by_endpoint[endpoint], key=lambda r: -abs(r["change_ms"]))
             rows += found[:TOP_FUNCTIONS]

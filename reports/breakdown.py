@@ -24,8 +24,13 @@ from runfolder.figures import ALL
 from runfolder.reader import Run
 
 STACK: tuple[str, ...] = ("queue", "db", "up", "tpl", "other")  # client latency, bottom up
-COLORS = {"queue": "#9ca3af", "db": "#2563eb", "up": "#ea580c", "tpl": "#16a34a",
-          "other": "#9333ea"}  # fmt: skip
+COLORS = {
+    "queue": "#9ca3af",
+    "db": "#2563eb",
+    "up": "#ea580c",
+    "tpl": "#16a34a",
+    "other": "#9333ea",
+}
 MAX_GROWTH_CHARTS = 6  # per cell: the busiest endpoints
 MIN_GROWTH_MS = 0.05  # a part must grow by this much, and ...
 MIN_GROWTH_RATIO = 0.10  # ... by this share, to be named in a verdict
@@ -56,8 +61,14 @@ def stacked_chart(breakdowns: dict[str, dict[str, Any]], title: str) -> str:
                     if not figure:
                         continue
                     width = float(figure[q])
-                    ax.barh(y, width, left=left, height=0.85, color=COLORS[part],
-                            label=PART_NAMES[part] if (i, j) == (0, 0) else None)  # fmt: skip
+                    ax.barh(
+                        y,
+                        width,
+                        left=left,
+                        height=0.85,
+                        color=COLORS[part],
+                        label=PART_NAMES[part] if (i, j) == (0, 0) else None,
+                    )
                     left += width
                 ys.append(y)
                 ticks.append(f"{charts.label(name, charts.LEGEND_CHARS)} {q}")
@@ -80,8 +91,14 @@ def growth_chart(frame: pd.DataFrame, title: str, x: str = "users") -> str:
         for part in STACK:
             col = f"{part}_p99"
             if col in levels and levels[col].notna().any():
-                ax.plot(levels[x], levels[col], marker="o", ms=3, color=COLORS[part],
-                        label=PART_NAMES[part])  # fmt: skip
+                ax.plot(
+                    levels[x],
+                    levels[col],
+                    marker="o",
+                    ms=3,
+                    color=COLORS[part],
+                    label=PART_NAMES[part],
+                )
         ax.set_xlabel("users (offered load)" if x == "users" else "offered rate (req/s), per step")
         ax.set_ylabel("p99 ms")
         ax.set_ylim(bottom=0)
@@ -118,8 +135,9 @@ def breakdown_blocks(run: Run, labels: dict[str, str]) -> list[dict[str, Any]]:
             continue
         title = labels.get(cell_id, cell_id)
         sentences = [tail_sentence(name, b) for name, b in breakdowns.items()]
-        flags = [f"{name}: {b['n_plus_one']}" for name, b in breakdowns.items()
-                 if b.get("n_plus_one")]  # fmt: skip
+        flags = [
+            f"{name}: {b['n_plus_one']}" for name, b in breakdowns.items() if b.get("n_plus_one")
+        ]
         chart_list = [svg(stacked_chart(breakdowns, f"Where the time goes: {title}"))]
         busiest = sorted(breakdowns, key=lambda n: -int(breakdowns[n].get("timed") or 0))
         busiest = busiest[:MAX_GROWTH_CHARTS]
@@ -137,13 +155,15 @@ def breakdown_blocks(run: Run, labels: dict[str, str]) -> list[dict[str, Any]]:
                 part = series[series["endpoint"] == name] if not series.empty else series
                 if not part.empty:
                     chart_list.append(svg(growth_chart(part, f"{name} with load: {title}")))
-        blocks.append({
-            "title": title,
-            "table": table(breakdown_table(breakdowns)),
-            "sentences": sentences,
-            "flags": flags,
-            "charts": chart_list,
-        })  # fmt: skip
+        blocks.append(
+            {
+                "title": title,
+                "table": table(breakdown_table(breakdowns)),
+                "sentences": sentences,
+                "flags": flags,
+                "charts": chart_list,
+            }
+        )
     return blocks
 
 

@@ -335,11 +335,18 @@ def _ladder(rows: list[dict[str, Any]], title: str) -> str:
     for i, row in enumerate(rows):
         cap = row["capacity"]
         slo = cap["slo"]["p99_ms"]
-        steps = sorted((s for s in cap["steps"] if s["rate"] > 0 and s["p99"]),
-                       key=lambda s: s["rate"])  # fmt: skip
+        steps = sorted(
+            (s for s in cap["steps"] if s["rate"] > 0 and s["p99"]), key=lambda s: s["rate"]
+        )
         color = PALETTE[i % len(PALETTE)]
-        ax.plot([s["rate"] for s in steps], [s["p99"] for s in steps], "-o", ms=3, color=color,
-                label=label(row["cell_id"], LEGEND_CHARS))  # fmt: skip
+        ax.plot(
+            [s["rate"] for s in steps],
+            [s["p99"] for s in steps],
+            "-o",
+            ms=3,
+            color=color,
+            label=label(row["cell_id"], LEGEND_CHARS),
+        )
         if cap.get("rate"):
             ax.axvline(cap["rate"], color=color, ls=":", lw=1)
     if slo:

@@ -66,15 +66,24 @@ class ComparisonRow:
         return float(self.changes["errors"].candidate or 0.0)
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"candidate": self.candidate, "cell": self.cell,
-                               "endpoint": self.endpoint, "grew": self.grew}  # fmt: skip
+        out: dict[str, Any] = {
+            "candidate": self.candidate,
+            "cell": self.cell,
+            "endpoint": self.endpoint,
+            "grew": self.grew,
+        }
         for metric, c in self.changes.items():
             out[metric] = {
-                "baseline": c.baseline, "candidate": c.candidate, "change": c.change_pct,
-                "ci": [c.ci_low, c.ci_high], "p": c.p_value, "threshold": c.threshold,
-                "reps": [c.n_baseline, c.n_candidate], "verdict": c.verdict,
+                "baseline": c.baseline,
+                "candidate": c.candidate,
+                "change": c.change_pct,
+                "ci": [c.ci_low, c.ci_high],
+                "p": c.p_value,
+                "threshold": c.threshold,
+                "reps": [c.n_baseline, c.n_candidate],
+                "verdict": c.verdict,
                 "reasons": list(c.reasons) if c.verdict != UNDECIDED or c.reasons else [c.why()],
-            }  # fmt: skip
+            }
         return out
 
 
@@ -115,9 +124,13 @@ def split_sides(run: Run) -> tuple[Run, Run]:
     """The baseline and candidate rows of an ``ab`` run folder as two runs."""
     sides = []
     for side in SIDES:
-        part = SideRun(path=run.path, meta=run.meta,
-                       rows=[r for r in run.rows if r.get("side") == side],
-                       hotspots=run.hotspots, warnings=list(run.warnings))  # fmt: skip
+        part = SideRun(
+            path=run.path,
+            meta=run.meta,
+            rows=[r for r in run.rows if r.get("side") == side],
+            hotspots=run.hotspots,
+            warnings=list(run.warnings),
+        )
         part.side = side
         if not part.rows:
             raise ConfigError(f"{run.path} has no {side} rows: is it an 'ab' run folder?")
@@ -129,15 +142,18 @@ def _cell_key(run: Run) -> dict[str, tuple[str, ...]]:
     """cell_id -> matching key: (target, server, scenario), or (cell_id,) if not unique."""
     firsts = {cid: run.cell_rows(cid)[0] for cid in run.cell_ids()}
     triples = {  # an ab side's targets may differ (sync vs cached): matched without them
-        cid: tuple(str(r.get(k)) for k in (("server", "scenario") if r.get("side")
-                                           else ("target", "server", "scenario")))
+        cid: tuple(
+            str(r.get(k))
+            for k in (("server", "scenario") if r.get("side") else ("target", "server", "scenario"))
+        )
         for cid, r in firsts.items()
-    }  # fmt: skip
+    }
     counts: dict[tuple[str, ...], int] = {}
     for t in triples.values():
         counts[t] = counts.get(t, 0) + 1
-    return {cid: (t if counts[t] == 1 else (_unsided(cid, firsts[cid]),))
-            for cid, t in triples.items()}  # fmt: skip
+    return {
+        cid: (t if counts[t] == 1 else (_unsided(cid, firsts[cid]),)) for cid, t in triples.items()
+    }
 
 
 def _unsided(cell_id: str, row: dict[str, Any]) -> str:
@@ -194,8 +210,9 @@ def row_reasons(rows: list[dict[str, Any]], side: str, endpoint: str, metric: st
         ):
             flags.append("dropped open-model requests")
         verify = str(row.get("verify") or "passed")  # "passed ...", "skipped: ..." or a failure
-        if not verify.startswith(("passed", "skipped")) or any("verify failed" in w
-                                                               for w in warnings):  # fmt: skip
+        if not verify.startswith(("passed", "skipped")) or any(
+            "verify failed" in w for w in warnings
+        ):
             flags.append("failed verify")
         if metric in ((row["endpoints"].get(endpoint) or {}).get("thin") or []):
             flags.append(f"{metric} is thin (fewer than 10 samples above it)")
@@ -228,8 +245,12 @@ def environment_warnings(base: Run, cand: Run) -> list[str]:
     return out
 
 
-def compare_cells(b_rows: list[dict[str, Any]], c_rows: list[dict[str, Any]], endpoint: str,
-                  thresholds: list[Threshold]) -> dict[str, Change]:  # fmt: skip
+def compare_cells(
+    b_rows: list[dict[str, Any]],
+    c_rows: list[dict[str, Any]],
+    endpoint: str,
+    thresholds: list[Threshold],
+) -> dict[str, Change]:
     """Every metric of one endpoint of a matched cell."""
     gated = gated_metrics(thresholds)
     changes = {}
@@ -237,9 +258,13 @@ def compare_cells(b_rows: list[dict[str, Any]], c_rows: list[dict[str, Any]], en
         reasons = row_reasons(b_rows, "baseline", endpoint, m)
         reasons += row_reasons(c_rows, "candidate", endpoint, m)
         t = gated.get(m)
-        changes[m] = compare_values(m, _per_rep(b_rows, endpoint, m), _per_rep(c_rows, endpoint, m),
-                                    t.value if t else THRESHOLDS[m],
-                                    list(dict.fromkeys(reasons)))  # fmt: skip
+        changes[m] = compare_values(
+            m,
+            _per_rep(b_rows, endpoint, m),
+            _per_rep(c_rows, endpoint, m),
+            t.value if t else THRESHOLDS[m],
+            list(dict.fromkeys(reasons)),
+        )
     fa, ra = _errors(b_rows, endpoint)
     fb, rb = _errors(c_rows, endpoint)
     reasons = row_reasons(b_rows, "baseline", endpoint, "errors")
@@ -277,14 +302,20 @@ def compare_loaded(base: Run, cands: list[Run], thresholds: list[Threshold]) -> 
             # every endpoint of either side, ALL at least: a missing value is undecided, not
             # skipped (a side without any steady-state figures must not pass the gate)
             for endpoint in sorted(b_eps | c_eps | {ALL}, key=lambda n: (n != ALL, n)):
-                rows.append(ComparisonRow(
-                    candidate=cand.name, cell=" · ".join(key), target=str(first.get("target")),
-                    server=str(first.get("server")), scenario=str(first.get("scenario")),
-                    endpoint=endpoint, changes=(changes := compare_cells(b_rows, c_rows, endpoint,
-                                                                          thresholds)),
-                    grew=regression_part(b_rows, c_rows, endpoint,
-                                         {m: c.verdict for m, c in changes.items()}),
-                ))  # fmt: skip
+                rows.append(
+                    ComparisonRow(
+                        candidate=cand.name,
+                        cell=" · ".join(key),
+                        target=str(first.get("target")),
+                        server=str(first.get("server")),
+                        scenario=str(first.get("scenario")),
+                        endpoint=endpoint,
+                        changes=(changes := compare_cells(b_rows, c_rows, endpoint, thresholds)),
+                        grew=regression_part(
+                            b_rows, c_rows, endpoint, {m: c.verdict for m, c in changes.items()}
+                        ),
+                    )
+                )
         missing = set(base_keys.values()) - set(cand_keys.values())
         for key in sorted(missing):
             warnings.append(f"{cand.name}: no cell matches {' · '.join(key)} of {base.name}")
@@ -294,16 +325,18 @@ def compare_loaded(base: Run, cands: list[Run], thresholds: list[Threshold]) -> 
                 "(cells match by target, server and scenario): compare runs of the same cells"
             )
     violations, undecided = judge(rows, thresholds)
-    return Comparison(base, cands, rows, thresholds, violations, undecided,
-                      list(dict.fromkeys(warnings)))  # fmt: skip
+    return Comparison(
+        base, cands, rows, thresholds, violations, undecided, list(dict.fromkeys(warnings))
+    )
 
 
 def _label(endpoint: str) -> str:
     return "all endpoints" if endpoint == ALL else endpoint
 
 
-def judge(rows: list[ComparisonRow],
-          thresholds: list[Threshold]) -> tuple[list[Finding], list[Finding]]:  # fmt: skip
+def judge(
+    rows: list[ComparisonRow], thresholds: list[Threshold]
+) -> tuple[list[Finding], list[Finding]]:
     """Gated metrics that fail, and those left undecided (with the reason)."""
     if not thresholds:
         return [], []
@@ -317,8 +350,9 @@ def judge(rows: list[ComparisonRow],
             if fails(t, c.verdict, c.change_pct):
                 violations.append(Finding(*where, metric, str(t), _observed(c)))
             elif c.verdict == UNDECIDED:
-                undecided.append(Finding(*where, metric, str(t), f"undecided: {c.why()}",
-                                         c.reasons))  # fmt: skip
+                undecided.append(
+                    Finding(*where, metric, str(t), f"undecided: {c.why()}", c.reasons)
+                )
         e = r.changes["errors"]
         rule = f"errors:+{ERROR_RISE_PP:g}pp"
         if e.verdict == REGRESSED:
@@ -327,8 +361,9 @@ def judge(rows: list[ComparisonRow],
             undecided.append(Finding(*where, "errors", rule, f"undecided: {e.why()}", e.reasons))
         for t in caps:
             if r.error_pct_candidate > t.value:
-                violations.append(Finding(*where, "errors", str(t),
-                                          f"error share {r.error_pct_candidate:.3f}%"))  # fmt: skip
+                violations.append(
+                    Finding(*where, "errors", str(t), f"error share {r.error_pct_candidate:.3f}%")
+                )
     return violations, undecided
 
 
@@ -339,8 +374,9 @@ def _observed(c: Change) -> str:
     return f"{c.verdict} {c.change_pct:+.1f}{unit}{ci}{p}"
 
 
-def compare_runs(run_dirs: list[Path], out_dir: Path, fail_on: str | None = None,
-                 force: bool = False) -> Comparison:  # fmt: skip
+def compare_runs(
+    run_dirs: list[Path], out_dir: Path, fail_on: str | None = None, force: bool = False
+) -> Comparison:
     """Compare runs (first = baseline), write the comparison HTML into ``out_dir``.
 
     One ``ab`` run folder alone compares its baseline side with its candidate side.
@@ -352,15 +388,18 @@ def compare_runs(run_dirs: list[Path], out_dir: Path, fail_on: str | None = None
     if len(runs) == 1 and any(r.get("side") for r in runs[0].rows):
         runs = list(split_sides(runs[0]))
     if len(runs) < 2:
-        raise ConfigError("compare needs at least two runs: BASELINE CANDIDATE [...] "
-                          "(or one 'ab' run folder)")  # fmt: skip
+        raise ConfigError(
+            "compare needs at least two runs: BASELINE CANDIDATE [...] (or one 'ab' run folder)"
+        )
     base, cands = runs[0], runs[1:]
     profiled_warnings = []
     for cand in cands:
         if cand.profiled != base.profiled:
             prof, plain = (cand, base) if cand.profiled else (base, cand)
-            msg = (f"{prof.name} was profiled and {plain.name} was not: profiling slows "
-                   "requests, so the figures are not comparable")  # fmt: skip
+            msg = (
+                f"{prof.name} was profiled and {plain.name} was not: profiling slows "
+                "requests, so the figures are not comparable"
+            )
             if not force:
                 raise ConfigError(msg + "; pass --force to compare anyway")
             profiled_warnings.append(msg + " (compared anyway: --force)")

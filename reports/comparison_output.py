@@ -83,8 +83,10 @@ def render_terminal(cmp: Comparison, console: Any) -> None:
                 console.print(Text(f"{_label(r.endpoint)} regressed: {r.grew}", style="red"))
     for w in cmp.warnings:
         console.print(Text(f"warning: {w}", style="yellow"))
-    for title, style, items in (("Regressions (gate failed):", "bold red", cmp.violations),
-                                ("Undecided gated metrics:", "yellow", cmp.undecided)):  # fmt: skip
+    for title, style, items in (
+        ("Regressions (gate failed):", "bold red", cmp.violations),
+        ("Undecided gated metrics:", "yellow", cmp.undecided),
+    ):
         if items:
             console.print(Text(title, style=style))
             for f in items[:40]:
@@ -99,12 +101,13 @@ def markdown(cmp: Comparison, allow_undecided: bool = False) -> str:
     """The verdict table as GitHub-flavoured Markdown."""
     code = cmp.exit_code(allow_undecided)
     status = {0: "passed", 1: "FAILED: regression", 3: "UNDECIDED"}.get(code, str(code))
-    lines = [f"## flask-bench: {cmp.baseline.name} → "
-             + ", ".join(c.name for c in cmp.candidates), ""]  # fmt: skip
+    lines = [
+        f"## flask-bench: {cmp.baseline.name} → " + ", ".join(c.name for c in cmp.candidates),
+        "",
+    ]
     if cmp.thresholds:
         lines += [f"**Gate** `{','.join(map(str, cmp.thresholds))}`: **{status}**", ""]
-    lines += ["| cell | endpoint | " + " | ".join(SHOWN) + " |",
-              "|---|---|" + "---|" * len(SHOWN)]  # fmt: skip
+    lines += ["| cell | endpoint | " + " | ".join(SHOWN) + " |", "|---|---|" + "---|" * len(SHOWN)]
     for r in cmp.rows:
         cells = [f"{change_text(r.changes[m])} **{verdict_text(r.changes[m])}**" for m in SHOWN]
         lines.append(f"| {r.cell} | {_label(r.endpoint)} | " + " | ".join(cells) + " |")
@@ -124,8 +127,11 @@ def markdown(cmp: Comparison, allow_undecided: bool = False) -> str:
             "|---|---|---|---|",
         ]
         for d in diffs:
-            ci = (f" [{d['ci_low_ms']:+.3f}, {d['ci_high_ms']:+.3f}]"
-                  if d.get("ci_low_ms") is not None else "")  # fmt: skip
+            ci = (
+                f" [{d['ci_low_ms']:+.3f}, {d['ci_high_ms']:+.3f}]"
+                if d.get("ci_low_ms") is not None
+                else ""
+            )
             lines.append(
                 f"| {d['endpoint']} | `{d['function']}` ({d['file']}) | "
                 f"{d['ms_a']:.3f} → {d['ms_b']:.3f} | {d['change_ms']:+.3f}{ci} |"
@@ -152,8 +158,12 @@ def as_json(cmp: Comparison, allow_undecided: bool = False) -> dict[str, Any]:
     }
 
 
-def write_outputs(cmp: Comparison, markdown_path: Path | None, json_path: Path | None,
-                  allow_undecided: bool = False) -> None:  # fmt: skip
+def write_outputs(
+    cmp: Comparison,
+    markdown_path: Path | None,
+    json_path: Path | None,
+    allow_undecided: bool = False,
+) -> None:
     try:
         if markdown_path is not None:
             storage.write_atomic(markdown_path, markdown(cmp, allow_undecided))
@@ -186,13 +196,22 @@ def write_html(cmp: Comparison, out_dir: Path, path: Path | None = None) -> Path
 
 
 def _frame(rows: list[ComparisonRow]) -> pd.DataFrame:
-    frame = pd.DataFrame([{
-        "cell": r.cell, "endpoint": _label(r.endpoint),
-        "reps": f"{r.changes['rps'].n_baseline} / {r.changes['rps'].n_candidate}",
-        **{f"{m} ({UNITS.get(m, 'ms')})": f"{change_text(r.changes[m])} · "
-           f"{verdict_text(r.changes[m])}" for m in SHOWN},
-        "part that grew": r.grew or "",
-    } for r in rows])  # fmt: skip
+    frame = pd.DataFrame(
+        [
+            {
+                "cell": r.cell,
+                "endpoint": _label(r.endpoint),
+                "reps": f"{r.changes['rps'].n_baseline} / {r.changes['rps'].n_candidate}",
+                **{
+                    f"{m} ({UNITS.get(m, 'ms')})": f"{change_text(r.changes[m])} · "
+                    f"{verdict_text(r.changes[m])}"
+                    for m in SHOWN
+                },
+                "part that grew": r.grew or "",
+            }
+            for r in rows
+        ]
+    )
     return frame.set_index(["cell", "endpoint"]) if not frame.empty else frame
 
 
@@ -200,19 +219,28 @@ def _context(cmp: Comparison) -> dict[str, Any]:
     sections = []
     for cand in cmp.candidates:
         rows = [r for r in cmp.rows if r.candidate == cand.name]
-        evidence = [{"title": f"{r.cell}, all endpoints: A = baseline, B = {cand.name}",
-                     "svg": svg(charts.repetitions_chart({m: r.changes[m] for m in SHOWN[:3]}))}
-                    for r in rows if r.endpoint == ALL]  # fmt: skip
+        evidence = [
+            {
+                "title": f"{r.cell}, all endpoints: A = baseline, B = {cand.name}",
+                "svg": svg(charts.repetitions_chart({m: r.changes[m] for m in SHOWN[:3]})),
+            }
+            for r in rows
+            if r.endpoint == ALL
+        ]
         diff = cmp.profile_diffs.get(cand.name)
         counts: dict[str, int] = {}
         for r in rows:
             for m in SHOWN:
                 counts[r.changes[m].verdict] = counts.get(r.changes[m].verdict, 0) + 1
-        sections.append({
-            "candidate": cand.name, "table": table(_frame(rows), css="data wrap", index=True),
-            "charts": evidence, "profile_diff": table(pd.DataFrame(diff)) if diff else None,
-            "verdicts": ", ".join(f"{n} {v}" for v, n in sorted(counts.items())),
-        })  # fmt: skip
+        sections.append(
+            {
+                "candidate": cand.name,
+                "table": table(_frame(rows), css="data wrap", index=True),
+                "charts": evidence,
+                "profile_diff": table(pd.DataFrame(diff)) if diff else None,
+                "verdicts": ", ".join(f"{n} {v}" for v, n in sorted(counts.items())),
+            }
+        )
     return {
         "title": f"Comparison: {cmp.baseline.name} vs " + ", ".join(c.name for c in cmp.candidates),
         "baseline": cmp.baseline.name,

@@ -184,13 +184,18 @@ def repetitions_frame(run: Run, labels: dict[str, str]) -> pd.DataFrame | None:
         for row in run.cell_rows(cid):
             e = row["endpoints"].get(ALL) or {}
             lat = e.get("latency_ms") or {}
-            records.append({
-                "cell": labels[cid], "repetition": row["repetition"],
-                "requests": f"{int(e.get('requests', 0)):,}", "req/s": num(e.get("rps")),
-                "p50 ms": ms(lat.get("p50")), "p99 ms": ms(lat.get("p99")),
-                "errors %": f"{float(e.get('error_pct') or 0):.2f}",
-                "generator-bound": "yes" if row.get("generator_bound") else "",
-            })  # fmt: skip
+            records.append(
+                {
+                    "cell": labels[cid],
+                    "repetition": row["repetition"],
+                    "requests": f"{int(e.get('requests', 0)):,}",
+                    "req/s": num(e.get("rps")),
+                    "p50 ms": ms(lat.get("p50")),
+                    "p99 ms": ms(lat.get("p99")),
+                    "errors %": f"{float(e.get('error_pct') or 0):.2f}",
+                    "generator-bound": "yes" if row.get("generator_bound") else "",
+                }
+            )
     return pd.DataFrame(records).set_index(["cell", "repetition"])
 
 
@@ -209,14 +214,19 @@ def littles_law(
         first = run.cell_rows(f.cell_id)[0]
         in_flight = f.rps * float(f.latency.get("mean") or 0.0) / 1000
         users, rate = first.get("users"), first.get("rate")
-        records.append({
-            "cell": labels[f.cell_id], "model": "open" if rate else "closed",
-            "users": users if not rate else "–", "req/s": num(f.rps),
-            "mean latency ms": ms(f.latency.get("mean")), "in flight (req/s x mean)":
-            num(in_flight, 2),
-            "share of users busy": f"{100 * in_flight / users:.0f}%" if users and not rate
-            else "–",
-        })  # fmt: skip
+        records.append(
+            {
+                "cell": labels[f.cell_id],
+                "model": "open" if rate else "closed",
+                "users": users if not rate else "–",
+                "req/s": num(f.rps),
+                "mean latency ms": ms(f.latency.get("mean")),
+                "in flight (req/s x mean)": num(in_flight, 2),
+                "share of users busy": f"{100 * in_flight / users:.0f}%"
+                if users and not rate
+                else "–",
+            }
+        )
         if not rate and users and in_flight > LITTLE_SLACK * float(users):
             warnings.append(
                 f"{labels[f.cell_id]}: Little's law fails: {in_flight:.1f} requests in flight "

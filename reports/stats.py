@@ -37,8 +37,14 @@ BOOTSTRAP_RESAMPLES = 2000
 SEED = 20240611
 THRESHOLDS = {"rps": 5.0, "p50": 5.0, "p90": 10.0, "p99": 10.0, "p99.9": 10.0}
 ERROR_RISE_PP = 0.1  # a rise of the error share beyond this many percentage points regresses
-HIGHER_IS_BETTER = {"rps": True, "p50": False, "p90": False, "p99": False, "p99.9": False,
-                    "errors": False}  # fmt: skip
+HIGHER_IS_BETTER = {
+    "rps": True,
+    "p50": False,
+    "p90": False,
+    "p99": False,
+    "p99.9": False,
+    "errors": False,
+}
 
 IMPROVED = "improved"
 REGRESSED = "regressed"
@@ -115,19 +121,28 @@ def ratio_interval(a: Sequence[float], b: Sequence[float]) -> tuple[float, float
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # degenerate samples (no spread) warn; handled below
         res = _stats.bootstrap(
-            (np.asarray(a), np.asarray(b)), ratio, vectorized=True, paired=False,
-            confidence_level=CONFIDENCE, n_resamples=BOOTSTRAP_RESAMPLES, method="percentile",
+            (np.asarray(a), np.asarray(b)),
+            ratio,
+            vectorized=True,
+            paired=False,
+            confidence_level=CONFIDENCE,
+            n_resamples=BOOTSTRAP_RESAMPLES,
+            method="percentile",
             rng=np.random.default_rng(SEED),
-        )  # fmt: skip
+        )
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if math.isnan(low) or math.isnan(high):
         return point, point
     return min(low, point), max(high, point)
 
 
-def compare_values(metric: str, a: Sequence[float | None], b: Sequence[float | None],
-                   threshold_pct: float | None = None,
-                   reasons: Sequence[str] = ()) -> Change:  # fmt: skip
+def compare_values(
+    metric: str,
+    a: Sequence[float | None],
+    b: Sequence[float | None],
+    threshold_pct: float | None = None,
+    reasons: Sequence[str] = (),
+) -> Change:
     """Compare per-repetition figures ``a`` (baseline) and ``b`` (candidate)."""
     xa, xb = _clean(a), _clean(b)
     threshold = THRESHOLDS[metric] if threshold_pct is None else threshold_pct
@@ -135,10 +150,28 @@ def compare_values(metric: str, a: Sequence[float | None], b: Sequence[float | N
     ma = float(np.median(xa)) if xa else None
     mb = float(np.median(xb)) if xb else None
 
-    def out(verdict: str, change: float | None = None, ci: tuple[float | None, float | None]
-            = (None, None), p: float | None = None) -> Change:  # fmt: skip
-        return Change(metric, ma, mb, change, ci[0], ci[1], p, len(xa), len(xb), threshold,
-                      verdict, tuple(why), tuple(xa), tuple(xb))  # fmt: skip
+    def out(
+        verdict: str,
+        change: float | None = None,
+        ci: tuple[float | None, float | None] = (None, None),
+        p: float | None = None,
+    ) -> Change:
+        return Change(
+            metric,
+            ma,
+            mb,
+            change,
+            ci[0],
+            ci[1],
+            p,
+            len(xa),
+            len(xb),
+            threshold,
+            verdict,
+            tuple(why),
+            tuple(xa),
+            tuple(xb),
+        )
 
     if ma is None or mb is None:
         why.append(
@@ -171,15 +204,32 @@ def compare_values(metric: str, a: Sequence[float | None], b: Sequence[float | N
     return out(UNDECIDED, change, ci, p)
 
 
-def compare_errors(failed_a: int, requests_a: int, failed_b: int, requests_b: int,
-                   threshold_pp: float = ERROR_RISE_PP,
-                   reasons: Sequence[str] = ()) -> Change:  # fmt: skip
+def compare_errors(
+    failed_a: int,
+    requests_a: int,
+    failed_b: int,
+    requests_b: int,
+    threshold_pp: float = ERROR_RISE_PP,
+    reasons: Sequence[str] = (),
+) -> Change:
     """The error share (percent of requests), baseline vs candidate, pooled over repetitions."""
     why = list(reasons)
     if not requests_a or not requests_b:
         why.append("no requests on " + ("the baseline" if not requests_a else "the candidate"))
-        return Change("errors", None, None, None, None, None, None, requests_a, requests_b,
-                      threshold_pp, UNDECIDED, tuple(why))  # fmt: skip
+        return Change(
+            "errors",
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            requests_a,
+            requests_b,
+            threshold_pp,
+            UNDECIDED,
+            tuple(why),
+        )
     pa, pb = failed_a / requests_a, failed_b / requests_b
     diff = 100 * (pb - pa)
     se = 100 * math.sqrt(pa * (1 - pa) / requests_a + pb * (1 - pb) / requests_b)
@@ -195,5 +245,19 @@ def compare_errors(failed_a: int, requests_a: int, failed_b: int, requests_b: in
         verdict = REGRESSED if rise else IMPROVED
     elif -threshold_pp <= ci[0] and ci[1] <= threshold_pp:
         verdict = SAME
-    return Change("errors", 100 * pa, 100 * pb, diff, ci[0], ci[1], p, requests_a, requests_b,
-                  threshold_pp, verdict, tuple(why), (100 * pa,), (100 * pb,))  # fmt: skip
+    return Change(
+        "errors",
+        100 * pa,
+        100 * pb,
+        diff,
+        ci[0],
+        ci[1],
+        p,
+        requests_a,
+        requests_b,
+        threshold_pp,
+        verdict,
+        tuple(why),
+        (100 * pa,),
+        (100 * pb,),
+    )

@@ -27,9 +27,13 @@ QUERY_THRESHOLD = 10  # queries per request above which an endpoint is flagged
 GROWTH_CORRELATION = 0.9
 TAIL_PARTS: tuple[str, ...] = ("queue", "db", "up", "tpl", "other")
 PART_NAMES = {
-    "queue": "queueing", "app": "the app", "db": "the database", "up": "upstream calls",
-    "tpl": "template rendering", "other": "the app's own code",
-}  # fmt: skip
+    "queue": "queueing",
+    "app": "the app",
+    "db": "the database",
+    "up": "upstream calls",
+    "tpl": "template rendering",
+    "other": "the app's own code",
+}
 
 
 class _PartsAcc:

@@ -169,8 +169,10 @@ def summarize_cell(
         warnings.append("no steady-state window: the run was shorter than its warm-up")
     thin = sorted({p for e in endpoints.values() for p in e["thin"]}, key=list(PERCENTILES).index)
     if thin:
-        warnings.append(f"thin samples: {', '.join(thin)} rest on fewer than "
-                        f"{THIN_TAIL_SAMPLES} requests for some endpoints")  # fmt: skip
+        warnings.append(
+            f"thin samples: {', '.join(thin)} rest on fewer than "
+            f"{THIN_TAIL_SAMPLES} requests for some endpoints"
+        )
     return {
         "steady_seconds": window.seconds,
         "steady_window": window.to_json(),
@@ -213,9 +215,19 @@ def _add_drops(endpoints: dict[str, dict[str, Any]], dropped: int, seconds: int)
 
 
 TIMESERIES_FIELDS = (
-    "t", "endpoint", "users", "requests", "failures", "rps", "p50", "p90", "p99", "p99.9", "max",
+    "t",
+    "endpoint",
+    "users",
+    "requests",
+    "failures",
+    "rps",
+    "p50",
+    "p90",
+    "p99",
+    "p99.9",
+    "max",
     "steady",
-)  # fmt: skip
+)
 
 
 def timeseries_rows(recorder: dict[str, Any], window: SteadyWindow) -> Iterable[dict[str, Any]]:
@@ -303,17 +315,19 @@ def profiling_overhead(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             rps_b = _cell_figure(profiled_rows, endpoint, "rps")
             p50_a = _cell_figure(plain_rows, endpoint, "p50")
             p50_b = _cell_figure(profiled_rows, endpoint, "p50")
-            out.append({
-                "cell_id": cell_id,
-                "endpoint": endpoint,
-                "rps_unprofiled": rps_a,
-                "rps_profiled": rps_b,
-                "throughput_cost_pct": _pct_change(rps_a, rps_b, invert=True),
-                "p50_unprofiled_ms": p50_a,
-                "p50_profiled_ms": p50_b,
-                "p50_cost_pct": _pct_change(p50_a, p50_b),
-                "repetitions": min(len(plain_rows), len(profiled_rows)),
-            })  # fmt: skip
+            out.append(
+                {
+                    "cell_id": cell_id,
+                    "endpoint": endpoint,
+                    "rps_unprofiled": rps_a,
+                    "rps_profiled": rps_b,
+                    "throughput_cost_pct": _pct_change(rps_a, rps_b, invert=True),
+                    "p50_unprofiled_ms": p50_a,
+                    "p50_profiled_ms": p50_b,
+                    "p50_cost_pct": _pct_change(p50_a, p50_b),
+                    "repetitions": min(len(plain_rows), len(profiled_rows)),
+                }
+            )
     return out
 
 
@@ -332,19 +346,21 @@ def scaling(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if cell_id.endswith("-profiled"):
             continue
         size = first["workers"] * first["instances"]
-        families.setdefault((first["target"], first["server"], first["scenario"]), []).append({
-            "cell_id": cell_id,
-            "target": first["target"],
-            "server": first["server"],
-            "scenario": first["scenario"],
-            "workers": first["workers"],
-            "instances": first["instances"],
-            "processes": size,
-            "rps": _cell_figure(cell_rows, ALL, "rps"),
-            "p99_ms": _cell_figure(cell_rows, ALL, "p99"),
-            "server_cpu_pct": _median([r.get("server_cpu_mean_pct") for r in cell_rows]),
-            "generator_bound": any(r["generator_bound"] for r in cell_rows),
-        })  # fmt: skip
+        families.setdefault((first["target"], first["server"], first["scenario"]), []).append(
+            {
+                "cell_id": cell_id,
+                "target": first["target"],
+                "server": first["server"],
+                "scenario": first["scenario"],
+                "workers": first["workers"],
+                "instances": first["instances"],
+                "processes": size,
+                "rps": _cell_figure(cell_rows, ALL, "rps"),
+                "p99_ms": _cell_figure(cell_rows, ALL, "p99"),
+                "server_cpu_pct": _median([r.get("server_cpu_mean_pct") for r in cell_rows]),
+                "generator_bound": any(r["generator_bound"] for r in cell_rows),
+            }
+        )
     out = []
     for family in families.values():
         family.sort(key=lambda r: (r["processes"], r["instances"]))

@@ -36,8 +36,9 @@ def generator_health(
 ) -> tuple[dict[str, Any], list[str]]:
     """Row fields and warnings; ``fields["generator_saturated"]`` is the verdict."""
     peak = _mean([r["generator_cpu_max_pct"] for r in steady_cpu])
-    cpus_busy = _mean([r["generator_cpus_busy_pct"] for r in steady_cpu
-                       if "generator_cpus_busy_pct" in r])  # fmt: skip
+    cpus_busy = _mean(
+        [r["generator_cpus_busy_pct"] for r in steady_cpu if "generator_cpus_busy_pct" in r]
+    )
     total = _mean([r["generator_cpu_pct"] for r in steady_cpu if "generator_cpu_pct" in r])
     per_worker: dict[str, list[float]] = {}
     for sample in recorder.get("worker_cpu") or []:

@@ -139,6 +139,13 @@ def list_runs(out: Path) -> list[dict[str, Any]]:
                 }
             )
         except (OSError, json.JSONDecodeError):
-            rows.append({"name": path.name, "status": "corrupt", "created": "", "cells": 0,
-                         "profiled": False})  # fmt: skip
+            rows.append(
+                {
+                    "name": path.name,
+                    "status": "corrupt",
+                    "created": "",
+                    "cells": 0,
+                    "profiled": False,
+                }
+            )
     return rows

@@ -46,9 +46,14 @@ class Reply:
 
 class Transport(Protocol):
     def __call__(
-        self, method: str, path: str, *, json_body: Any = None, form: dict[str, str] | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        form: dict[str, str] | None = None,
         body: str | None = None,
-    ) -> Reply: ...  # fmt: skip
+    ) -> Reply: ...
 
 
 Validator = Callable[[Reply, dict[str, Any]], str | None]
@@ -406,9 +411,13 @@ def verify_client(client: Any, checks: tuple[Check, ...] = CHECKS) -> list[str]:
     """Run the checks through a Flask test client (``app.test_client()``)."""
 
     def send(
-        method: str, path: str, *, json_body: Any = None, form: dict[str, str] | None = None,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        form: dict[str, str] | None = None,
         body: str | None = None,
-    ) -> Reply:  # fmt: skip
+    ) -> Reply:
         kwargs: dict[str, Any] = {}
         if json_body is not None:
             kwargs["json"] = json_body
@@ -455,9 +464,13 @@ def verify_url(
     with httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout) as http:
 
         def send(
-            method: str, path: str, *, json_body: Any = None, form: dict[str, str] | None = None,
+            method: str,
+            path: str,
+            *,
+            json_body: Any = None,
+            form: dict[str, str] | None = None,
             body: str | None = None,
-        ) -> Reply:  # fmt: skip
+        ) -> Reply:
             kwargs: dict[str, Any] = {}
             if json_body is not None:
                 kwargs["json"] = json_body

@@ -16,8 +16,12 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 # what the harness may import from targets/ and loadtests/: no Flask app, no locust
-HARNESS_MAY_IMPORT = {"targets.verify", "targets.catalog", "loadtests.catalog",
-                      "loadtests.histograms"}  # fmt: skip
+HARNESS_MAY_IMPORT = {
+    "targets.verify",
+    "targets.catalog",
+    "loadtests.catalog",
+    "loadtests.histograms",
+}
 
 
 def imports(path: Path) -> set[str]:

@@ -26,8 +26,10 @@ def _compare_rows(rows: list[dict[str, Any]], fail_on: str) -> Any:
     from reports.gate import parse_fail_on
     from runfolder.reader import Run
 
-    sides = [Run(path=Path(side), meta={}, rows=[r for r in rows if r.get("side") == side])
-             for side in ("baseline", "candidate")]  # fmt: skip
+    sides = [
+        Run(path=Path(side), meta={}, rows=[r for r in rows if r.get("side") == side])
+        for side in ("baseline", "candidate")
+    ]
     return compare_loaded(sides[0], [sides[1]], parse_fail_on(fail_on))
 
 
@@ -84,11 +86,22 @@ def _compare_rows(rows: list[dict[str, Any]], fail_on: str) -> Any:
     help="Stop before a repetition would end after this long.",
 )
 @gate_options
-def ab_command(baseline_target: str | None, candidate_target: str | None,
-               baseline_dir: Path | None, candidate_dir: Path | None, baseline_rev: str | None,
-               candidate_rev: str | None, repo: Path | None, max_repeat: int, max_time: float,
-               fail_on: str | None, allow_undecided: bool, markdown_path: Path | None,
-               json_path: Path | None, **opts: Any) -> None:  # fmt: skip
+def ab_command(
+    baseline_target: str | None,
+    candidate_target: str | None,
+    baseline_dir: Path | None,
+    candidate_dir: Path | None,
+    baseline_rev: str | None,
+    candidate_rev: str | None,
+    repo: Path | None,
+    max_repeat: int,
+    max_time: float,
+    fail_on: str | None,
+    allow_undecided: bool,
+    markdown_path: Path | None,
+    json_path: Path | None,
+    **opts: Any,
+) -> None:
     """Baseline and candidate interleaved (A B A B ...) until every gated metric is decided.
 
     Sides: two reference targets (--baseline-target sync --candidate-target cached), two
@@ -112,8 +125,12 @@ def ab_command(baseline_target: str | None, candidate_target: str | None,
 
     fail_on = fail_on or DEFAULT_FAIL_ON
     thresholds = parse_fail_on(fail_on)
-    kind = sides_from_options((baseline_target, candidate_target), (baseline_dir, candidate_dir),
-                              (baseline_rev, candidate_rev), opts.get("app"))  # fmt: skip
+    kind = sides_from_options(
+        (baseline_target, candidate_target),
+        (baseline_dir, candidate_dir),
+        (baseline_rev, candidate_rev),
+        opts.get("app"),
+    )
     if opts.get("host"):
         raise ConfigError("ab starts both sides itself: --host cannot be used with it")
     if kind == "targets" and opts.get("targets"):
@@ -124,11 +141,15 @@ def ab_command(baseline_target: str | None, candidate_target: str | None,
     min_repeat = min(max(int(opts.get("repeat") or 1), MIN_REPS), max_repeat)
     with contextlib.ExitStack() as stack:
         if kind == "targets":
-            sides = [Side("baseline", target=baseline_target),
-                     Side("candidate", target=candidate_target)]  # fmt: skip
+            sides = [
+                Side("baseline", target=baseline_target),
+                Side("candidate", target=candidate_target),
+            ]
         elif kind == "dirs":
-            sides = [Side("baseline", app_dir=Path(baseline_dir).resolve()),  # type: ignore[arg-type]
-                     Side("candidate", app_dir=Path(candidate_dir).resolve())]  # type: ignore[arg-type]  # fmt: skip
+            sides = [
+                Side("baseline", app_dir=Path(str(baseline_dir)).resolve()),
+                Side("candidate", app_dir=Path(str(candidate_dir)).resolve()),
+            ]
             opts["app_dir"] = sides[0].app_dir
         else:
             where = Path(opts.get("app_dir") or Path.cwd()).resolve()
@@ -139,19 +160,30 @@ def ab_command(baseline_target: str | None, candidate_target: str | None,
             sides = [Side(s, app_dir=trees[s] / sub, rev=revs[s]) for s in revs]
             opts["app_dir"] = sides[0].app_dir
         cfg = config_from_options(opts, profile=profile, default_name="ab")
-        plan = plan_ab(cfg, sides[0], sides[1], min_repeat=min_repeat, max_repeat=max_repeat,
-                       max_time=max_time,
-                       decided=lambda rows: not _more_helps(rows, fail_on))  # fmt: skip
+        plan = plan_ab(
+            cfg,
+            sides[0],
+            sides[1],
+            min_repeat=min_repeat,
+            max_repeat=max_repeat,
+            max_time=max_time,
+            decided=lambda rows: not _more_helps(rows, fail_on),
+        )
         outcome = run_with_progress(cfg, derive_outputs, plan)
     base, cand = split_sides(load_run(outcome.run_dir))
     comparison = compare_loaded(base, [cand], thresholds)
     attach_profile_diffs(comparison)
-    comparison.html_path = write_html(comparison, outcome.run_dir,
-                                      outcome.run_dir / "comparison.html")  # fmt: skip
+    comparison.html_path = write_html(
+        comparison, outcome.run_dir, outcome.run_dir / "comparison.html"
+    )
     from reports.comparison_output import write_outputs
 
-    write_outputs(comparison, outcome.run_dir / "comparison.md",
-                  outcome.run_dir / "comparison.json", allow_undecided)  # fmt: skip
+    write_outputs(
+        comparison,
+        outcome.run_dir / "comparison.md",
+        outcome.run_dir / "comparison.json",
+        allow_undecided,
+    )
     reps = max(len(base.cell_rows(c)) for c in base.cell_ids())
     stopped = load_run(outcome.run_dir).meta.get("ab_stopped")
     click.echo(f"ab: {reps} repetition(s) per side ({stopped})")

@@ -26,10 +26,19 @@ def _fmt(value: float | None, thin: bool = False) -> str:
 
 
 def capacity_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="Capacity under the SLO (open model, corrected latency)",
-                  title_justify="left")  # fmt: skip
-    for col in ("target", "server", "scenario", "SLO", "capacity req/s", "bracket", "steps",
-                "result"):  # fmt: skip
+    table = Table(
+        title="Capacity under the SLO (open model, corrected latency)", title_justify="left"
+    )
+    for col in (
+        "target",
+        "server",
+        "scenario",
+        "SLO",
+        "capacity req/s",
+        "bracket",
+        "steps",
+        "result",
+    ):
         table.add_column(col, justify="right" if col in ("capacity req/s", "steps") else "left")
     for row in rows:
         cap = row.get("capacity")
@@ -38,23 +47,40 @@ def capacity_table(rows: list[dict[str, Any]]) -> Table:
         low, high = cap["bracket"]
         bracket = f"{low:.0f}-{high:.0f}" if high else f">= {low:.0f}"
         rate = f"{cap['rate']:,.0f}" if cap["rate"] is not None else "-"
-        table.add_row(row["target"], row["server"], row["scenario"], cap["slo"]["text"], rate,
-                      bracket, str(len(cap["steps"])), cap["message"])  # fmt: skip
+        table.add_row(
+            row["target"],
+            row["server"],
+            row["scenario"],
+            cap["slo"]["text"],
+            rate,
+            bracket,
+            str(len(cap["steps"])),
+            cap["message"],
+        )
     return table
 
 
 def ladder_table(row: dict[str, Any]) -> Table:
     cap = row["capacity"]
-    table = Table(title=f"Ladder of {row['cell_id']} r{row['repetition']} ({cap['slo']['text']})",
-                  title_justify="left")  # fmt: skip
+    table = Table(
+        title=f"Ladder of {row['cell_id']} r{row['repetition']} ({cap['slo']['text']})",
+        title_justify="left",
+    )
     for col in ("rate", "achieved", "p50 ms", "p99 ms", "errors", "dropped", "verdict"):
         table.add_column(col, justify="left" if col == "verdict" else "right")
     for s in cap["steps"]:
         verdict = ("pass" if s["passed"] else "fail: " + s["reason"]) + (
-            " (confirmation)" if s["confirm"] else "")  # fmt: skip
-        table.add_row(f"{s['rate']:g}", f"{s['achieved']:.0f}", _fmt(s["p50"]),
-                      _fmt(s["p99"], s["thin"]), f"{s['errors']:.2f}%", str(s["dropped"]),
-                      verdict)  # fmt: skip
+            " (confirmation)" if s["confirm"] else ""
+        )
+        table.add_row(
+            f"{s['rate']:g}",
+            f"{s['achieved']:.0f}",
+            _fmt(s["p50"]),
+            _fmt(s["p99"], s["thin"]),
+            f"{s['errors']:.2f}%",
+            str(s["dropped"]),
+            verdict,
+        )
     return table
 
 
@@ -88,8 +114,9 @@ def ladder_table(row: dict[str, Any]) -> Table:
     show_default=True,
     help="The confirmation step's measured time at the rate found.",
 )
-def capacity_command(slo: str, max_time: float, start_rate: float, confirm_s: float,
-                     **opts: Any) -> None:  # fmt: skip
+def capacity_command(
+    slo: str, max_time: float, start_rate: float, confirm_s: float, **opts: Any
+) -> None:
     """Maximum sustainable request rate under an SLO, per cell.
 
     Open-model steps: exponential from --start-rate until one fails, bisection to 5%,

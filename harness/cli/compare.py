@@ -52,24 +52,44 @@ class GateUndecided(HarnessError):
 
 def gate_options(func: Any) -> Any:
     """The gate and CI-output options shared by ``compare`` and ``ab``."""
-    for option in reversed((
-        click.option("--fail-on", metavar="SPEC", default=None,
-                     help="CI gate, e.g. 'p99:+10%,rps:-5%,errors:>0.1%': exit 1 on a regression "
-                     "of a named metric, 3 when one is undecided; an error share rising by more "
-                     "than 0.1 percentage points always fails."),
-        click.option("--allow-undecided", is_flag=True,
-                     help="Exit 0 instead of 3 when a gated metric is undecided."),
-        click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path),
-                     default=None, help="Write the verdict table as Markdown (CI job summary)."),
-        click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-                     default=None, help="Write the verdicts as JSON."),
-    )):  # fmt: skip
+    for option in reversed(
+        (
+            click.option(
+                "--fail-on",
+                metavar="SPEC",
+                default=None,
+                help="CI gate, e.g. 'p99:+10%,rps:-5%,errors:>0.1%': exit 1 on a regression "
+                "of a named metric, 3 when one is undecided; an error share rising by more "
+                "than 0.1 percentage points always fails.",
+            ),
+            click.option(
+                "--allow-undecided",
+                is_flag=True,
+                help="Exit 0 instead of 3 when a gated metric is undecided.",
+            ),
+            click.option(
+                "--markdown",
+                "markdown_path",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="Write the verdict table as Markdown (CI job summary).",
+            ),
+            click.option(
+                "--json",
+                "json_path",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="Write the verdicts as JSON.",
+            ),
+        )
+    ):
         func = option(func)
     return func
 
 
-def finish_gate(comparison: Any, markdown_path: Path | None, json_path: Path | None,
-                allow_undecided: bool) -> None:  # fmt: skip
+def finish_gate(
+    comparison: Any, markdown_path: Path | None, json_path: Path | None, allow_undecided: bool
+) -> None:
     """Print the verdicts, write the CI files, and exit the way the gate says."""
     from rich.console import Console
 
@@ -80,8 +100,10 @@ def finish_gate(comparison: Any, markdown_path: Path | None, json_path: Path | N
     write_outputs(comparison, markdown_path, json_path, allow_undecided)
     code = comparison.exit_code(allow_undecided)
     if code == 1:
-        raise GateFailed(f"gate failed: {len(comparison.violations)} regression(s) on gated "
-                         "metrics (listed above)")  # fmt: skip
+        raise GateFailed(
+            f"gate failed: {len(comparison.violations)} regression(s) on gated "
+            "metrics (listed above)"
+        )
     if code == 3:
         raise GateUndecided(
             f"gate undecided: {len(comparison.undecided)} gated metric(s) neither same nor "
@@ -101,9 +123,16 @@ def finish_gate(comparison: Any, markdown_path: Path | None, json_path: Path | N
     help="Folder for the comparison HTML (default: --runs-dir).",
 )
 @runs_dir_option
-def compare_command(runs: tuple[str, ...], fail_on: str | None, allow_undecided: bool,
-                    markdown_path: Path | None, json_path: Path | None, force: bool,
-                    out: Path | None, runs_dir: Path) -> None:  # fmt: skip
+def compare_command(
+    runs: tuple[str, ...],
+    fail_on: str | None,
+    allow_undecided: bool,
+    markdown_path: Path | None,
+    json_path: Path | None,
+    force: bool,
+    out: Path | None,
+    runs_dir: Path,
+) -> None:
     """Compare runs: the first is the baseline (A B [C ...]), or one 'ab' run folder.
 
     Per endpoint and metric: improved, regressed, same or undecided. With --fail-on it is

@@ -33,10 +33,23 @@ def _fmt_ms(value: float | None) -> str:
 def summary_table(rows: list[dict[str, Any]], run_dir: Path) -> Table:
     """Per cell: throughput and latency of all endpoints together (median over repetitions)."""
     table = Table(title=f"Results (steady state) - {run_dir}", title_justify="left")
-    for col in ("target", "server", "scenario", "req/s", "p50 ms", "p90 ms", "p99 ms",
-                "p99.9 ms", "errors", "n", "warnings"):  # fmt: skip
-        table.add_column(col, justify="right" if col not in ("target", "server", "scenario",
-                                                             "warnings") else "left")  # fmt: skip
+    for col in (
+        "target",
+        "server",
+        "scenario",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "errors",
+        "n",
+        "warnings",
+    ):
+        table.add_column(
+            col,
+            justify="right" if col not in ("target", "server", "scenario", "warnings") else "left",
+        )
     by_cell: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_cell.setdefault(row["cell_id"], []).append(row)
@@ -44,8 +57,13 @@ def summary_table(rows: list[dict[str, Any]], run_dir: Path) -> Table:
         first = cell_rows[0]
         alls = [r["endpoints"].get("ALL") for r in cell_rows if r["endpoints"].get("ALL")]
         if not alls:
-            table.add_row(first["target"], first["server"], first["scenario"], *["-"] * 7,
-                          "no requests recorded")  # fmt: skip
+            table.add_row(
+                first["target"],
+                first["server"],
+                first["scenario"],
+                *["-"] * 7,
+                "no requests recorded",
+            )
             continue
         lat = [a["latency_ms"] or {} for a in alls]
 
@@ -77,20 +95,38 @@ def summary_table(rows: list[dict[str, Any]], run_dir: Path) -> Table:
 
 
 def overhead_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="Profiling overhead (same cell with and without profiling, interleaved)",
-                  title_justify="left")  # fmt: skip
-    for col in ("cell", "endpoint", "req/s off", "req/s on", "throughput cost", "p50 off ms",
-                "p50 on ms", "p50 cost", "reps"):  # fmt: skip
+    table = Table(
+        title="Profiling overhead (same cell with and without profiling, interleaved)",
+        title_justify="left",
+    )
+    for col in (
+        "cell",
+        "endpoint",
+        "req/s off",
+        "req/s on",
+        "throughput cost",
+        "p50 off ms",
+        "p50 on ms",
+        "p50 cost",
+        "reps",
+    ):
         table.add_column(col, justify="left" if col in ("cell", "endpoint") else "right")
 
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{v:+.1f}%"
 
     for r in rows:
-        table.add_row(r["cell_id"], r["endpoint"], f"{r['rps_unprofiled'] or 0:,.0f}",
-                      f"{r['rps_profiled'] or 0:,.0f}", pct(r["throughput_cost_pct"]),
-                      _fmt_ms(r["p50_unprofiled_ms"]), _fmt_ms(r["p50_profiled_ms"]),
-                      pct(r["p50_cost_pct"]), str(r["repetitions"]))  # fmt: skip
+        table.add_row(
+            r["cell_id"],
+            r["endpoint"],
+            f"{r['rps_unprofiled'] or 0:,.0f}",
+            f"{r['rps_profiled'] or 0:,.0f}",
+            pct(r["throughput_cost_pct"]),
+            _fmt_ms(r["p50_unprofiled_ms"]),
+            _fmt_ms(r["p50_profiled_ms"]),
+            pct(r["p50_cost_pct"]),
+            str(r["repetitions"]),
+        )
     return table
 
 
@@ -200,14 +236,28 @@ def print_scaling(cfg: RunConfig) -> None:
     run_dir = resolve_run("latest", cfg.out)
     data = read_json(run_dir / "summary.json")
     table = Table(title="Scaling", title_justify="left")
-    for col in ("target", "server", "workers", "instances", "req/s", "p99 ms", "efficiency",
-                "server CPU %"):  # fmt: skip
+    for col in (
+        "target",
+        "server",
+        "workers",
+        "instances",
+        "req/s",
+        "p99 ms",
+        "efficiency",
+        "server CPU %",
+    ):
         table.add_column(col, justify="right")
     for row in data.get("scaling", []):
-        table.add_row(row["target"], row["server"], str(row["workers"]), str(row["instances"]),
-                      f"{row['rps']:,.0f}" if row["rps"] else "-", _fmt_ms(row["p99_ms"]),
-                      f"{row['efficiency']:.2f}" if row["efficiency"] else "-",
-                      f"{row['server_cpu_pct']:.0f}" if row["server_cpu_pct"] else "-")  # fmt: skip
+        table.add_row(
+            row["target"],
+            row["server"],
+            str(row["workers"]),
+            str(row["instances"]),
+            f"{row['rps']:,.0f}" if row["rps"] else "-",
+            _fmt_ms(row["p99_ms"]),
+            f"{row['efficiency']:.2f}" if row["efficiency"] else "-",
+            f"{row['server_cpu_pct']:.0f}" if row["server_cpu_pct"] else "-",
+        )
     stdout.print(table)
     cpus = len(cfg.pinning.server_cpus or ()) or None
     biggest = max(w * i for w, i in cfg.servers.sweep)

@@ -49,8 +49,13 @@ def cli(ctx: click.Context) -> None:
 @cli.command()
 @run_options
 @click.option("--profile", is_flag=True, help="Profile a sample of requests (see 'profile').")
-@click.option("--profile-rate", type=float, default=0.05, show_default=True,
-              help="Fraction of requests profiled per endpoint.")  # fmt: skip
+@click.option(
+    "--profile-rate",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="Fraction of requests profiled per endpoint.",
+)
 def run(**opts: Any) -> None:
     """Measure targets x servers x scenarios and store a self-describing run folder."""
     execute_run(config_from_options(opts))
@@ -93,13 +98,37 @@ def _int_list(text: str, option: str) -> tuple[int, ...]:
 
 @cli.command()
 @use_options("target", "server", "scenario", scenario=("json",))
-@click.option("--workers", "workers_list", default="1,2,4", show_default=True,
-              help="Worker counts to measure, comma-separated.")  # fmt: skip
-@click.option("--instances", "instances_list", default="1,2", show_default=True,
-              help="Instance counts (behind nginx when > 1), comma-separated.")  # fmt: skip
-@use_options("threads", "users", "duration", "warmup", "repeat", "processes", "redis", "balance",
-             "upstream_keepalive", *PINNING, *OUTPUT,
-             users=32, duration="15s", warmup="3s", name="scale")  # fmt: skip
+@click.option(
+    "--workers",
+    "workers_list",
+    default="1,2,4",
+    show_default=True,
+    help="Worker counts to measure, comma-separated.",
+)
+@click.option(
+    "--instances",
+    "instances_list",
+    default="1,2",
+    show_default=True,
+    help="Instance counts (behind nginx when > 1), comma-separated.",
+)
+@use_options(
+    "threads",
+    "users",
+    "duration",
+    "warmup",
+    "repeat",
+    "processes",
+    "redis",
+    "balance",
+    "upstream_keepalive",
+    *PINNING,
+    *OUTPUT,
+    users=32,
+    duration="15s",
+    warmup="3s",
+    name="scale",
+)
 def scale(workers_list: str, instances_list: str, **opts: Any) -> None:
     """The scaling curve: throughput, p99 and efficiency per workers x instances."""
     sweep = tuple(
@@ -152,8 +181,14 @@ serve_options = use_options(
 """What to serve: the options ``serve`` and ``dashboard`` share."""
 
 
-def server_spec(target: str | None, app: str | None, app_dir: Path | None, server: str,
-                workers: int, threads: int) -> Any:  # fmt: skip
+def server_spec(
+    target: str | None,
+    app: str | None,
+    app_dir: Path | None,
+    server: str,
+    workers: int,
+    threads: int,
+) -> Any:
     from harness.stack.servers import ServerSpec
 
     if target and app:
@@ -163,24 +198,49 @@ def server_spec(target: str | None, app: str | None, app_dir: Path | None, serve
     if workers <= 0 or threads <= 0:
         raise ConfigError("--workers and --threads must be > 0")
     app_dir = (app_dir or Path.cwd()).resolve() if app else None
-    return ServerSpec(None if app else (target or "sync"), server, workers, threads, app=app,
-                      app_dir=app_dir)  # fmt: skip
+    return ServerSpec(
+        None if app else (target or "sync"), server, workers, threads, app=app, app_dir=app_dir
+    )
 
 
 @cli.command()
 @serve_options
-@click.option("--port", type=click.IntRange(1, 65535), default=None,
-              help="Port on 127.0.0.1. Default: 8000, or a free one if taken.")  # fmt: skip
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port on 127.0.0.1. Default: 8000, or a free one if taken.",
+)
 @click.option("--debug", is_flag=True, help="Debug mode with Flask-DebugToolbar (local use only).")
-@click.option("--bind", default="127.0.0.1", show_default=True,
-              help="Address to listen on; another than 127.0.0.1 exposes the app to the network "
-              "(for a load run from other machines).")  # fmt: skip
-@click.option("--db", type=click.Path(path_type=Path), default=Path("instance/serve.sqlite3"),
-              show_default=True,
-              help="SQLite database file (created and seeded if missing).")  # fmt: skip
-def serve(target: str | None, app: str | None, app_dir: Path | None, server: str, workers: int,
-          threads: int, instances: int, balance: str, redis: bool, port: int | None, debug: bool,
-          bind: str, db: Path) -> None:  # fmt: skip
+@click.option(
+    "--bind",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; another than 127.0.0.1 exposes the app to the network "
+    "(for a load run from other machines).",
+)
+@click.option(
+    "--db",
+    type=click.Path(path_type=Path),
+    default=Path("instance/serve.sqlite3"),
+    show_default=True,
+    help="SQLite database file (created and seeded if missing).",
+)
+def serve(
+    target: str | None,
+    app: str | None,
+    app_dir: Path | None,
+    server: str,
+    workers: int,
+    threads: int,
+    instances: int,
+    balance: str,
+    redis: bool,
+    port: int | None,
+    debug: bool,
+    bind: str,
+    db: Path,
+) -> None:
     """Start one target (with its upstream service) for a person to use; Ctrl-C stops it."""
     from harness.stack.processes import Supervisor, port_in_use
     from harness.stack.servers import start_stack
@@ -196,9 +256,18 @@ def serve(target: str | None, app: str | None, app_dir: Path | None, server: str
     log_dir = db.parent.resolve() / "logs"
     db.parent.mkdir(parents=True, exist_ok=True)
     with Supervisor() as sup:
-        stack = start_stack(sup, spec, log_dir, db_path=db.resolve(), port=port, redis=redis,
-                            debug=debug, instances=instances, bind=bind,
-                            balance=balance)  # fmt: skip
+        stack = start_stack(
+            sup,
+            spec,
+            log_dir,
+            db_path=db.resolve(),
+            port=port,
+            redis=redis,
+            debug=debug,
+            instances=instances,
+            bind=bind,
+            balance=balance,
+        )
         if not is_loopback_url(f"http://{bind}/" if ":" not in bind else f"http://[{bind}]/"):
             stdout.print(f"listening on {bind}: reachable from other machines")
         what = f"{spec.target} target" if spec.target else spec.app
@@ -217,34 +286,49 @@ def serve(target: str | None, app: str | None, app_dir: Path | None, server: str
 
 @cli.command()
 @serve_options
-@click.option("--scenario", default=None, metavar="NAME|FILE.py",
-              help="Scenario loaded in the UI. Default: browse, or routes with --app.")  # fmt: skip
+@click.option(
+    "--scenario",
+    default=None,
+    metavar="NAME|FILE.py",
+    help="Scenario loaded in the UI. Default: browse, or routes with --app.",
+)
 @use_options("routes", "host", "allow_remote", "users", "spawn_rate", "processes")
-@click.option("--web-port", type=click.IntRange(1, 65535), default=None,
-              help="Port of the web UI. Default: 8089, or a free one if taken.")  # fmt: skip
+@click.option(
+    "--web-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port of the web UI. Default: 8089, or a free one if taken.",
+)
 @use_options("out")
-def dashboard(target: str | None, server: str, scenario: str | None, web_port: int | None,
-              **opts: Any) -> None:  # fmt: skip
+def dashboard(
+    target: str | None, server: str, scenario: str | None, web_port: int | None, **opts: Any
+) -> None:
     """Locust's web UI on a target; every test you start and stop becomes a run folder."""
     from harness.run.dashboard import run_dashboard
 
     if target and (opts["app"] or opts["host"]):
         raise ConfigError("--target cannot be combined with --app or --host")
-    opts.update(targets=(target,) if target else (), servers=(server,),
-                scenarios=(scenario,) if scenario else ())  # fmt: skip
+    opts.update(
+        targets=(target,) if target else (),
+        servers=(server,),
+        scenarios=(scenario,) if scenario else (),
+    )
     cfg = config_from_options(opts, default_name="dashboard")
     out = cfg.out
 
     def ready(web: str, target_url: str) -> None:
         stdout.print(f"Locust dashboard: {web}/")
         stdout.print(f"Target:           {target_url}/")
-        stdout.print("Start and stop tests in the dashboard; each becomes a run folder in "
-                     f"{out}/. Press Ctrl-C here to quit.")  # fmt: skip
+        stdout.print(
+            "Start and stop tests in the dashboard; each becomes a run folder in "
+            f"{out}/. Press Ctrl-C here to quit."
+        )
 
     def made(run_dir: Path) -> None:
         report = run_dir / "report.html"
-        stdout.print(f"Test saved: {run_dir}" + (f"  (report: {report})" if report.exists()
-                                                  else ""))  # fmt: skip
+        stdout.print(
+            f"Test saved: {run_dir}" + (f"  (report: {report})" if report.exists() else "")
+        )
 
     try:
         run_dashboard(cfg, port=web_port, on_ready=ready, on_run=made, derive=derive_outputs)
@@ -253,8 +337,9 @@ def dashboard(target: str | None, server: str, scenario: str | None, web_port: i
 
 
 @cli.command(name="list")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("runs"),
-              show_default=True)  # fmt: skip
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True
+)
 def list_(out_dir: Path) -> None:
     """Targets, scenarios, servers and the runs stored so far."""
     from loadtests.catalog import SCENARIOS
@@ -277,8 +362,9 @@ def list_(out_dir: Path) -> None:
     for col in ("run", "status", "created", "cells", "profiled"):
         table.add_column(col)
     for r in runs:
-        table.add_row(r["name"], r["status"], r["created"], str(r["cells"]),
-                      "yes" if r["profiled"] else "")  # fmt: skip
+        table.add_row(
+            r["name"], r["status"], r["created"], str(r["cells"]), "yes" if r["profiled"] else ""
+        )
     stdout.print(table if runs else f"No runs in {out_dir} yet: run 'python bench.py'.")
 
 

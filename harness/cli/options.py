@@ -71,84 +71,253 @@ def _seconds(value: float) -> str:
 # name -> (flags, keyword arguments of click.option); "default" is overridable per command
 OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     # what is measured
-    "target": (("--target", "targets"), dict(multiple=True, type=choice(TARGETS),
-               help="Reference target (repeatable). Default: sync.")),
-    "scenario": (("--scenario", "scenarios"), dict(multiple=True, metavar="NAME|FILE.py",
-                 help=_scenario_help())),
-    "one_target": (("--target",), dict(type=choice(TARGETS), default=None,
-                   help="Reference target. Default: sync (unless --app).")),
-    "app": (("--app",), dict(default=None, metavar="MODULE:OBJECT",
+    "target": (
+        ("--target", "targets"),
+        dict(
+            multiple=True,
+            type=choice(TARGETS),
+            help="Reference target (repeatable). Default: sync.",
+        ),
+    ),
+    "scenario": (
+        ("--scenario", "scenarios"),
+        dict(multiple=True, metavar="NAME|FILE.py", help=_scenario_help()),
+    ),
+    "one_target": (
+        ("--target",),
+        dict(
+            type=choice(TARGETS),
+            default=None,
+            help="Reference target. Default: sync (unless --app).",
+        ),
+    ),
+    "app": (
+        ("--app",),
+        dict(
+            default=None,
+            metavar="MODULE:OBJECT",
             help="Your own Flask app instead of a reference target, as Flask's --app takes it "
-                 "(myapp:app, myapp:create_app()).")),
-    "app_dir": (("--app-dir",), dict(type=click.Path(path_type=Path), default=None,
-                help="Folder to import --app from. Default: the current folder.")),
-    "routes": (("--routes", "routes_file"), dict(type=click.Path(path_type=Path), default=None,
-               help="TOML file of example values for routes with arguments.")),
-    "host": (("--host",), dict(default=None, metavar="URL",
-             help="Drive an app that is already running; no server is started.")),
-    "allow_remote": (("--allow-remote",), dict(is_flag=True,
-                     help="Allow --host to name a machine other than this one.")),
+            "(myapp:app, myapp:create_app()).",
+        ),
+    ),
+    "app_dir": (
+        ("--app-dir",),
+        dict(
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Folder to import --app from. Default: the current folder.",
+        ),
+    ),
+    "routes": (
+        ("--routes", "routes_file"),
+        dict(
+            type=click.Path(path_type=Path),
+            default=None,
+            help="TOML file of example values for routes with arguments.",
+        ),
+    ),
+    "host": (
+        ("--host",),
+        dict(
+            default=None,
+            metavar="URL",
+            help="Drive an app that is already running; no server is started.",
+        ),
+    ),
+    "allow_remote": (
+        ("--allow-remote",),
+        dict(is_flag=True, help="Allow --host to name a machine other than this one."),
+    ),
     # how it is served
-    "server": (("--server", "servers"), dict(multiple=True, type=choice(SERVERS),
-               help=f"Server kind (repeatable). Default: {Servers.kinds[0]}.")),
-    "one_server": (("--server",), dict(type=choice(SERVERS), default=Servers.kinds[0],
-                   show_default=True, help="Server kind.")),
-    "workers": (("--workers",), dict(type=int, default=Servers.workers, show_default=True,
-                help="Server worker processes per instance.")),
-    "threads": (("--threads",), dict(type=int, default=Servers.threads, show_default=True,
-                help="Threads per worker (gthread, waitress).")),
-    "instances": (("--instances",), dict(type=int, default=Servers.instances, show_default=True,
-                  help="Server instances behind nginx (>1 needs nginx).")),
-    "balance": (("--balance",), dict(type=click.Choice(BALANCE), default=Servers.balance,
-                show_default=True, help="nginx's balancing with --instances.")),
-    "upstream_keepalive": (("--upstream-keepalive",), dict(
-        type=int, default=Servers.upstream_keepalive, show_default=True,
-        help="Idle keep-alive connections from nginx to the instances (0: off).")),
-    "redis": (("--redis",), dict(is_flag=True,
-              help="Start redis-server; the cached target uses it.")),
+    "server": (
+        ("--server", "servers"),
+        dict(
+            multiple=True,
+            type=choice(SERVERS),
+            help=f"Server kind (repeatable). Default: {Servers.kinds[0]}.",
+        ),
+    ),
+    "one_server": (
+        ("--server",),
+        dict(
+            type=choice(SERVERS), default=Servers.kinds[0], show_default=True, help="Server kind."
+        ),
+    ),
+    "workers": (
+        ("--workers",),
+        dict(
+            type=int,
+            default=Servers.workers,
+            show_default=True,
+            help="Server worker processes per instance.",
+        ),
+    ),
+    "threads": (
+        ("--threads",),
+        dict(
+            type=int,
+            default=Servers.threads,
+            show_default=True,
+            help="Threads per worker (gthread, waitress).",
+        ),
+    ),
+    "instances": (
+        ("--instances",),
+        dict(
+            type=int,
+            default=Servers.instances,
+            show_default=True,
+            help="Server instances behind nginx (>1 needs nginx).",
+        ),
+    ),
+    "balance": (
+        ("--balance",),
+        dict(
+            type=click.Choice(BALANCE),
+            default=Servers.balance,
+            show_default=True,
+            help="nginx's balancing with --instances.",
+        ),
+    ),
+    "upstream_keepalive": (
+        ("--upstream-keepalive",),
+        dict(
+            type=int,
+            default=Servers.upstream_keepalive,
+            show_default=True,
+            help="Idle keep-alive connections from nginx to the instances (0: off).",
+        ),
+    ),
+    "redis": (
+        ("--redis",),
+        dict(is_flag=True, help="Start redis-server; the cached target uses it."),
+    ),
     # the load
-    "users": (("--users",), dict(type=int, default=Load.users, show_default=True,
-              help="Concurrent Locust users (closed model).")),
-    "spawn_rate": (("--spawn-rate",), dict(type=float, default=None,
-                   help="Users started per second. Default: all within one second.")),
-    "rate": (("--rate",), dict(type=float, default=None,
-             help="Open model: requests per second sent on a fixed schedule.")),
-    "shape": (("--shape",), dict(type=choice(SHAPES), default=Load.shape, show_default=True,
-              help="Load shape.")),
-    "duration": (("--duration",), dict(type=DURATION, default=_seconds(Load.duration),
-                 show_default=True, help="Measured interval, after warm-up (30s, 2m, 1h).")),
-    "warmup": (("--warmup",), dict(type=DURATION, default=_seconds(Load.warmup),
-               show_default=True, help="Load before measuring, excluded from results.")),
-    "repeat": (("--repeat",), dict(type=int, default=RunConfig.repeat, show_default=True,
-               help="Repetitions of every cell, interleaved A B A B.")),
-    "processes": (("--processes",), dict(type=int, default=Load.processes, show_default=True,
-                  help="Locust worker processes.")),
-    "think_ms": (("--think-ms",), dict(type=float, default=Load.think_ms, show_default=True,
-                 help="Think time between a user's requests.")),
+    "users": (
+        ("--users",),
+        dict(
+            type=int,
+            default=Load.users,
+            show_default=True,
+            help="Concurrent Locust users (closed model).",
+        ),
+    ),
+    "spawn_rate": (
+        ("--spawn-rate",),
+        dict(
+            type=float,
+            default=None,
+            help="Users started per second. Default: all within one second.",
+        ),
+    ),
+    "rate": (
+        ("--rate",),
+        dict(
+            type=float,
+            default=None,
+            help="Open model: requests per second sent on a fixed schedule.",
+        ),
+    ),
+    "shape": (
+        ("--shape",),
+        dict(type=choice(SHAPES), default=Load.shape, show_default=True, help="Load shape."),
+    ),
+    "duration": (
+        ("--duration",),
+        dict(
+            type=DURATION,
+            default=_seconds(Load.duration),
+            show_default=True,
+            help="Measured interval, after warm-up (30s, 2m, 1h).",
+        ),
+    ),
+    "warmup": (
+        ("--warmup",),
+        dict(
+            type=DURATION,
+            default=_seconds(Load.warmup),
+            show_default=True,
+            help="Load before measuring, excluded from results.",
+        ),
+    ),
+    "repeat": (
+        ("--repeat",),
+        dict(
+            type=int,
+            default=RunConfig.repeat,
+            show_default=True,
+            help="Repetitions of every cell, interleaved A B A B.",
+        ),
+    ),
+    "processes": (
+        ("--processes",),
+        dict(type=int, default=Load.processes, show_default=True, help="Locust worker processes."),
+    ),
+    "think_ms": (
+        ("--think-ms",),
+        dict(
+            type=float,
+            default=Load.think_ms,
+            show_default=True,
+            help="Think time between a user's requests.",
+        ),
+    ),
     # pinning
-    "server_cpus": (("--server-cpus",), dict(default=None,
-                    help="CPUs for the server side, e.g. 1 or 2-3. Default: all but the first.")),
-    "generator_cpus": (("--generator-cpus",), dict(default=None,
-                       help="CPUs for Locust, e.g. 0. Default: the first quarter.")),
-    "no_pin": (("--no-pin",), dict(is_flag=True,
-               help="Do not pin server and generator to CPUs.")),
+    "server_cpus": (
+        ("--server-cpus",),
+        dict(
+            default=None,
+            help="CPUs for the server side, e.g. 1 or 2-3. Default: all but the first.",
+        ),
+    ),
+    "generator_cpus": (
+        ("--generator-cpus",),
+        dict(default=None, help="CPUs for Locust, e.g. 0. Default: the first quarter."),
+    ),
+    "no_pin": (("--no-pin",), dict(is_flag=True, help="Do not pin server and generator to CPUs.")),
     # distribution
-    "expect_workers": (("--expect-workers",), dict(
-        type=int, default=Distribution.expect_workers,
-        help="Wait for N Locust workers started elsewhere with 'bench.py worker'.")),
-    "master_bind": (("--master-bind",), dict(
-        default="{}:{}".format(*Distribution.master_bind), show_default=True,
-        help="Where the Locust master listens for --expect-workers.")),
+    "expect_workers": (
+        ("--expect-workers",),
+        dict(
+            type=int,
+            default=Distribution.expect_workers,
+            help="Wait for N Locust workers started elsewhere with 'bench.py worker'.",
+        ),
+    ),
+    "master_bind": (
+        ("--master-bind",),
+        dict(
+            default="{}:{}".format(*Distribution.master_bind),
+            show_default=True,
+            help="Where the Locust master listens for --expect-workers.",
+        ),
+    ),
     # output
-    "out": (("--out",), dict(type=click.Path(path_type=Path), default=RunConfig.out,
-            show_default=True, help="Where run folders go.")),
+    "out": (
+        ("--out",),
+        dict(
+            type=click.Path(path_type=Path),
+            default=RunConfig.out,
+            show_default=True,
+            help="Where run folders go.",
+        ),
+    ),
     "name": (("--name",), dict(default=None, help="Run name (part of the folder name).")),
-}  # fmt: skip
+}
 
 SUBJECT = ("target", "scenario", "app", "app_dir", "routes", "host", "allow_remote")
 SERVING = ("server", "workers", "threads", "instances", "balance", "upstream_keepalive", "redis")
-LOAD = ("users", "spawn_rate", "rate", "shape", "duration", "warmup", "repeat", "processes",
-        "think_ms")  # fmt: skip
+LOAD = (
+    "users",
+    "spawn_rate",
+    "rate",
+    "shape",
+    "duration",
+    "warmup",
+    "repeat",
+    "processes",
+    "think_ms",
+)
 PINNING = ("server_cpus", "generator_cpus", "no_pin")
 DISTRIBUTION = ("expect_workers", "master_bind")
 OUTPUT = ("out", "name")
@@ -195,8 +364,9 @@ def pinning(server_cpus: str | None, generator_cpus: str | None, no_pin: bool) -
     return Pinning(srv, gen)
 
 
-def config_from_options(opts: dict[str, Any], *, profile: bool = False,
-                        default_name: str | None = None) -> RunConfig:  # fmt: skip
+def config_from_options(
+    opts: dict[str, Any], *, profile: bool = False, default_name: str | None = None
+) -> RunConfig:
     """A validated ``RunConfig`` from the options a command received (unknown keys ignored)."""
     flat = {k: v for k, v in opts.items() if (k in FLAT or k in TOP_LEVEL) and v is not None}
     for key in ("targets", "scenarios", "servers"):
@@ -211,8 +381,9 @@ def config_from_options(opts: dict[str, Any], *, profile: bool = False,
     flat["name"] = opts.get("name") or default_name or ("profile" if profile else "run")
     if profile:
         flat["profile"] = True
-    flat["pinning"] = pinning(opts.get("server_cpus"), opts.get("generator_cpus"),
-                              bool(opts.get("no_pin")))  # fmt: skip
+    flat["pinning"] = pinning(
+        opts.get("server_cpus"), opts.get("generator_cpus"), bool(opts.get("no_pin"))
+    )
     if "master_bind" in flat:
         flat["master_bind"] = parse_host_port(str(flat["master_bind"]), "--master-bind")
     for key in ("no_pin", "server_cpus", "generator_cpus"):

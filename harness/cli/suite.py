@@ -27,12 +27,23 @@ from harness.segments.suite.studies import (
 def answers_table(section: dict[str, Any]) -> Table:
     """What each technique buys: one line per study, the answer first."""
     plan = section.get("plan", {})
-    title = (f"What each technique buys (capacity under each study's SLO; "
-             f"{plan.get('repetitions')} interleaved repetitions, "
-             f"{'thorough' if plan.get('thorough') else 'quick'} suite)")  # fmt: skip
+    title = (
+        f"What each technique buys (capacity under each study's SLO; "
+        f"{plan.get('repetitions')} interleaved repetitions, "
+        f"{'thorough' if plan.get('thorough') else 'quick'} suite)"
+    )
     table = Table(title=title, title_justify="left")
-    for col in ("technique", "workload", "SLO", "baseline", "variant", "capacity req/s",
-                "ratio (95% CI)", "p99 at common rate", "answer"):  # fmt: skip
+    for col in (
+        "technique",
+        "workload",
+        "SLO",
+        "baseline",
+        "variant",
+        "capacity req/s",
+        "ratio (95% CI)",
+        "p99 at common rate",
+        "answer",
+    ):
         table.add_column(col, justify="left")
     for st in section.get("studies", []):
         base, var = st["baseline"], st["variant"]
@@ -43,9 +54,11 @@ def answers_table(section: dict[str, Any]) -> Table:
         common = st.get("common") or {}
         p99 = "-"
         if common.get("base_p99") is not None:
-            p99 = (f"{_ms(common['base_p99'], common['base_thin'])} -> "
-                   f"{_ms(common['variant_p99'], common['variant_thin'])} "
-                   f"at {common['rate']:.0f}/s")  # fmt: skip
+            p99 = (
+                f"{_ms(common['base_p99'], common['base_thin'])} -> "
+                f"{_ms(common['variant_p99'], common['variant_thin'])} "
+                f"at {common['rate']:.0f}/s"
+            )
         technique = st["technique"] + (" (noise floor)" if st["control"] else "")
         table.add_row(
             technique,
@@ -63,9 +76,11 @@ def answers_table(section: dict[str, Any]) -> Table:
 
 def headline_table(headline: dict[str, Any]) -> Table:
     """The browse journey: its slowest steps first, with where their time goes."""
-    table = Table(title=f"Headline: the browse journey ({headline['target']} · "
-                  f"{headline['server']}, {headline['users']} users, closed model)",
-                  title_justify="left")  # fmt: skip
+    table = Table(
+        title=f"Headline: the browse journey ({headline['target']} · "
+        f"{headline['server']}, {headline['users']} users, closed model)",
+        title_justify="left",
+    )
     for col in ("endpoint", "req/s", "p50 ms", "p99 ms", "errors", "top functions (self/req)"):
         table.add_column(col, justify="left" if col.startswith(("endpoint", "top")) else "right")
     for ep in headline["endpoints"]:
@@ -96,10 +111,17 @@ def execute_suite(thorough: bool = False, out: Any = None) -> None:
 
     started = time.monotonic()
     plan = SuitePlan.of(thorough)
-    cfg = RunConfig.build(targets=("sync",), scenarios=("queries",), users=CONNECTIONS,
-                          warmup=plan.times.warmup, duration=plan.times.duration,
-                          out=Path(out) if out else Path("runs"), name="suite", profile=True,
-                          profile_rate=PROFILE_RATE)  # fmt: skip
+    cfg = RunConfig.build(
+        targets=("sync",),
+        scenarios=("queries",),
+        users=CONNECTIONS,
+        warmup=plan.times.warmup,
+        duration=plan.times.duration,
+        out=Path(out) if out else Path("runs"),
+        name="suite",
+        profile=True,
+        profile_rate=PROFILE_RATE,
+    )
     studies, skipped = chosen_studies(plan)
     cells = [c for group in group_studies(studies) for c in group_cells(cfg, group)]
     run = RunFolder(cfg, cells, "suite")
@@ -123,8 +145,10 @@ def execute_suite(thorough: bool = False, out: Any = None) -> None:
         return derive_outputs(run_dir, False)
 
     progress = Progress(message=lambda text: console.print(text, highlight=False))
-    console.print(f"{'Thorough' if thorough else 'Quick'} suite: {len(studies)} studies, "
-                  f"{plan.repetitions} interleaved repetitions each")  # fmt: skip
+    console.print(
+        f"{'Thorough' if thorough else 'Quick'} suite: {len(studies)} studies, "
+        f"{plan.repetitions} interleaved repetitions each"
+    )
     for note in skipped:
         console.print(note)
     try:
@@ -145,9 +169,10 @@ def execute_suite(thorough: bool = False, out: Any = None) -> None:
             if headline.get("sentence"):
                 stdout.print(f"  {headline['sentence']}", markup=False)
     wall = time.monotonic() - started
-    stdout.print(f"{'Thorough' if thorough else 'Quick'} suite wall time: {wall:.0f} s"
-                 + ("" if thorough else " (python bench.py suite --thorough: longer, "
-                    "narrower intervals)"))  # fmt: skip
+    stdout.print(
+        f"{'Thorough' if thorough else 'Quick'} suite wall time: {wall:.0f} s"
+        + ("" if thorough else " (python bench.py suite --thorough: longer, narrower intervals)")
+    )
     stdout.print(f"Run folder: {run.dir}")
     if run.report:
         stdout.print(f"Report: {run.report}")

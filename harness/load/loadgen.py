@@ -46,19 +46,29 @@ def locust_argv(
     argv += list(user_classes or ())
     argv += [
         "--headless",
-        "--host", host,
-        "--users", str(users),
-        "--spawn-rate", f"{spawn_rate:g}",
-        "--run-time", f"{math.ceil(warmup + duration)}s",
-        "--stop-timeout", "5",
-        "--csv", str(out_dir / "locust"),
+        "--host",
+        host,
+        "--users",
+        str(users),
+        "--spawn-rate",
+        f"{spawn_rate:g}",
+        "--run-time",
+        f"{math.ceil(warmup + duration)}s",
+        "--stop-timeout",
+        "5",
+        "--csv",
+        str(out_dir / "locust"),
         "--csv-full-history",
         "--only-summary",
-        "--exit-code-on-error", "0",
-        "--bench-out", str(out_dir),
-        "--bench-warmup", f"{warmup:g}",
-        "--bench-shape", shape,
-    ]  # fmt: skip
+        "--exit-code-on-error",
+        "0",
+        "--bench-out",
+        str(out_dir),
+        "--bench-warmup",
+        f"{warmup:g}",
+        "--bench-shape",
+        shape,
+    ]
     argv += list(extra)
     if rate:
         argv += ["--bench-rate", f"{rate:g}"]
@@ -66,16 +76,31 @@ def locust_argv(
         argv += ["--bench-think-ms", f"{think_ms:g}"]
     if expect_workers:
         host_, port = master_bind or Distribution.master_bind
-        argv += ["--master", "--expect-workers", str(expect_workers),
-                 "--master-bind-host", host_, "--master-bind-port", str(port)]  # fmt: skip
+        argv += [
+            "--master",
+            "--expect-workers",
+            str(expect_workers),
+            "--master-bind-host",
+            host_,
+            "--master-bind-port",
+            str(port),
+        ]
     elif processes > 1:
         # Locust's master would bind every interface on 5557: keep it on loopback, on a
         # free port, so parallel runs on one machine never collide
         from harness.stack.processes import free_port
 
         free = str(free_port())
-        argv += ["--processes", str(processes), "--master-bind-host", "127.0.0.1",
-                 "--master-bind-port", free, "--master-port", free]  # fmt: skip
+        argv += [
+            "--processes",
+            str(processes),
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            free,
+            "--master-port",
+            free,
+        ]
     return argv
 
 
@@ -93,22 +118,46 @@ def locust_web_argv(
 ) -> list[str]:
     """Locust's web UI on 127.0.0.1, the recorder writing one folder per test started."""
     argv = [
-        locust_executable(), "-f", locustfile, *user_classes, *extra, "--host", host,
-        "--web-host", "127.0.0.1", "--web-port", str(web_port), "--users", str(users),
-        "--spawn-rate", f"{spawn_rate:g}", "--bench-out", str(tests_dir), "--bench-per-test",
-    ]  # fmt: skip
+        locust_executable(),
+        "-f",
+        locustfile,
+        *user_classes,
+        *extra,
+        "--host",
+        host,
+        "--web-host",
+        "127.0.0.1",
+        "--web-port",
+        str(web_port),
+        "--users",
+        str(users),
+        "--spawn-rate",
+        f"{spawn_rate:g}",
+        "--bench-out",
+        str(tests_dir),
+        "--bench-per-test",
+    ]
     if processes > 1:
         argv += ["--processes", str(processes)]
     return argv
 
 
-def locust_worker_argv(scenario: str, master_host: str, master_port: int,
-                       processes: int = 1) -> list[str]:  # fmt: skip
+def locust_worker_argv(
+    scenario: str, master_host: str, master_port: int, processes: int = 1
+) -> list[str]:
     """A Locust worker joining a master elsewhere (``python bench.py worker``)."""
     spec = SCENARIOS[scenario]
-    argv = [locust_executable(), "-f", str(locustfile_path(scenario)), *spec.user_classes,
-            "--worker", "--master-host", master_host,
-            "--master-port", str(master_port)]  # fmt: skip
+    argv = [
+        locust_executable(),
+        "-f",
+        str(locustfile_path(scenario)),
+        *spec.user_classes,
+        "--worker",
+        "--master-host",
+        master_host,
+        "--master-port",
+        str(master_port),
+    ]
     if processes > 1:
         argv += ["--processes", str(processes)]
     return argv

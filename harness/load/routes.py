@@ -48,8 +48,13 @@ def discover_routes(app: str, app_dir: Path | None, timeout: float = 60) -> list
     if app_dir:
         argv += ["--app-dir", str(app_dir)]
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                             cwd=str(Path(__file__).resolve().parent.parent))  # fmt: skip
+        out = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=str(Path(__file__).resolve().parent.parent),
+        )
     except subprocess.TimeoutExpired:
         raise HarnessError(
             f"--app {app}: importing the app took more than {timeout:.0f}s"
@@ -57,8 +62,10 @@ def discover_routes(app: str, app_dir: Path | None, timeout: float = 60) -> list
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["no output"])[-1]
         raise ConfigError(f"--app {app}: the app could not be loaded: {last}")
-    return [Route(r["rule"], tuple(r["methods"]), tuple(r["arguments"]), tuple(r["defaults"]))
-            for r in json.loads(out.stdout)]  # fmt: skip
+    return [
+        Route(r["rule"], tuple(r["methods"]), tuple(r["arguments"]), tuple(r["defaults"]))
+        for r in json.loads(out.stdout)
+    ]
 
 
 def load_values(path: Path | None) -> dict[str, dict[str, list[Any]]]:
@@ -86,9 +93,9 @@ def _fill(rule: str, args: dict[str, Any]) -> str:
     return re.sub(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", sub, rule)
 
 
-def build_routes(routes: list[Route], values: dict[str, dict[str, list[Any]]]) -> tuple[
-    list[dict[str, Any]], list[str]
-]:  # fmt: skip
+def build_routes(
+    routes: list[Route], values: dict[str, dict[str, list[Any]]]
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Routes to load as ``{"name", "method", "urls"}``, and notes on routes left out."""
     out, skipped = [], []
     for route in sorted(routes, key=lambda r: r.rule):
@@ -112,8 +119,9 @@ def build_routes(routes: list[Route], values: dict[str, dict[str, list[Any]]]) -
     return out, skipped
 
 
-def verify_routes(base_url: str, routes: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
-                                                                       list[str]]:  # fmt: skip
+def verify_routes(
+    base_url: str, routes: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Request every URL once; keep routes that answered < 400, report the others."""
     good, failed = [], []
     for route in routes:
@@ -144,10 +152,14 @@ def _main() -> None:
 
     app = ScriptInfo(app_import_path=args.app).load_app()
     rules = [
-        {"rule": r.rule, "methods": sorted(r.methods or ()), "arguments": sorted(r.arguments),
-         "defaults": sorted(r.defaults or {})}
+        {
+            "rule": r.rule,
+            "methods": sorted(r.methods or ()),
+            "arguments": sorted(r.arguments),
+            "defaults": sorted(r.defaults or {}),
+        }
         for r in app.url_map.iter_rules()
-    ]  # fmt: skip
+    ]
     print(json.dumps(rules))
 
 

@@ -69,8 +69,9 @@ class Workload:
     verify: str = "passed"  # what verify found: "passed ..." or "skipped: <why>"
 
 
-def prepare_workload(cfg: RunConfig, cell: Cell, stack: Stack, cell_dir: Path,
-                     run_dir: Path) -> Workload:  # fmt: skip
+def prepare_workload(
+    cfg: RunConfig, cell: Cell, stack: Stack, cell_dir: Path, run_dir: Path
+) -> Workload:
     """Resolve the scenario and verify the server before any load is sent."""
     from loadtests.catalog import SCENARIOS, locustfile_path
 
@@ -81,8 +82,9 @@ def prepare_workload(cfg: RunConfig, cell: Cell, stack: Stack, cell_dir: Path,
             verified = "passed"
         else:
             verified = "skipped: the reference checks describe the reference targets, not --app"
-        return Workload(str(locustfile_path(arg)), tuple(SCENARIOS[arg].user_classes),
-                        verify=verified)  # fmt: skip
+        return Workload(
+            str(locustfile_path(arg)), tuple(SCENARIOS[arg].user_classes), verify=verified
+        )
     if arg == GENERATED_SCENARIO:
         from harness.load.routes import verify_routes
 
@@ -120,8 +122,9 @@ def verify_stack(stack: Stack, cell: Cell, cell_dir: Path, *, allow_remote: bool
     if problems:
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
         (cell_dir / "verify.txt").write_text("\n".join(problems) + "\n")
-        logs = " and ".join(str(p) for p in (cell_dir / "verify.txt", cell_dir / "server.log")
-                            if p.exists())  # fmt: skip
+        logs = " and ".join(
+            str(p) for p in (cell_dir / "verify.txt", cell_dir / "server.log") if p.exists()
+        )
         raise HarnessError(
             f"verify failed for {cell.target} on {cell.server}: {problems[0]}{more}; see {logs}"
         )

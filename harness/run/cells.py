@@ -65,8 +65,17 @@ def plan_cells(cfg: RunConfig) -> list[Cell]:
             for t in subjects:
                 for workers, instances in sizes:
                     suffix = f"-w{workers}-i{instances}" if cfg.servers.sweep else ""
-                    base = Cell(t, srv, label, workers, cfg.servers.threads, instances, suffix,
-                                cfg.profiling.enabled, scenario_arg=sc)  # fmt: skip
+                    base = Cell(
+                        t,
+                        srv,
+                        label,
+                        workers,
+                        cfg.servers.threads,
+                        instances,
+                        suffix,
+                        cfg.profiling.enabled,
+                        scenario_arg=sc,
+                    )
                     cells.append(base)
                     if cfg.profiling.overhead:
                         cells[-1] = replace(base, profiled=False)

@@ -33,8 +33,9 @@ DEFAULT_WEB_PORT = 8089
 def web_port(preferred: int | None) -> int:
     if preferred is not None:
         if listening(preferred):
-            raise HarnessError(f"port {preferred} on 127.0.0.1 is already in use: choose another "
-                               "with --web-port")  # fmt: skip
+            raise HarnessError(
+                f"port {preferred} on 127.0.0.1 is already in use: choose another with --web-port"
+            )
         return preferred
     return DEFAULT_WEB_PORT if not listening(DEFAULT_WEB_PORT) else free_port()
 
@@ -96,8 +97,13 @@ def run_dashboard(
                 tests_dir=staging / "tests",
                 processes=cfg.load.processes,
             )
-            locust = sup.start("locust web UI", argv, log_path=staging / "locust.log",
-                               cwd=staging, cpus=cfg.pinning.generator_cpus)  # fmt: skip
+            locust = sup.start(
+                "locust web UI",
+                argv,
+                log_path=staging / "locust.log",
+                cwd=staging,
+                cpus=cfg.pinning.generator_cpus,
+            )
             web = f"http://127.0.0.1:{port}"
             wait_http_ready(locust, web + "/", timeout=30)
             monitor = CpuMonitor(
@@ -134,8 +140,9 @@ def run_dashboard(
     return made
 
 
-def collect_tests(staging: Path, cfg: RunConfig, cell: Cell, monitor: CpuMonitor,
-                  commands: list[list[str]]) -> list[Path]:  # fmt: skip
+def collect_tests(
+    staging: Path, cfg: RunConfig, cell: Cell, monitor: CpuMonitor, commands: list[list[str]]
+) -> list[Path]:
     """New run folders for tests the recorder finished since the last look."""
     tests = staging / "tests"
     if not tests.is_dir():
@@ -153,8 +160,9 @@ def collect_tests(staging: Path, cfg: RunConfig, cell: Cell, monitor: CpuMonitor
     return new
 
 
-def convert_test(recorder_path: Path, cfg: RunConfig, cell: Cell, monitor: CpuMonitor,
-                 commands: list[list[str]]) -> Path:  # fmt: skip
+def convert_test(
+    recorder_path: Path, cfg: RunConfig, cell: Cell, monitor: CpuMonitor, commands: list[list[str]]
+) -> Path:
     """One test from the UI -> one complete run folder."""
     import json
 
@@ -162,8 +170,9 @@ def convert_test(recorder_path: Path, cfg: RunConfig, cell: Cell, monitor: CpuMo
     windows = recorder.get("windows", [])
     span = (max(w["t"] for w in windows) + 1) if windows else 1
     users = max((int(w.get("users") or 0) for w in windows), default=0) or cfg.load.users
-    test_cfg = cfg.with_(warmup=0.0, duration=float(span), users=users,
-                         name=f"dashboard-{cell.target}")  # fmt: skip
+    test_cfg = cfg.with_(
+        warmup=0.0, duration=float(span), users=users, name=f"dashboard-{cell.target}"
+    )
     meta = describe_run(test_cfg, [cell], mode="dashboard")
     writer = RunWriter.create(cfg.out, test_cfg.name, meta)
     writer.add_commands(commands)

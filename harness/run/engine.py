@@ -123,8 +123,9 @@ def run_benchmark(
         for index, (cell_cfg, cell, rep) in enumerate(work):
             total = cfg.load.warmup + cfg.load.duration
             progress.cell_started(index, planned, cell, rep, total)
-            row = run_cell(cell_cfg, cell, rep, writer, db_root / f"{cell.cell_id}-r{rep}",
-                           progress)  # fmt: skip
+            row = run_cell(
+                cell_cfg, cell, rep, writer, db_root / f"{cell.cell_id}-r{rep}", progress
+            )
             progress.cell_finished(row)
     except KeyboardInterrupt:
         status, error = "interrupted", "interrupted by the user (Ctrl-C)"
@@ -205,8 +206,9 @@ def run_cell(
             master_bind=cfg.distribution.master_bind,
         )
         writer.add_commands([argv])
-        locust = sup.start("locust", argv, log_path=cell_dir / "locust.log", cwd=cell_dir,
-                           cpus=pin.generator_cpus)  # fmt: skip
+        locust = sup.start(
+            "locust", argv, log_path=cell_dir / "locust.log", cwd=cell_dir, cpus=pin.generator_cpus
+        )
         monitor = CpuMonitor(
             lambda: [locust.pid],
             lambda: [c.pid for c in stack.server_side()],
@@ -244,15 +246,25 @@ def run_cell(
     return row
 
 
-def start_cell(sup: Supervisor, cfg: RunConfig, cell: Cell, log_dir: Path,
-               db_path: Path, extra_env: dict[str, str] | None = None) -> Stack:  # fmt: skip
+def start_cell(
+    sup: Supervisor,
+    cfg: RunConfig,
+    cell: Cell,
+    log_dir: Path,
+    db_path: Path,
+    extra_env: dict[str, str] | None = None,
+) -> Stack:
     """What a cell measures, started: a reference target or the user's app, or a --host."""
     if cfg.subject.host:
         return Stack(url=cfg.subject.host.rstrip("/"), server=None)  # type: ignore[arg-type]
     spec = ServerSpec(
-        cell.target if cell.reference else None, cell.server, cell.workers, cell.threads,
-        app=cfg.subject.app, app_dir=cfg.subject.app_dir.resolve() if cfg.subject.app_dir else None,
-    )  # fmt: skip
+        cell.target if cell.reference else None,
+        cell.server,
+        cell.workers,
+        cell.threads,
+        app=cfg.subject.app,
+        app_dir=cfg.subject.app_dir.resolve() if cfg.subject.app_dir else None,
+    )
     return start_stack(
         sup,
         spec,
@@ -276,8 +288,9 @@ def _profile_env(cfg: RunConfig, cell: Cell, extra: dict[str, str] | None) -> di
     return env
 
 
-def wait_for_load(locust: Child, stack: Stack, seconds: float, progress: Progress,
-                  grace: float = LOCUST_GRACE_S) -> list[str]:  # fmt: skip
+def wait_for_load(
+    locust: Child, stack: Stack, seconds: float, progress: Progress, grace: float = LOCUST_GRACE_S
+) -> list[str]:
     """Wait for Locust to finish; returns notes on instances lost behind the proxy.
 
     A server dying is an error, except an instance behind nginx while others still

@@ -36,8 +36,16 @@ class Stepper:
     """Run open-model steps against one or more stacks (the ``host`` of each step is sent
     with it, so the two sides of a study share one Locust); start with ``open()``."""
 
-    def __init__(self, sup: Supervisor, stacks: list[Stack], workload: Any, out_dir: Path, *,
-                 users: int, cpus: tuple[int, ...] | None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        sup: Supervisor,
+        stacks: list[Stack],
+        workload: Any,
+        out_dir: Path,
+        *,
+        users: int,
+        cpus: tuple[int, ...] | None,
+    ) -> None:
         self.sup, self.stacks, self.workload = sup, stacks, workload
         self.out_dir = out_dir
         self.users = max(1, users)
@@ -54,11 +62,15 @@ class Stepper:
         # open model from the start (each step sets its own rate); short drain at a stop
         step_flags = ("--stop-timeout", "2", "--bench-rate", "1")
         self.argv = locust_web_argv(
-            locustfile=self.workload.locustfile, user_classes=self.workload.user_classes,
-            extra=(*self.workload.extra_args, *step_flags), host=self.stacks[0].url,
-            web_port=port, users=self.users, spawn_rate=self.users * 20,
+            locustfile=self.workload.locustfile,
+            user_classes=self.workload.user_classes,
+            extra=(*self.workload.extra_args, *step_flags),
+            host=self.stacks[0].url,
+            web_port=port,
+            users=self.users,
+            spawn_rate=self.users * 20,
             tests_dir=self.out_dir.resolve(),
-        )  # fmt: skip
+        )
         self.locust = self.sup.start(
             "locust (steps)",
             self.argv,
@@ -89,17 +101,25 @@ class Stepper:
         with urllib.request.urlopen(self.web + path, data=data, timeout=10) as resp:
             resp.read()
 
-    def run(self, rate: float, warmup: float, duration: float,
-            url: str | None = None) -> tuple[Step, Path]:  # fmt: skip
+    def run(
+        self, rate: float, warmup: float, duration: float, url: str | None = None
+    ) -> tuple[Step, Path]:
         """One step: ``rate`` req/s to ``url`` (default: the first stack) for ``warmup +
         duration`` s; its Step and its raw folder."""
         assert self.locust is not None, "open() first"
         self.tests += 1
         folder = self.out_dir / f"test-{self.tests:03d}"
         asked = time.time()
-        self._call("/swarm", {"user_count": self.users, "spawn_rate": self.users * 20,
-                              "host": url or self.stacks[0].url, "bench_rate": f"{rate:g}",
-                              "bench_warmup": f"{warmup:g}"})  # fmt: skip
+        self._call(
+            "/swarm",
+            {
+                "user_count": self.users,
+                "spawn_rate": self.users * 20,
+                "host": url or self.stacks[0].url,
+                "bench_rate": f"{rate:g}",
+                "bench_warmup": f"{warmup:g}",
+            },
+        )
         # the measured seconds are whole recorder windows: from the first whole second
         # after the warm-up, ``duration`` of them, then stop just after the last one
         end = math.ceil(asked + warmup) + math.ceil(duration) + 0.15
@@ -112,8 +132,10 @@ class Stepper:
         while not path.exists():
             self._check_alive()
             if time.monotonic() > deadline:
-                raise ProcessError(f"Locust wrote no step results within {RECORDER_WAIT_S:.0f}s: "
-                                   f"{tail(self.locust.log_path, 1)}")  # fmt: skip
+                raise ProcessError(
+                    f"Locust wrote no step results within {RECORDER_WAIT_S:.0f}s: "
+                    f"{tail(self.locust.log_path, 1)}"
+                )
             time.sleep(0.05)
         recorder = json.loads(path.read_text())
         cpu = self.monitor.rows if self.monitor else []
@@ -125,13 +147,19 @@ class Stepper:
         if self.locust is not None and not self.locust.alive():
             dead.append(self.locust)
         if dead:
-            raise ProcessError(f"{dead[0].describe_exit()} during a step: "
-                               f"{tail(dead[0].log_path, 1)}")  # fmt: skip
+            raise ProcessError(
+                f"{dead[0].describe_exit()} during a step: {tail(dead[0].log_path, 1)}"
+            )
 
 
-def step_from_recorder(recorder: dict[str, Any], cpu_rows: list[dict[str, float]], rate: float,
-                       warmup: float, duration: float,
-                       generator_cpus: int | None = None) -> Step:  # fmt: skip
+def step_from_recorder(
+    recorder: dict[str, Any],
+    cpu_rows: list[dict[str, float]],
+    rate: float,
+    warmup: float,
+    duration: float,
+    generator_cpus: int | None = None,
+) -> Step:
     """A step's figures from its recorder.json: corrected latencies of the measured seconds."""
     # the step ran to just past the ``duration``-th whole second after its warm-up (see
     # Stepper.run): with a start at a fraction of a second, that span has one more second
@@ -142,8 +170,11 @@ def step_from_recorder(recorder: dict[str, Any], cpu_rows: list[dict[str, float]
     start = float(recorder["start_unix"])
     # the generator's own saturation (its busiest process, its processes together) ends a
     # search; CPUs kept busy by other programs are noted in the row, not judged per step
-    own = [{k: v for k, v in r.items() if k != "generator_cpus_busy_pct"} for r in cpu_rows
-           if start + window.first <= r["t"] <= start + window.last + 1]  # fmt: skip
+    own = [
+        {k: v for k, v in r.items() if k != "generator_cpus_busy_pct"}
+        for r in cpu_rows
+        if start + window.first <= r["t"] <= start + window.last + 1
+    ]
     health, _ = generator_health(recorder, own, window, generator_cpus)
     gen_bound = bool(health["generator_saturated"])
     first, last = _thirds_p50(recorder, window)
@@ -164,8 +195,9 @@ def step_from_recorder(recorder: dict[str, Any], cpu_rows: list[dict[str, float]
     )
 
 
-def _thirds_p50(recorder: dict[str, Any],
-                window: SteadyWindow) -> tuple[float | None, float | None]:  # fmt: skip
+def _thirds_p50(
+    recorder: dict[str, Any], window: SteadyWindow
+) -> tuple[float | None, float | None]:
     """p50 (corrected) of the first and the last third of the measured seconds."""
     seconds = list(range(window.first, window.last + 1))
     if len(seconds) < 2:

@@ -131,14 +131,28 @@ def start_side(sup: Supervisor, run: RunFolder, cell: Cell, rep: int = 0) -> Sid
 
 def open_stepper(sup: Supervisor, run: RunFolder, sides: list[Side], folder: Path) -> Stepper:
     users = run.cfg.load.users
-    stepper = Stepper(sup, [s.stack for s in sides], sides[0].workload, folder, users=users,
-                      cpus=run.cfg.pinning.generator_cpus).open()  # fmt: skip
+    stepper = Stepper(
+        sup,
+        [s.stack for s in sides],
+        sides[0].workload,
+        folder,
+        users=users,
+        cpus=run.cfg.pinning.generator_cpus,
+    ).open()
     run.writer.add_commands([stepper.argv])
     return stepper
 
 
-def step_row(run: RunFolder, side: Side, stepper: Stepper, step: Step, folder: Path,
-             times: StepTimes, *, duration: float) -> dict[str, Any] | None:  # fmt: skip
+def step_row(
+    run: RunFolder,
+    side: Side,
+    stepper: Stepper,
+    step: Step,
+    folder: Path,
+    times: StepTimes,
+    *,
+    duration: float,
+) -> dict[str, Any] | None:
     """A summary row from one step's folder, as ``run`` makes it for an open-model cell."""
     recorder = read_recorder(folder)
     if recorder is None:
@@ -147,21 +161,25 @@ def step_row(run: RunFolder, side: Side, stepper: Stepper, step: Step, folder: P
     CpuMonitor(lambda: [], lambda: [], rows=rows).write_csv(
         folder / "cpu.csv", offset=float(recorder["start_unix"])
     )
-    cfg = run.cfg.with_(rate=step.rate or None, warmup=times.warmup,
-                        duration=float(duration) + 1.0, repeat=1)  # fmt: skip
+    cfg = run.cfg.with_(
+        rate=step.rate or None, warmup=times.warmup, duration=float(duration) + 1.0, repeat=1
+    )
     return cell_row(cfg, side.cell, 0, folder, run.dir, recorder)
 
 
-def step_function(stepper: Stepper, side: Side, times: StepTimes, progress: Progress,
-                  folders: list[Path]) -> Callable[[float, bool], Step]:  # fmt: skip
+def step_function(
+    stepper: Stepper, side: Side, times: StepTimes, progress: Progress, folders: list[Path]
+) -> Callable[[float, bool], Step]:
     def run_step(rate: float, confirm: bool) -> Step:
         duration = times.confirm if confirm else times.duration
         step, folder = stepper.run(rate, times.warmup, duration, side.stack.url)
         step.confirm = confirm
         folders.append(folder)
         kind = " (confirmation)" if confirm else ""
-        progress.message(f"  {side.cell.cell_id}: {rate:g} req/s{kind} -> achieved "
-                         f"{step.achieved:.0f}, p99 {_ms(step.p99)}")  # fmt: skip
+        progress.message(
+            f"  {side.cell.cell_id}: {rate:g} req/s{kind} -> achieved "
+            f"{step.achieved:.0f}, p99 {_ms(step.p99)}"
+        )
         return step
 
     return run_step
@@ -171,21 +189,31 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} ms"
 
 
-def run_capacity(cfg: RunConfig, slo: Slo, plan: SearchPlan, times: StepTimes,
-                 progress: Progress | None = None,
-                 derive: Derive | None = None) -> RunOutcome:  # fmt: skip
+def run_capacity(
+    cfg: RunConfig,
+    slo: Slo,
+    plan: SearchPlan,
+    times: StepTimes,
+    progress: Progress | None = None,
+    derive: Derive | None = None,
+) -> RunOutcome:
     """The search for every cell (``--repeat`` times, interleaved); always a consistent folder."""
     progress = progress or Progress()
     check_open_model(cfg, "capacity")
     cells = plan_cells(cfg)
-    plan = replace(plan, step_seconds=times.warmup + times.duration + 1.0,
-                   confirm_seconds=times.warmup + times.confirm + 1.0)  # fmt: skip
+    plan = replace(
+        plan,
+        step_seconds=times.warmup + times.duration + 1.0,
+        confirm_seconds=times.warmup + times.confirm + 1.0,
+    )
     run = RunFolder(cfg, cells, "capacity")
     with run.running(derive):
         for rep in range(cfg.repeat):
             for index, cell in enumerate(cells):
-                progress.message(f"[{index + 1}/{len(cells)}] capacity of {cell.target} on "
-                                 f"{cell.server}, {cell.scenario} ({slo.text})")  # fmt: skip
+                progress.message(
+                    f"[{index + 1}/{len(cells)}] capacity of {cell.target} on "
+                    f"{cell.server}, {cell.scenario} ({slo.text})"
+                )
                 with Supervisor() as sup:
                     side = start_side(sup, run, cell, rep)
                     stepper = open_stepper(sup, run, [side], side.dir / "steps")
@@ -197,16 +225,32 @@ def run_capacity(cfg: RunConfig, slo: Slo, plan: SearchPlan, times: StepTimes,
     return RunOutcome(run.dir, "complete", run.rows, report=run.report)
 
 
-def measure_capacity(run: RunFolder, side: Side, stepper: Stepper, slo: Slo, plan: SearchPlan,
-                     times: StepTimes, progress: Progress, rep: int = 0) -> Capacity:  # fmt: skip
+def measure_capacity(
+    run: RunFolder,
+    side: Side,
+    stepper: Stepper,
+    slo: Slo,
+    plan: SearchPlan,
+    times: StepTimes,
+    progress: Progress,
+    rep: int = 0,
+) -> Capacity:
     """One search on ``side``; its row (the last step's figures + ``capacity``) joins the run."""
     folders: list[Path] = []
-    cap = search(step_function(stepper, side, times, progress, folders), slo, plan,
-                 clock=time.monotonic)  # fmt: skip
+    cap = search(
+        step_function(stepper, side, times, progress, folders), slo, plan, clock=time.monotonic
+    )
     if folders:
         last = cap.steps[-1]
-        row = step_row(run, side, stepper, last, folders[-1], times,
-                       duration=times.confirm if last.confirm else times.duration)  # fmt: skip
+        row = step_row(
+            run,
+            side,
+            stepper,
+            last,
+            folders[-1],
+            times,
+            duration=times.confirm if last.confirm else times.duration,
+        )
         if row is not None:
             row["repetition"] = rep
             row["capacity"] = cap.to_json()

@@ -11,10 +11,26 @@ from pathlib import Path
 import psutil
 
 PACKAGES = (
-    "flask", "werkzeug", "jinja2", "sqlalchemy", "flask-caching", "gunicorn", "gevent",
-    "waitress", "locust", "geventhttpclient", "hdrhistogram", "pyinstrument", "psutil",
-    "pandas", "matplotlib", "scipy", "redis", "httpx", "aiohttp",
-)  # fmt: skip
+    "flask",
+    "werkzeug",
+    "jinja2",
+    "sqlalchemy",
+    "flask-caching",
+    "gunicorn",
+    "gevent",
+    "waitress",
+    "locust",
+    "geventhttpclient",
+    "hdrhistogram",
+    "pyinstrument",
+    "psutil",
+    "pandas",
+    "matplotlib",
+    "scipy",
+    "redis",
+    "httpx",
+    "aiohttp",
+)
 
 
 def cpu_model() -> str:

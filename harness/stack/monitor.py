@@ -16,8 +16,14 @@ from pathlib import Path
 
 import psutil
 
-FIELDS = ("t", "generator_cpu_pct", "generator_cpu_max_pct", "generator_cpus_busy_pct",
-          "server_cpu_pct", "server_rss_mb")  # fmt: skip
+FIELDS = (
+    "t",
+    "generator_cpu_pct",
+    "generator_cpu_max_pct",
+    "generator_cpus_busy_pct",
+    "server_cpu_pct",
+    "server_rss_mb",
+)
 
 
 def _tree(pids: list[int]) -> list[psutil.Process]:

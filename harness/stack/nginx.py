@@ -107,8 +107,16 @@ def write_nginx_config(
     temp_root = directory / TEMP_DIR_NAME
     for kind in _TEMP_KINDS:
         (temp_root / kind).mkdir(parents=True, exist_ok=True)
-    text = _render(directory, temp_root, listen_port, upstream_ports, balance, keepalive, host,
-                   listen_host or host)  # fmt: skip
+    text = _render(
+        directory,
+        temp_root,
+        listen_port,
+        upstream_ports,
+        balance,
+        keepalive,
+        host,
+        listen_host or host,
+    )
     conf = directory / CONF_NAME
     write_atomic(conf, text)
     conf.chmod(0o644)  # readable like the rest of the run folder (mkstemp made it 0600)
@@ -263,10 +271,13 @@ def nginx_argv(conf_path: Path) -> list[str]:
     directory = conf_path.parent
     return [
         find_nginx(),
-        "-e", str(directory / ERROR_LOG_NAME),
-        "-c", str(conf_path),
-        "-p", f"{directory}{os.sep}",
-    ]  # fmt: skip
+        "-e",
+        str(directory / ERROR_LOG_NAME),
+        "-c",
+        str(conf_path),
+        "-p",
+        f"{directory}{os.sep}",
+    ]
 
 
 def start_nginx(

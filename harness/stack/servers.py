@@ -94,16 +94,28 @@ def server_argv(spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     if spec.server == "werkzeug":
         return [
-            sys.executable, "-m", "flask", "--app", spec.app_spec, "run",
-            "--host", host, "--port", str(port),
-            "--no-reload", "--no-debugger", "--with-threads",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            spec.app_spec,
+            "run",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--no-reload",
+            "--no-debugger",
+            "--with-threads",
+        ]
     if spec.server == "waitress":
         module, _, obj = spec.app_spec.partition(":")
         call = obj.endswith("()")
         argv = [
-            str(bin_dir / "waitress-serve"), f"--listen={bind}", f"--threads={spec.threads}",
-        ]  # fmt: skip
+            str(bin_dir / "waitress-serve"),
+            f"--listen={bind}",
+            f"--threads={spec.threads}",
+        ]
         if call:
             argv += ["--call", f"{module}:{obj[:-2]}"]
         else:
@@ -111,10 +123,20 @@ def server_argv(spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
         return argv
     worker_class = spec.server.removeprefix("gunicorn-")
     argv = [
-        str(bin_dir / "gunicorn"), "--bind", bind, "--workers", str(spec.workers),
-        "--worker-class", worker_class, "--graceful-timeout", "3", "--timeout", "60",
-        "--backlog", "2048",
-    ]  # fmt: skip
+        str(bin_dir / "gunicorn"),
+        "--bind",
+        bind,
+        "--workers",
+        str(spec.workers),
+        "--worker-class",
+        worker_class,
+        "--graceful-timeout",
+        "3",
+        "--timeout",
+        "60",
+        "--backlog",
+        "2048",
+    ]
     if worker_class == "gthread":
         argv += ["--threads", str(spec.threads)]
     if worker_class == "gevent":
@@ -141,11 +163,22 @@ def start_redis(sup: Supervisor, log_dir: Path, cpus: tuple[int, ...] | None) ->
     port = free_port()
     child = sup.start(
         "redis-server",
-        [exe, "--bind", LOOPBACK, "--port", str(port), "--save", "", "--appendonly", "no",
-         "--protected-mode", "yes"],
+        [
+            exe,
+            "--bind",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ],
         log_path=log_dir / "redis.log",
         cpus=cpus,
-    )  # fmt: skip
+    )
     wait_tcp_ready(child, LOOPBACK, port)
     child.url = f"redis://{LOOPBACK}:{port}/0"  # type: ignore[attr-defined]
     return child
@@ -239,14 +272,19 @@ def start_stack(
         argv = server_argv(spec, inst_port, host=inst_host)
         name = f"{spec.server} server" + (f" #{i + 1}" if instances > 1 else "")
         log_name = "server.log" if instances == 1 else f"server-{i + 1}.log"
-        child = sup.start(name, argv, log_path=log_dir / log_name, env=env, cwd=cwd, cpus=cpus,
-                          drop_env=drop)  # fmt: skip
+        child = sup.start(
+            name, argv, log_path=log_dir / log_name, env=env, cwd=cwd, cpus=cpus, drop_env=drop
+        )
         commands.append(argv)
         children.append(child)
         urls.append(http_url(inst_host, inst_port))
     for child, url in zip(children, urls, strict=True):
-        wait_http_ready(child, f"{url}/healthz" if spec.target else url, timeout=ready_timeout,
-                        expect_status=200 if spec.target else None)  # fmt: skip
+        wait_http_ready(
+            child,
+            f"{url}/healthz" if spec.target else url,
+            timeout=ready_timeout,
+            expect_status=200 if spec.target else None,
+        )
 
     proxy = None
     url = urls[0]
@@ -255,8 +293,9 @@ def start_stack(
 
         proxy_port = port if port is not None else free_port()
         ports = [int(u.rsplit(":", 1)[1]) for u in urls]
-        conf = nginx.write_nginx_config(log_dir, proxy_port, ports, balance=balance,
-                                        keepalive=keepalive, listen_host=bind)  # fmt: skip
+        conf = nginx.write_nginx_config(
+            log_dir, proxy_port, ports, balance=balance, keepalive=keepalive, listen_host=bind
+        )
         proxy = nginx.start_nginx(sup, conf, log_dir / "nginx.log", cpus=cpus)
         commands.append(proxy.argv)
         url = http_url(bind, proxy_port)

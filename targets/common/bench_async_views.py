@@ -73,8 +73,9 @@ async def cpu() -> Response:
 
 @bp.get("/upstream")
 async def upstream() -> Response | tuple[Response, int]:
-    calls, delay_ms = params.upstream_params(request.args.get("calls"),
-                                             request.args.get("delay_ms"))  # fmt: skip
+    calls, delay_ms = params.upstream_params(
+        request.args.get("calls"), request.args.get("delay_ms")
+    )
     try:
         results = await bench_state().upstream.delays_concurrently(calls, delay_ms)
     except UpstreamError as exc:

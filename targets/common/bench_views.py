@@ -65,8 +65,9 @@ def cpu() -> Response:
 
 @bp.get("/upstream")
 def upstream() -> Response | tuple[Response, int]:
-    calls, delay_ms = params.upstream_params(request.args.get("calls"),
-                                             request.args.get("delay_ms"))  # fmt: skip
+    calls, delay_ms = params.upstream_params(
+        request.args.get("calls"), request.args.get("delay_ms")
+    )
     try:
         results = bench_state().upstream.delays(calls, delay_ms)
     except UpstreamError as exc:

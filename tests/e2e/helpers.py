@@ -18,8 +18,13 @@ def bench(
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run(
         [sys.executable, str(REPO / "bench.py"), *args],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, **kw,
-    )  # fmt: skip
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        **kw,
+    )
 
 
 def latest_run(out: Path) -> Path:
@@ -69,13 +74,37 @@ def stall_server(bench_pid: int, after: float, stall: float, timeout: float = 60
     return when
 
 
-def run_with_stall(workdir: Path, *, rate: int, warmup: int, duration: int, stall_after: float,
-                   stall: float = 1.0) -> dict:  # fmt: skip
-    args = ["run", "--target", "sync", "--scenario", "json", "--server", "gunicorn-sync",
-            "--workers", "1", "--users", "4", "--rate", str(rate), "--warmup", f"{warmup}s",
-            "--duration", f"{duration}s", "--name", "stall"]  # fmt: skip
-    proc = subprocess.Popen([sys.executable, str(REPO / "bench.py"), *args], cwd=workdir,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+def run_with_stall(
+    workdir: Path, *, rate: int, warmup: int, duration: int, stall_after: float, stall: float = 1.0
+) -> dict:
+    args = [
+        "run",
+        "--target",
+        "sync",
+        "--scenario",
+        "json",
+        "--server",
+        "gunicorn-sync",
+        "--workers",
+        "1",
+        "--users",
+        "4",
+        "--rate",
+        str(rate),
+        "--warmup",
+        f"{warmup}s",
+        "--duration",
+        f"{duration}s",
+        "--name",
+        "stall",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "bench.py"), *args],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         stall_server(proc.pid, after=warmup + stall_after, stall=stall)
         _, err = proc.communicate(timeout=warmup + duration + 90)

@@ -42,9 +42,25 @@ def test_ab_two_folders_fail_fast_candidate_fails(workdir: Path, tmp_path: Path)
     """30% of the candidate's requests answered 500 at once: a regression, exit 1."""
     base, cand = _app(tmp_path / "v1", 0), _app(tmp_path / "v2", 3)
     md, js = tmp_path / "gate.md", tmp_path / "gate.json"
-    result = bench(["ab", *SHORT, "--baseline-dir", str(base), "--candidate-dir", str(cand),
-                    "--max-repeat", "1", "--fail-on", "p50:+5%", "--markdown", str(md),
-                    "--json", str(js)], cwd=workdir)  # fmt: skip
+    result = bench(
+        [
+            "ab",
+            *SHORT,
+            "--baseline-dir",
+            str(base),
+            "--candidate-dir",
+            str(cand),
+            "--max-repeat",
+            "1",
+            "--fail-on",
+            "p50:+5%",
+            "--markdown",
+            str(md),
+            "--json",
+            str(js),
+        ],
+        cwd=workdir,
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "gate failed" in result.stderr
     run = latest_run(workdir / "runs")
@@ -58,14 +74,18 @@ def test_ab_two_folders_fail_fast_candidate_fails(workdir: Path, tmp_path: Path)
     assert "FAILED" in md.read_text()
     assert (run / "comparison.html").exists() and (run / "comparison.md").exists()
     # the ab folder alone compares its two sides again, with the same verdict
-    again = bench(["compare", str(run), "--fail-on", "p50:+5%", "--out", str(tmp_path)],
-                  cwd=workdir, timeout=120)  # fmt: skip
+    again = bench(
+        ["compare", str(run), "--fail-on", "p50:+5%", "--out", str(tmp_path)],
+        cwd=workdir,
+        timeout=120,
+    )
     assert again.returncode == 1, again.stdout + again.stderr
 
 
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True).stdout  # fmt: skip
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def test_ab_two_git_revisions_one_repetition_is_undecided(workdir: Path, tmp_path: Path) -> None:
@@ -76,8 +96,21 @@ def test_ab_two_git_revisions_one_repetition_is_undecided(workdir: Path, tmp_pat
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "v1")
     (repo / "myapp.py").write_text(APP.format(fail=0) + "\n# v2\n")
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qam", "v2")
-    result = bench(["ab", *SHORT, "--app-dir", str(repo), "--baseline-rev", "main~1",
-                    "--candidate-rev", "main", "--max-repeat", "1"], cwd=workdir)  # fmt: skip
+    result = bench(
+        [
+            "ab",
+            *SHORT,
+            "--app-dir",
+            str(repo),
+            "--baseline-rev",
+            "main~1",
+            "--candidate-rev",
+            "main",
+            "--max-repeat",
+            "1",
+        ],
+        cwd=workdir,
+    )
     assert result.returncode == 3, result.stdout + result.stderr
     assert "gate undecided" in result.stderr and "repetition(s)" in result.stdout
     assert len(_git(repo, "worktree", "list").splitlines()) == 1  # temporary worktrees gone
@@ -90,6 +123,9 @@ def test_ab_two_git_revisions_one_repetition_is_undecided(workdir: Path, tmp_pat
 def test_ab_bad_input_exits_2(workdir: Path, tmp_path: Path) -> None:
     result = bench(["ab", *SHORT, "--baseline-dir", str(tmp_path)], cwd=workdir, timeout=60)
     assert result.returncode == 2 and "must both be given" in result.stderr
-    result = bench(["ab", *SHORT, "--app-dir", str(tmp_path), "--baseline-rev", "x",
-                    "--candidate-rev", "y"], cwd=workdir, timeout=60)  # fmt: skip
+    result = bench(
+        ["ab", *SHORT, "--app-dir", str(tmp_path), "--baseline-rev", "x", "--candidate-rev", "y"],
+        cwd=workdir,
+        timeout=60,
+    )
     assert result.returncode == 2 and "not inside a git repository" in result.stderr

@@ -23,8 +23,24 @@ pytestmark = pytest.mark.e2e
 
 def test_capacity_of_sync_json_is_at_most_its_saturated_throughput(workdir: Path) -> None:
     out = workdir / "runs"
-    cap = bench(["capacity", "--target", "sync", "--scenario", "json", "--start-rate", "100",
-                 "--max-time", "40s", "--confirm", "3s", "--out", str(out)], workdir)  # fmt: skip
+    cap = bench(
+        [
+            "capacity",
+            "--target",
+            "sync",
+            "--scenario",
+            "json",
+            "--start-rate",
+            "100",
+            "--max-time",
+            "40s",
+            "--confirm",
+            "3s",
+            "--out",
+            str(out),
+        ],
+        workdir,
+    )
     assert cap.returncode == 0, cap.stderr[-2000:]
     assert "bracket" in cap.stdout and "Ladder of sync-gunicorn-gthread-json" in cap.stdout
     summary = load(latest_run(out), "summary.json")
@@ -42,8 +58,24 @@ def test_capacity_of_sync_json_is_at_most_its_saturated_throughput(workdir: Path
     rate = ladder["rate"] if ladder["rate"] is not None else low
     assert ladder["rate"] is None or ladder["rate"] == low
     # the closed model, same cell, saturated: every connection always busy
-    closed = bench(["run", "--target", "sync", "--scenario", "json", "--users", "64",
-                    "--warmup", "1s", "--duration", "3s", "--out", str(out)], workdir)  # fmt: skip
+    closed = bench(
+        [
+            "run",
+            "--target",
+            "sync",
+            "--scenario",
+            "json",
+            "--users",
+            "64",
+            "--warmup",
+            "1s",
+            "--duration",
+            "3s",
+            "--out",
+            str(out),
+        ],
+        workdir,
+    )
     assert closed.returncode == 0, closed.stderr[-2000:]
     saturated = load(latest_run(out), "summary.json")["rows"][0]["endpoints"]["ALL"]["rps"]
     # side by side on a shared 2-core machine: 10% for the noise between the two runs
@@ -57,8 +89,9 @@ def test_a_server_frozen_mid_step_fails_the_step(tmp_path: Path) -> None:
     with Supervisor() as sup:
         stack = start_cell(sup, cfg, cell, tmp_path, tmp_path / "bench.sqlite3")
         workload = prepare_workload(cfg, cell, stack, tmp_path, tmp_path)
-        stepper = Stepper(sup, [stack], workload, tmp_path / "steps", users=16,
-                          cpus=cfg.pinning.generator_cpus).open()  # fmt: skip
+        stepper = Stepper(
+            sup, [stack], workload, tmp_path / "steps", users=16, cpus=cfg.pinning.generator_cpus
+        ).open()
         try:
             stepper.run(50.0, 1.0, 2.0)  # a fresh server's first requests are slow: warm it
             calm, _ = stepper.run(50.0, 1.0, 3.0)

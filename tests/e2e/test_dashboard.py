@@ -52,9 +52,14 @@ class Dashboard:
         with _sigint_reaches_child():
             self.proc = subprocess.Popen(
                 [sys.executable, str(REPO / "bench.py"), *args],
-                cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True, errors="replace",
-            )  # fmt: skip
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+            )
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -79,8 +84,10 @@ class Dashboard:
             except queue.Empty:
                 break
             if line is None:
-                pytest.fail(f"dashboard exited ({self.proc.wait()}) before printing "
-                            f"{pattern!r}:\n{self.output()}")  # fmt: skip
+                pytest.fail(
+                    f"dashboard exited ({self.proc.wait()}) before printing "
+                    f"{pattern!r}:\n{self.output()}"
+                )
             if match := re.search(pattern, line):
                 return match
         pytest.fail(f"no line matching {pattern!r} after {timeout:.0f}s:\n{self.output()}")
@@ -161,8 +168,9 @@ class ConsoleErrors:
         if "favicon" in source or "favicon" in text:
             return True
         parts = urlsplit(source)
-        return bool(parts.scheme in ("http", "https") and
-                    f"{parts.scheme}://{parts.netloc}" != self.origin)  # fmt: skip
+        return bool(
+            parts.scheme in ("http", "https") and f"{parts.scheme}://{parts.netloc}" != self.origin
+        )
 
 
 def _ui_requests(page: Any, name: str) -> int:
@@ -266,8 +274,10 @@ def _wait_runs(out: Path, n: int, dash: Dashboard, timeout: float) -> list[Path]
             pytest.fail(f"dashboard exited ({dash.proc.returncode}):\n{dash.output()}")
         time.sleep(0.25)
     found = sorted(p.name for p in out.glob("*")) if out.is_dir() else []
-    pytest.fail(f"{n} complete run folder(s) expected in {out} after {timeout:.0f}s, "
-                f"found {found}:\n{dash.output()}")  # fmt: skip
+    pytest.fail(
+        f"{n} complete run folder(s) expected in {out} after {timeout:.0f}s, "
+        f"found {found}:\n{dash.output()}"
+    )
 
 
 def _check_run(run_dir: Path, ui_count: int) -> dict[str, Any]:
@@ -294,9 +304,23 @@ def test_dashboard_tests_become_run_folders(tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     out = tmp_path / "runs"
     port = free_port()
-    args = ["dashboard", "--target", "sync", "--scenario", "json", "--server",
-            "gunicorn-gthread", "--workers", "1", "--users", "2", "--web-port", str(port),
-            "--out", str(out)]  # fmt: skip
+    args = [
+        "dashboard",
+        "--target",
+        "sync",
+        "--scenario",
+        "json",
+        "--server",
+        "gunicorn-gthread",
+        "--workers",
+        "1",
+        "--users",
+        "2",
+        "--web-port",
+        str(port),
+        "--out",
+        str(out),
+    ]
     dash = Dashboard(args, cwd=tmp_path)
     kids: list[psutil.Process] = []
     try:
@@ -321,8 +345,9 @@ def test_dashboard_tests_become_run_folders(tmp_path: Path) -> None:
                     timeout=UI_TIMEOUT_MS
                 )
                 first = _run_ui_test(page, url, form, 2, tmp_path / "dashboard-test-1.png")
-                second = _run_ui_test(page, url, _new_test_form(page), 2,
-                                      tmp_path / "dashboard-test-2.png")  # fmt: skip
+                second = _run_ui_test(
+                    page, url, _new_test_form(page), 2, tmp_path / "dashboard-test-2.png"
+                )
                 # a third test is still running when the user quits (below)
                 third_started = _start_ui_test(page, _new_test_form(page), 2)
                 page.screenshot(path=str(tmp_path / "dashboard-test-3.png"), full_page=True)

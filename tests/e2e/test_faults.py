@@ -64,11 +64,24 @@ def test_serve_port_in_use(workdir: Path) -> None:
 def test_missing_executable_names_package(workdir: Path) -> None:
     env_path = os.path.dirname(sys.executable) + ":/nonexistent"
     result = subprocess.run(
-        [sys.executable, str(REPO / "bench.py"), "run", "--scenario", "json", "--redis",
-         "--duration", "2s", "--warmup", "0s"],
-        cwd=workdir, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(REPO / "bench.py"),
+            "run",
+            "--scenario",
+            "json",
+            "--redis",
+            "--duration",
+            "2s",
+            "--warmup",
+            "0s",
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "PATH": env_path},
-    )  # fmt: skip
+    )
     assert result.returncode == 1, result.stderr
     assert "apt-get install redis-server" in result.stderr
     meta = load(latest_run(workdir / "runs"), "meta.json")
@@ -85,8 +98,12 @@ def descendants(pid: int) -> list[psutil.Process]:
 def start_bench(workdir: Path, args: list[str], **kw: Any) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(REPO / "bench.py"), *args],
-        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw,
-    )  # fmt: skip
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def wait_for_locust(proc: subprocess.Popen, timeout: float = 60) -> list[psutil.Process]:
@@ -101,8 +118,10 @@ def wait_for_locust(proc: subprocess.Popen, timeout: float = 60) -> list[psutil.
 
 
 def test_ctrl_c_marks_interrupted_and_leaves_nothing(workdir: Path) -> None:
-    proc = start_bench(workdir, ["run", "--scenario", "json", "--warmup", "1s",
-                                 "--duration", "60s", "--users", "2"])  # fmt: skip
+    proc = start_bench(
+        workdir,
+        ["run", "--scenario", "json", "--warmup", "1s", "--duration", "60s", "--users", "2"],
+    )
     try:
         kids = wait_for_locust(proc)
         time.sleep(6)
@@ -130,9 +149,11 @@ def _as_a_background_job() -> None:
 
 
 def test_sigint_to_a_background_jobs_group_stops_the_run(workdir: Path) -> None:
-    proc = start_bench(workdir, ["run", "--scenario", "json", "--warmup", "1s",
-                                 "--duration", "60s", "--users", "2"],
-                       preexec_fn=_as_a_background_job)  # fmt: skip
+    proc = start_bench(
+        workdir,
+        ["run", "--scenario", "json", "--warmup", "1s", "--duration", "60s", "--users", "2"],
+        preexec_fn=_as_a_background_job,
+    )
     try:
         kids = wait_for_locust(proc)
         time.sleep(4)
@@ -148,8 +169,19 @@ def test_sigint_to_a_background_jobs_group_stops_the_run(workdir: Path) -> None:
 
 
 def test_server_killed_mid_run_marks_failed_keeps_data(workdir: Path) -> None:
-    args = ["run", "--scenario", "json", "--server", "gunicorn-sync", "--warmup", "1s",
-            "--duration", "60s", "--users", "2"]  # fmt: skip
+    args = [
+        "run",
+        "--scenario",
+        "json",
+        "--server",
+        "gunicorn-sync",
+        "--warmup",
+        "1s",
+        "--duration",
+        "60s",
+        "--users",
+        "2",
+    ]
     proc = start_bench(workdir, args)
     try:
         kids = wait_for_locust(proc)
@@ -177,8 +209,10 @@ def test_server_killed_mid_run_marks_failed_keeps_data(workdir: Path) -> None:
 
 
 def test_sigterm_stops_like_ctrl_c(workdir: Path) -> None:
-    proc = start_bench(workdir, ["run", "--scenario", "json", "--warmup", "1s",
-                                 "--duration", "60s", "--users", "2"])  # fmt: skip
+    proc = start_bench(
+        workdir,
+        ["run", "--scenario", "json", "--warmup", "1s", "--duration", "60s", "--users", "2"],
+    )
     try:
         kids = wait_for_locust(proc)
         time.sleep(4)
@@ -195,8 +229,10 @@ def test_sigterm_stops_like_ctrl_c(workdir: Path) -> None:
 
 def test_killed_harness_takes_its_children_along(workdir: Path) -> None:
     """Even SIGKILL (no cleanup code runs) leaves no server or Locust behind."""
-    proc = start_bench(workdir, ["run", "--scenario", "json", "--warmup", "1s",
-                                 "--duration", "60s", "--users", "2"])  # fmt: skip
+    proc = start_bench(
+        workdir,
+        ["run", "--scenario", "json", "--warmup", "1s", "--duration", "60s", "--users", "2"],
+    )
     try:
         kids = wait_for_locust(proc)
         proc.kill()

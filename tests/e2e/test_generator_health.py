@@ -42,10 +42,30 @@ def test_two_locust_processes_on_one_cpu_are_generator_bound(tmp_path: Path) -> 
     locustfile.write_text(LOCUSTFILE)
     with Supervisor() as sup:
         url = static_nginx(sup, tmp_path / "nginx", cpu=1)
-        result = bench(["run", "--host", url, "--scenario", str(locustfile), "--processes", "2",
-                        "--generator-cpus", "0", "--server-cpus", "1", "--users", "32",
-                        "--duration", "4s", "--warmup", "1s", "--out", str(tmp_path / "runs")],
-                       cwd=tmp_path)  # fmt: skip
+        result = bench(
+            [
+                "run",
+                "--host",
+                url,
+                "--scenario",
+                str(locustfile),
+                "--processes",
+                "2",
+                "--generator-cpus",
+                "0",
+                "--server-cpus",
+                "1",
+                "--users",
+                "32",
+                "--duration",
+                "4s",
+                "--warmup",
+                "1s",
+                "--out",
+                str(tmp_path / "runs"),
+            ],
+            cwd=tmp_path,
+        )
     assert result.returncode == 0, result.stderr
     row = load(latest_run(tmp_path / "runs"), "summary.json")["rows"][0]
     assert row["generator_cpus"] == 1

@@ -75,9 +75,28 @@ def app_dir(tmp_path: Path) -> Path:
 
 
 def test_generated_scenario_with_arguments_and_a_failing_route(app_dir: Path, workdir: Path):
-    result = bench(["run", "--app", "myapp:app", "--app-dir", str(app_dir), "--routes",
-                    str(app_dir / "routes.toml"), "--server", "gunicorn-sync", "--workers", "1",
-                    "--warmup", "1s", "--duration", "3s", "--users", "2"], workdir)  # fmt: skip
+    result = bench(
+        [
+            "run",
+            "--app",
+            "myapp:app",
+            "--app-dir",
+            str(app_dir),
+            "--routes",
+            str(app_dir / "routes.toml"),
+            "--server",
+            "gunicorn-sync",
+            "--workers",
+            "1",
+            "--warmup",
+            "1s",
+            "--duration",
+            "3s",
+            "--users",
+            "2",
+        ],
+        workdir,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     run_dir = latest_run(workdir / "runs")
     assert load(run_dir, "meta.json")["status"] == "complete"
@@ -98,9 +117,24 @@ def test_own_locustfile_with_recorder(app_dir: Path, workdir: Path, imports_reco
     locustfile = app_dir / "my_locustfile.py"
     if imports_recorder:  # a locustfile that loads the recorder itself must not load it twice
         locustfile.write_text(LOCUSTFILE + "\nfrom loadtests import recorder  # noqa\n")
-    result = bench(["run", "--app", "myapp:app", "--app-dir", str(app_dir), "--scenario",
-                    str(locustfile), "--warmup", "1s", "--duration", "3s",
-                    "--users", "2"], workdir)  # fmt: skip
+    result = bench(
+        [
+            "run",
+            "--app",
+            "myapp:app",
+            "--app-dir",
+            str(app_dir),
+            "--scenario",
+            str(locustfile),
+            "--warmup",
+            "1s",
+            "--duration",
+            "3s",
+            "--users",
+            "2",
+        ],
+        workdir,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     (row,) = load(latest_run(workdir / "runs"), "summary.json")["rows"]
     assert row["scenario"] == "my_locustfile"
@@ -110,13 +144,40 @@ def test_own_locustfile_with_recorder(app_dir: Path, workdir: Path, imports_reco
 def test_host_drives_an_app_already_running(app_dir: Path, workdir: Path) -> None:
     port = free_port()
     with Supervisor() as sup:
-        server = sup.start("my app", [sys.executable, "-m", "flask", "--app", "myapp:app", "run",
-                                      "--port", str(port), "--host", "127.0.0.1"],
-                           cwd=app_dir, log_path=workdir / "app.log")  # fmt: skip
+        server = sup.start(
+            "my app",
+            [
+                sys.executable,
+                "-m",
+                "flask",
+                "--app",
+                "myapp:app",
+                "run",
+                "--port",
+                str(port),
+                "--host",
+                "127.0.0.1",
+            ],
+            cwd=app_dir,
+            log_path=workdir / "app.log",
+        )
         wait_http_ready(server, f"http://127.0.0.1:{port}/")
-        result = bench(["run", "--host", f"http://127.0.0.1:{port}", "--scenario",
-                        str(app_dir / "my_locustfile.py"), "--warmup", "1s", "--duration", "3s",
-                        "--users", "2"], workdir)  # fmt: skip
+        result = bench(
+            [
+                "run",
+                "--host",
+                f"http://127.0.0.1:{port}",
+                "--scenario",
+                str(app_dir / "my_locustfile.py"),
+                "--warmup",
+                "1s",
+                "--duration",
+                "3s",
+                "--users",
+                "2",
+            ],
+            workdir,
+        )
     assert result.returncode == 0, result.stderr[-2000:]
     run_dir = latest_run(workdir / "runs")
     (row,) = load(run_dir, "summary.json")["rows"]
@@ -126,8 +187,18 @@ def test_host_drives_an_app_already_running(app_dir: Path, workdir: Path) -> Non
 
 
 def test_unreachable_host(workdir: Path) -> None:
-    result = bench(["run", "--host", f"http://127.0.0.1:{free_port()}", "--scenario", "json",
-                    "--duration", "2s"], workdir)  # fmt: skip
+    result = bench(
+        [
+            "run",
+            "--host",
+            f"http://127.0.0.1:{free_port()}",
+            "--scenario",
+            "json",
+            "--duration",
+            "2s",
+        ],
+        workdir,
+    )
     assert result.returncode == 1
     assert "nothing answers there" in result.stderr
     assert not (workdir / "runs").exists()  # bad input makes no run folder
@@ -135,8 +206,9 @@ def test_unreachable_host(workdir: Path) -> None:
 
 def test_app_that_does_not_import(tmp_path: Path, workdir: Path) -> None:
     (tmp_path / "broken.py").write_text("import does_not_exist\n")
-    result = bench(["run", "--app", "broken:app", "--app-dir", str(tmp_path), "--duration", "2s"],
-                   workdir)  # fmt: skip
+    result = bench(
+        ["run", "--app", "broken:app", "--app-dir", str(tmp_path), "--duration", "2s"], workdir
+    )
     assert result.returncode == 2
     assert "does_not_exist" in result.stderr
     assert not (workdir / "runs").exists()  # bad input makes no run folder

@@ -49,9 +49,28 @@ def profiled_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = tmp_path_factory.mktemp("profile")
     (workdir / "mix.py").write_text(MIX)
     targets = [a for t in ("sync", "async", "cached", "uncached") for a in ("--target", t)]
-    result = bench(["profile", *targets, "--server", "gunicorn-gthread", "--server",
-                    "gunicorn-gevent", "--scenario", "mix.py", "--warmup", "1s", "--duration",
-                    "3s", "--users", "4", "--workers", "1"], workdir, timeout=400)  # fmt: skip
+    result = bench(
+        [
+            "profile",
+            *targets,
+            "--server",
+            "gunicorn-gthread",
+            "--server",
+            "gunicorn-gevent",
+            "--scenario",
+            "mix.py",
+            "--warmup",
+            "1s",
+            "--duration",
+            "3s",
+            "--users",
+            "4",
+            "--workers",
+            "1",
+        ],
+        workdir,
+        timeout=400,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return latest_run(workdir / "runs")
 
@@ -69,8 +88,10 @@ def test_hotspots_name_each_targets_own_work(profiled_run: Path) -> None:
             assert entry["profiled_requests"] >= least, (cell_id, endpoint)
             top = names(entry["hotspots"][:15])
             assert any(file_part in f and func_part in fn.lower() for f, fn in top), (
-                cell_id, endpoint, top,
-            )  # fmt: skip
+                cell_id,
+                endpoint,
+                top,
+            )
 
 
 def test_outputs_exist_and_speedscope_validates(profiled_run: Path) -> None:
@@ -108,8 +129,22 @@ def test_profiled_requests_are_kept_out_of_latency(profiled_run: Path) -> None:
 
 def test_nothing_profiles_unless_asked(tmp_path: Path) -> None:
     (tmp_path / "mix.py").write_text(MIX)
-    result = bench(["run", "--target", "sync", "--scenario", "mix.py", "--warmup", "1s",
-                    "--duration", "2s", "--users", "2"], tmp_path)  # fmt: skip
+    result = bench(
+        [
+            "run",
+            "--target",
+            "sync",
+            "--scenario",
+            "mix.py",
+            "--warmup",
+            "1s",
+            "--duration",
+            "2s",
+            "--users",
+            "2",
+        ],
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     run_dir = latest_run(tmp_path / "runs")
     assert load(run_dir, "meta.json")["profiled"] is False

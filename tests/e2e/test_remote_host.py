@@ -22,13 +22,34 @@ def test_host_by_name_or_ipv6_is_verified_and_measured(
     tmp_path: Path, bind: str, url_host: str
 ) -> None:
     with Supervisor() as sup:
-        stack = start_stack(sup, ServerSpec("sync", "gunicorn-gthread", 1, 4), tmp_path / "srv",
-                            db_path=tmp_path / "srv" / "db.sqlite3", bind=bind)  # fmt: skip
+        stack = start_stack(
+            sup,
+            ServerSpec("sync", "gunicorn-gthread", 1, 4),
+            tmp_path / "srv",
+            db_path=tmp_path / "srv" / "db.sqlite3",
+            bind=bind,
+        )
         port = stack.url.rsplit(":", 1)[1]
         host = f"http://{url_host}:{port}"
-        result = bench(["run", "--host", host, "--allow-remote", "--scenario", "json",
-                        "--duration", "4s", "--warmup", "1s", "--users", "4",
-                        "--out", str(tmp_path / "runs")], cwd=tmp_path)  # fmt: skip
+        result = bench(
+            [
+                "run",
+                "--host",
+                host,
+                "--allow-remote",
+                "--scenario",
+                "json",
+                "--duration",
+                "4s",
+                "--warmup",
+                "1s",
+                "--users",
+                "4",
+                "--out",
+                str(tmp_path / "runs"),
+            ],
+            cwd=tmp_path,
+        )
     assert result.returncode == 0, result.stderr
     run_dir = latest_run(tmp_path / "runs")
     row = load(run_dir, "summary.json")["rows"][0]
@@ -40,13 +61,29 @@ def test_host_by_name_or_ipv6_is_verified_and_measured(
 def test_a_wrong_answer_on_the_host_stops_the_run_before_load(tmp_path: Path) -> None:
     """Verify runs on the --host path: a server that is not a reference target fails it."""
     with Supervisor() as sup:
-        stack = start_stack(sup, ServerSpec(None, "gunicorn-sync", 1, 1,
-                                            app="tiny:app", app_dir=_tiny_app(tmp_path)),
-                            tmp_path / "srv", db_path=tmp_path / "db.sqlite3")  # fmt: skip
+        stack = start_stack(
+            sup,
+            ServerSpec(None, "gunicorn-sync", 1, 1, app="tiny:app", app_dir=_tiny_app(tmp_path)),
+            tmp_path / "srv",
+            db_path=tmp_path / "db.sqlite3",
+        )
         port = stack.url.rsplit(":", 1)[1]
-        result = bench(["run", "--host", f"http://localhost:{port}", "--scenario", "json",
-                        "--duration", "2s", "--warmup", "1s",
-                        "--out", str(tmp_path / "runs")], cwd=tmp_path)  # fmt: skip
+        result = bench(
+            [
+                "run",
+                "--host",
+                f"http://localhost:{port}",
+                "--scenario",
+                "json",
+                "--duration",
+                "2s",
+                "--warmup",
+                "1s",
+                "--out",
+                str(tmp_path / "runs"),
+            ],
+            cwd=tmp_path,
+        )
     assert result.returncode == 1
     assert "verify failed" in result.stderr
 
@@ -67,9 +104,14 @@ def test_serve_bind_with_instances_puts_nginx_where_the_message_says(tmp_path: P
     import urllib.request
 
     with Supervisor() as sup:
-        stack = start_stack(sup, ServerSpec("sync", "gunicorn-sync", 1, 1), tmp_path,
-                            db_path=tmp_path / "db.sqlite3", bind="0.0.0.0",
-                            instances=2)  # fmt: skip
+        stack = start_stack(
+            sup,
+            ServerSpec("sync", "gunicorn-sync", 1, 1),
+            tmp_path,
+            db_path=tmp_path / "db.sqlite3",
+            bind="0.0.0.0",
+            instances=2,
+        )
         conf = (tmp_path / "nginx.conf").read_text()
         port = stack.url.rsplit(":", 1)[1]
         assert re.search(rf"listen 0\.0\.0\.0:{port}\b", conf)

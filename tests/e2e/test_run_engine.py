@@ -68,8 +68,23 @@ def assert_run_measured(run_dir: Path, endpoint: str = "GET /json") -> dict:
     "server", ["gunicorn-sync", "gunicorn-gthread", "gunicorn-gevent", "werkzeug", "waitress"]
 )
 def test_short_run_on_every_server(workdir: Path, server: str) -> None:
-    result = bench(["run", "--target", "sync", "--scenario", "json", "--server", server,
-                    "--workers", "1", *SHORT, "--name", server], workdir)  # fmt: skip
+    result = bench(
+        [
+            "run",
+            "--target",
+            "sync",
+            "--scenario",
+            "json",
+            "--server",
+            server,
+            "--workers",
+            "1",
+            *SHORT,
+            "--name",
+            server,
+        ],
+        workdir,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     run_dir = latest_run(workdir / "runs")
     row = assert_run_measured(run_dir)
@@ -78,8 +93,9 @@ def test_short_run_on_every_server(workdir: Path, server: str) -> None:
 
 
 def test_processes_merge_exactly(workdir: Path) -> None:
-    result = bench(["run", "--target", "sync", "--scenario", "json", "--processes", "2",
-                    *SHORT], workdir)  # fmt: skip
+    result = bench(
+        ["run", "--target", "sync", "--scenario", "json", "--processes", "2", *SHORT], workdir
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     run_dir = latest_run(workdir / "runs")
     row = assert_run_measured(run_dir)

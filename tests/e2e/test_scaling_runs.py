@@ -20,8 +20,9 @@ SHORT = ["--warmup", "1s", "--duration", "4s", "--users", "4", "--scenario", "js
 
 
 def test_two_instances_behind_nginx_both_serve(workdir: Path) -> None:
-    result = bench(["run", "--instances", "2", "--workers", "1", "--server", "gunicorn-sync",
-                    *SHORT], workdir)  # fmt: skip
+    result = bench(
+        ["run", "--instances", "2", "--workers", "1", "--server", "gunicorn-sync", *SHORT], workdir
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     run_dir = latest_run(workdir / "runs")
     (row,) = load(run_dir, "summary.json")["rows"]
@@ -36,18 +37,37 @@ def test_two_instances_behind_nginx_both_serve(workdir: Path) -> None:
 
 
 def test_losing_an_instance_mid_run_completes_and_says_so(workdir: Path) -> None:
-    args = ["run", "--instances", "2", "--workers", "1", "--server", "gunicorn-sync",
-            "--warmup", "1s", "--duration", "8s", "--users", "4", "--scenario", "json"]  # fmt: skip
-    proc = subprocess.Popen([sys.executable, str(REPO / "bench.py"), *args], cwd=workdir,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    args = [
+        "run",
+        "--instances",
+        "2",
+        "--workers",
+        "1",
+        "--server",
+        "gunicorn-sync",
+        "--warmup",
+        "1s",
+        "--duration",
+        "8s",
+        "--users",
+        "4",
+        "--scenario",
+        "json",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "bench.py"), *args],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         victim = None
         while time.monotonic() < deadline and victim is None:
             kids = psutil.Process(proc.pid).children(recursive=True)
             if any("locust" in cmd(p) for p in kids):
-                masters = [p for p in kids if "bin/gunicorn " in cmd(p)
-                           and p.ppid() == proc.pid]  # fmt: skip
+                masters = [p for p in kids if "bin/gunicorn " in cmd(p) and p.ppid() == proc.pid]
                 victim = masters[-1] if len(masters) == 2 else None
             time.sleep(0.2)
         assert victim is not None, "never saw two gunicorn instances and Locust"
@@ -67,9 +87,26 @@ def test_losing_an_instance_mid_run_completes_and_says_so(workdir: Path) -> None
 
 
 def test_scale_suite_reports_efficiency(workdir: Path) -> None:
-    result = bench(["scale", "--target", "sync", "--server", "gunicorn-sync", "--workers", "1,2",
-                    "--instances", "1", "--duration", "3s", "--warmup", "1s", "--users", "4"],
-                   workdir)  # fmt: skip
+    result = bench(
+        [
+            "scale",
+            "--target",
+            "sync",
+            "--server",
+            "gunicorn-sync",
+            "--workers",
+            "1,2",
+            "--instances",
+            "1",
+            "--duration",
+            "3s",
+            "--warmup",
+            "1s",
+            "--users",
+            "4",
+        ],
+        workdir,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     scaling = load(latest_run(workdir / "runs"), "summary.json")["scaling"]
     assert [(r["workers"], r["instances"]) for r in scaling] == [(1, 1), (2, 1)]

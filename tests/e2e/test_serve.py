@@ -19,15 +19,31 @@ from tests.e2e.helpers import REPO
 pytestmark = pytest.mark.e2e
 
 
-def serve_and_get(workdir: Path, extra: list[str], path: str = "/items",
-                  env: dict[str, str] | None = None) -> str:  # fmt: skip
+def serve_and_get(
+    workdir: Path, extra: list[str], path: str = "/items", env: dict[str, str] | None = None
+) -> str:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, str(REPO / "bench.py"), "serve", "--target", "sync", "--server",
-         "werkzeug", "--port", str(port), "--db", str(workdir / "serve.sqlite3"), *extra],
-        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            str(REPO / "bench.py"),
+            "serve",
+            "--target",
+            "sync",
+            "--server",
+            "werkzeug",
+            "--port",
+            str(port),
+            "--db",
+            str(workdir / "serve.sqlite3"),
+            *extra,
+        ],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, **(env or {})},
-    )  # fmt: skip
+    )
     try:
         deadline = time.monotonic() + 60
         page = None
@@ -60,8 +76,11 @@ def test_debug_toolbar_only_in_debug_mode(tmp_path: Path) -> None:
 def test_debug_refuses_a_public_bind(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(REPO / "bench.py"), "serve", "--debug", "--bind", "0.0.0.0"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "--debug is for this machine only" in result.stderr
 

@@ -30,9 +30,27 @@ def _breakdowns(run_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
 def test_queries_and_queueing_on_one_sync_worker(workdir: Path) -> None:
     # one sync worker (no threads, no GIL sharing inside the app), 16 users at once:
     # requests wait in the listen backlog
-    result = bench(["run", "--target", "sync", "--scenario", "queries", "--scenario", "json",
-                    "--server", "gunicorn-sync", "--workers", "1", "--users", "16", *SHORT,
-                    "--name", "parts"], workdir)  # fmt: skip
+    result = bench(
+        [
+            "run",
+            "--target",
+            "sync",
+            "--scenario",
+            "queries",
+            "--scenario",
+            "json",
+            "--server",
+            "gunicorn-sync",
+            "--workers",
+            "1",
+            "--users",
+            "16",
+            *SHORT,
+            "--name",
+            "parts",
+        ],
+        workdir,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     run_dir = latest_run(workdir / "runs")
     parts = _breakdowns(run_dir)
@@ -73,12 +91,27 @@ def test_upstream_time_is_calls_times_delay_sync_and_one_delay_async(
 ) -> None:
     locustfile = tmp_path / "upstream_calls.py"
     locustfile.write_text(UPSTREAM_LOCUSTFILE)
-    result = bench(["run", "--target", "sync", "--target", "async", "--scenario", str(locustfile),
-                    "--users", "2", *SHORT], workdir)  # fmt: skip
+    result = bench(
+        [
+            "run",
+            "--target",
+            "sync",
+            "--target",
+            "async",
+            "--scenario",
+            str(locustfile),
+            "--users",
+            "2",
+            *SHORT,
+        ],
+        workdir,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     parts = _breakdowns(latest_run(workdir / "runs"))
-    up = {t: parts[(f"{t}-gunicorn-gthread-upstream_calls", "GET /upstream")]["parts"]
-          for t in ("sync", "async")}  # fmt: skip
+    up = {
+        t: parts[(f"{t}-gunicorn-gthread-upstream_calls", "GET /upstream")]["parts"]
+        for t in ("sync", "async")
+    }
     # sync calls one after another: about calls x delay; async gathers them: about one delay
     assert 0.95 <= up["sync"]["up"]["p50"] / (CALLS * DELAY_MS) <= 1.5, up["sync"]
     assert 0.95 <= up["async"]["up"]["p50"] / DELAY_MS <= 1.9, up["async"]
@@ -117,17 +150,35 @@ def index():
 """
 
 
-@pytest.mark.parametrize(("source", "endpoint", "queries"), [
-    (WITH_SQLALCHEMY, "GET /three", 3),
-    (WITHOUT_SQLALCHEMY, "GET /", None),
-], ids=["with-sqlalchemy", "without-sqlalchemy"])  # fmt: skip
+@pytest.mark.parametrize(
+    ("source", "endpoint", "queries"),
+    [
+        (WITH_SQLALCHEMY, "GET /three", 3),
+        (WITHOUT_SQLALCHEMY, "GET /", None),
+    ],
+    ids=["with-sqlalchemy", "without-sqlalchemy"],
+)
 def test_a_users_app_gets_the_parts_it_can_see(
     tmp_path: Path, workdir: Path, source: str, endpoint: str, queries: int | None
 ) -> None:
     (tmp_path / "userapp.py").write_text(source)
-    result = bench(["run", "--app", "userapp:app", "--app-dir", str(tmp_path),
-                    "--server", "gunicorn-sync", "--workers", "1", "--users", "2", *SHORT],
-                   workdir)  # fmt: skip
+    result = bench(
+        [
+            "run",
+            "--app",
+            "userapp:app",
+            "--app-dir",
+            str(tmp_path),
+            "--server",
+            "gunicorn-sync",
+            "--workers",
+            "1",
+            "--users",
+            "2",
+            *SHORT,
+        ],
+        workdir,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     run_dir = latest_run(workdir / "runs")
     found = {name: b for (_cell, name), b in _breakdowns(run_dir).items()}

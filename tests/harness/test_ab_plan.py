@@ -28,9 +28,15 @@ def _run(decide_after: int | None, max_repeat: int = 6, min_repeat: int = 3):
         checks.append(len(rows))
         return decide_after is not None and len(rows) >= 2 * decide_after
 
-    plan = plan_ab(cfg, Side("baseline", target="sync"), Side("candidate", target="cached"),
-                   decided=decided, min_repeat=min_repeat, max_repeat=max_repeat,
-                   max_time=3600)  # fmt: skip
+    plan = plan_ab(
+        cfg,
+        Side("baseline", target="sync"),
+        Side("candidate", target="cached"),
+        decided=decided,
+        min_repeat=min_repeat,
+        max_repeat=max_repeat,
+        max_time=3600,
+    )
     writer = FakeWriter()
     work = []
     for _cfg, cell, rep in plan.schedule(writer):  # type: ignore[arg-type]
@@ -41,8 +47,12 @@ def _run(decide_after: int | None, max_repeat: int = 6, min_repeat: int = 3):
 
 def test_interleaved_and_stops_once_decided() -> None:
     work, meta, checks, plan = _run(decide_after=4)
-    assert work[:4] == [("baseline", "sync", 0), ("candidate", "cached", 0),
-                        ("baseline", "sync", 1), ("candidate", "cached", 1)]  # fmt: skip
+    assert work[:4] == [
+        ("baseline", "sync", 0),
+        ("candidate", "cached", 0),
+        ("baseline", "sync", 1),
+        ("candidate", "cached", 1),
+    ]
     assert len(work) == 8 and checks == [6, 8]  # first asked after the minimum (3)
     assert "after 4 repetition(s)" in meta["ab_stopped"]
     assert {c.cell_id for c in plan.cells} == {

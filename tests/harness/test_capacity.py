@@ -24,8 +24,9 @@ def server(
         p99 = 5.0 / max(1e-3, 1 - load) if load < 1 else 5000.0
         achieved = rate if load < 1 else cap
         bound = generator_limit is not None and rate > generator_limit
-        return Step(rate, achieved, p99 / 3, p99, 0.0, requests=int(rate * 3),
-                    generator_bound=bound)  # fmt: skip
+        return Step(
+            rate, achieved, p99 / 3, p99, 0.0, requests=int(rate * 3), generator_bound=bound
+        )
 
     return run
 
@@ -71,8 +72,9 @@ def test_time_bound_stops_and_says_so() -> None:
         now[0] += 10.0
         return server(1000.0)(rate, confirm)
 
-    result = search(slow, SLO, SearchPlan(start=50, max_time=35, step_seconds=10),
-                    clock=lambda: now[0])  # fmt: skip
+    result = search(
+        slow, SLO, SearchPlan(start=50, max_time=35, step_seconds=10), clock=lambda: now[0]
+    )
     assert result.stopped_on_bound and result.outcome == "time-bound"
     assert len(result.steps) == 3
     assert "time bound" in result.message
@@ -131,7 +133,8 @@ def test_a_saturation_ceiling_bisects_below_it() -> None:
 
 
 def test_descend_retries_lower_when_the_first_step_fails() -> None:
-    result = search(server(300.0), SLO, SearchPlan(start=700, ceiling=1000, descend=0.5,
-                                                   confirm=False))  # fmt: skip
+    result = search(
+        server(300.0), SLO, SearchPlan(start=700, ceiling=1000, descend=0.5, confirm=False)
+    )
     assert [s.rate for s in result.steps[:3]] == [700, 350, 175]
     assert result.outcome == "found" and result.rate is not None and 240 <= result.rate <= 270

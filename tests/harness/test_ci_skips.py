@@ -15,11 +15,27 @@ def run_skipping_suite(tmp_path: Path, ci: str) -> subprocess.CompletedProcess:
     )
     (tmp_path / "conftest.py").write_text((REPO / "tests" / "conftest.py").read_text())
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:benchmark",
-         str(tmp_path / "test_skip.py"), "--rootdir", str(tmp_path), "-c", "/dev/null"],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:benchmark",
+            str(tmp_path / "test_skip.py"),
+            "--rootdir",
+            str(tmp_path),
+            "-c",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "CI": ci, "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
+    )
 
 
 def test_skip_fails_under_ci(tmp_path: Path) -> None:

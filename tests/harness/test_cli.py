@@ -28,9 +28,26 @@ def test_expected_commands_exist() -> None:
 
 def test_run_options_cover_the_issue() -> None:
     result = CliRunner().invoke(cli, ["run", "--help"])
-    for flag in ("--target", "--scenario", "--server", "--workers", "--threads", "--users",
-                 "--spawn-rate", "--rate", "--duration", "--warmup", "--repeat", "--processes",
-                 "--out", "--name", "--app", "--app-dir", "--host", "--instances"):  # fmt: skip
+    for flag in (
+        "--target",
+        "--scenario",
+        "--server",
+        "--workers",
+        "--threads",
+        "--users",
+        "--spawn-rate",
+        "--rate",
+        "--duration",
+        "--warmup",
+        "--repeat",
+        "--processes",
+        "--out",
+        "--name",
+        "--app",
+        "--app-dir",
+        "--host",
+        "--instances",
+    ):
         assert flag in result.output
 
 

@@ -8,9 +8,17 @@ from runfolder.errors import ConfigError
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30", 30), ("30s", 30), ("2m", 120), ("1h", 3600), ("1h30m", 5400), ("1m30s", 90),
-     ("0.5s", 0.5), (" 10s ", 10)],
-)  # fmt: skip
+    [
+        ("30", 30),
+        ("30s", 30),
+        ("2m", 120),
+        ("1h", 3600),
+        ("1h30m", 5400),
+        ("1m30s", 90),
+        ("0.5s", 0.5),
+        (" 10s ", 10),
+    ],
+)
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 

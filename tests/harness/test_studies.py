@@ -68,8 +68,13 @@ def test_ratio_interval_contains_the_ratio_and_excludes_one_for_a_clear_gain() -
 
 def test_verdicts_in_words() -> None:
     caching = next(s for s in STUDIES if s.key == "caching-queries")
-    common = {"rate": 100, "base_p99": 31.0, "variant_p99": 4.0, "base_thin": False,
-              "variant_thin": True}  # fmt: skip
+    common = {
+        "rate": 100,
+        "base_p99": 31.0,
+        "variant_p99": 4.0,
+        "base_thin": False,
+        "variant_thin": True,
+    }
     text = verdict(caching, 4.1, 3.8, 4.4, common)
     assert text.startswith("caching: 4.10x capacity on /queries?queries=20 (3.80-4.40)")
     assert "31.0 ms -> thin (4.0 ms)" in text
@@ -118,10 +123,14 @@ def test_why_lines_name_each_sides_top_functions(tmp_path: Path) -> None:
     }
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "hotspots.json").write_text(json.dumps(hot))
-    section = {"studies": [{"baseline": {"cell_id": "a-cell", "target": "uncached",
-                                         "server": "gthread"},
-                            "variant": {"cell_id": "b-cell", "target": "cached",
-                                        "server": "gthread"}}]}  # fmt: skip
+    section = {
+        "studies": [
+            {
+                "baseline": {"cell_id": "a-cell", "target": "uncached", "server": "gthread"},
+                "variant": {"cell_id": "b-cell", "target": "cached", "server": "gthread"},
+            }
+        ]
+    }
     add_why(tmp_path, section)
     why = section["studies"][0]["why"]
     assert why.startswith("why: cached on gthread spends render 0.40 ms, cache_get 0.20 ms")

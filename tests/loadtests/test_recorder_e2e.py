@@ -36,21 +36,54 @@ def sup() -> Iterator[Supervisor]:
 
 def start_app(sup: Supervisor, tmp_path: Path, env: dict[str, str] | None = None) -> str:
     port = free_port()
-    child = sup.start("bench_app", [sys.executable, str(HERE / "bench_app.py"), str(port)],
-                      log_path=tmp_path / "app.log", env=env, cwd=REPO)  # fmt: skip
+    child = sup.start(
+        "bench_app",
+        [sys.executable, str(HERE / "bench_app.py"), str(port)],
+        log_path=tmp_path / "app.log",
+        env=env,
+        cwd=REPO,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_http_ready(child, url + "/healthz", timeout=20)
     return url
 
 
-def run_locust(sup: Supervisor, tmp_path: Path, locustfile: Path, classes: list[str], host: str,
-               *extra: str, users: int = 4, seconds: int = 3, timeout: float = 40,
-               out: Path | None = None) -> tuple[dict[str, Any], str]:  # fmt: skip
+def run_locust(
+    sup: Supervisor,
+    tmp_path: Path,
+    locustfile: Path,
+    classes: list[str],
+    host: str,
+    *extra: str,
+    users: int = 4,
+    seconds: int = 3,
+    timeout: float = 40,
+    out: Path | None = None,
+) -> tuple[dict[str, Any], str]:
     out = out or tmp_path / "out"
-    argv = [LOCUST, "-f", str(locustfile), *classes, "--headless", "--host", host,
-            "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--stop-timeout", "3",
-            "--only-summary", "--exit-code-on-error", "0", "--bench-out", str(out),
-            *extra]  # fmt: skip
+    argv = [
+        LOCUST,
+        "-f",
+        str(locustfile),
+        *classes,
+        "--headless",
+        "--host",
+        host,
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{seconds}s",
+        "--stop-timeout",
+        "3",
+        "--only-summary",
+        "--exit-code-on-error",
+        "0",
+        "--bench-out",
+        str(out),
+        *extra,
+    ]
     log = tmp_path / "locust.log"
     child = sup.start("locust", argv, log_path=log, cwd=tmp_path)
     code = child.popen.wait(timeout=timeout)
@@ -63,8 +96,16 @@ def run_locust(sup: Supervisor, tmp_path: Path, locustfile: Path, classes: list[
 def processes_args(n: int) -> list[str]:
     """``--processes n`` with the master on a free loopback port (default: *:5557, shared)."""
     port = str(free_port())
-    return ["--processes", str(n), "--master-bind-host", "127.0.0.1",
-            "--master-bind-port", port, "--master-port", port]  # fmt: skip
+    return [
+        "--processes",
+        str(n),
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        port,
+        "--master-port",
+        port,
+    ]
 
 
 def per_endpoint(rec: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -72,8 +113,16 @@ def per_endpoint(rec: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for w in rec["windows"]:
         for name, e in w["endpoints"].items():
-            acc = out.setdefault(name, {"count": 0, "failures": {}, "profiled": 0,
-                                        "hist": H.new_histogram(), "corrected": None})  # fmt: skip
+            acc = out.setdefault(
+                name,
+                {
+                    "count": 0,
+                    "failures": {},
+                    "profiled": 0,
+                    "hist": H.new_histogram(),
+                    "corrected": None,
+                },
+            )
             hist = H.decode(e["hist"])
             assert H.total_count(hist) == e["count"]
             H.merge_into(acc["hist"], hist)
@@ -124,8 +173,16 @@ def test_closed_model_counts_failures_profiled_and_sub_ms_percentiles(sup, tmp_p
 
 def test_processes_2_merge_exactly(sup, tmp_path) -> None:
     host = start_app(sup, tmp_path)
-    rec, log = run_locust(sup, tmp_path, locustfile_path("json"), ["JsonUser"], host,
-                          *processes_args(2), users=4, seconds=3)  # fmt: skip
+    rec, log = run_locust(
+        sup,
+        tmp_path,
+        locustfile_path("json"),
+        ["JsonUser"],
+        host,
+        *processes_args(2),
+        users=4,
+        seconds=3,
+    )
     assert rec["processes"] == 2
     mine = assert_matches_locust(rec)
     assert mine["GET /json"]["count"] > 100
@@ -136,8 +193,17 @@ def test_open_model_keeps_its_rate_and_corrects_a_stall(sup, tmp_path) -> None:
     # the app stalls every request for 1 s once, after ~1.5 s of the run
     host = start_app(sup, tmp_path, env={"STALL_AFTER": "150", "STALL_MS": "1000"})
     rate = 100
-    rec, _ = run_locust(sup, tmp_path, locustfile_path("json"), ["JsonUser"], host,
-                        "--bench-rate", str(rate), users=4, seconds=5)  # fmt: skip
+    rec, _ = run_locust(
+        sup,
+        tmp_path,
+        locustfile_path("json"),
+        ["JsonUser"],
+        host,
+        "--bench-rate",
+        str(rate),
+        users=4,
+        seconds=5,
+    )
     om = rec["open_model"]
     assert om["rate"] == rate
     assert om["scheduled"] == om["sent"] + om["dropped"]
@@ -167,8 +233,20 @@ def test_open_model_keeps_its_rate_and_corrects_a_stall(sup, tmp_path) -> None:
 
 
 def test_open_model_refused_for_a_stateful_scenario(sup, tmp_path) -> None:
-    argv = [LOCUST, "-f", str(locustfile_path("browse")), "--headless", "--host",
-            "http://127.0.0.1:9", "-u", "1", "-t", "2s", "--bench-rate", "10"]  # fmt: skip
+    argv = [
+        LOCUST,
+        "-f",
+        str(locustfile_path("browse")),
+        "--headless",
+        "--host",
+        "http://127.0.0.1:9",
+        "-u",
+        "1",
+        "-t",
+        "2s",
+        "--bench-rate",
+        "10",
+    ]
     log = tmp_path / "locust.log"
     child = sup.start("locust", argv, log_path=log, cwd=tmp_path)
     assert child.popen.wait(timeout=30) == 2
@@ -178,8 +256,17 @@ def test_open_model_refused_for_a_stateful_scenario(sup, tmp_path) -> None:
 
 def test_browse_runs_as_plain_locust_with_step_shape(sup, tmp_path) -> None:
     host = start_app(sup, tmp_path)
-    rec, _ = run_locust(sup, tmp_path, locustfile_path("browse"), [], host,
-                        "--bench-shape", "step", users=4, seconds=4)  # fmt: skip
+    rec, _ = run_locust(
+        sup,
+        tmp_path,
+        locustfile_path("browse"),
+        [],
+        host,
+        "--bench-shape",
+        "step",
+        users=4,
+        seconds=4,
+    )
     mine = assert_matches_locust(rec)
     assert {"GET /login", "POST /login", "GET /items", "GET /items/<int:item_id>"} <= set(mine)
     for name, acc in mine.items():
@@ -192,8 +279,20 @@ def test_browse_runs_as_plain_locust_with_step_shape(sup, tmp_path) -> None:
 def test_browse_without_bench_options(sup, tmp_path) -> None:
     """``locust -f loadtests/browse.py`` alone: no recorder output, no error."""
     host = start_app(sup, tmp_path)
-    argv = [LOCUST, "-f", str(locustfile_path("browse")), "--headless", "-u", "5", "-r", "5",
-            "-t", "2s", "--host", host]  # fmt: skip
+    argv = [
+        LOCUST,
+        "-f",
+        str(locustfile_path("browse")),
+        "--headless",
+        "-u",
+        "5",
+        "-r",
+        "5",
+        "-t",
+        "2s",
+        "--host",
+        host,
+    ]
     log = tmp_path / "locust.log"
     child = sup.start("locust", argv, log_path=log, cwd=tmp_path)
     assert child.popen.wait(timeout=30) == 0, log.read_text()[-2000:]
@@ -218,9 +317,21 @@ def test_per_test_mode_writes_one_folder_per_test_started_in_the_web_ui(sup, tmp
     host = start_app(sup, tmp_path)
     web = free_port()
     out = tmp_path / "out"
-    argv = [LOCUST, "-f", str(locustfile_path("json")), "JsonUser", "--web-host", "127.0.0.1",
-            "--web-port", str(web), "--host", host, "--bench-out", str(out),
-            "--bench-per-test"]  # fmt: skip
+    argv = [
+        LOCUST,
+        "-f",
+        str(locustfile_path("json")),
+        "JsonUser",
+        "--web-host",
+        "127.0.0.1",
+        "--web-port",
+        str(web),
+        "--host",
+        host,
+        "--bench-out",
+        str(out),
+        "--bench-per-test",
+    ]
     log = tmp_path / "locust.log"
     child = sup.start("locust", argv, log_path=log, cwd=tmp_path)
     ui = f"http://127.0.0.1:{web}"
@@ -248,20 +359,50 @@ def test_scenarios_against_the_real_sync_target(sup, tmp_path) -> None:
     if not (REPO / "targets" / "sync_app.py").exists():
         pytest.skip("targets/sync_app.py is not there yet")
     port = free_port()
-    env = {"FLASK_SECRET_KEY": '"loadtests-e2e"',
-           "FLASK_DATABASE_URL": json.dumps(f"sqlite:///{tmp_path / 'bench.sqlite3'}")}  # fmt: skip
+    env = {
+        "FLASK_SECRET_KEY": '"loadtests-e2e"',
+        "FLASK_DATABASE_URL": json.dumps(f"sqlite:///{tmp_path / 'bench.sqlite3'}"),
+    }
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    server = sup.start("gunicorn", [gunicorn, "-b", f"127.0.0.1:{port}", "-w", "1", "-k",
-                                    "gthread", "--threads", "4", "targets.sync_app:create_app()"],
-                       log_path=tmp_path / "server.log", env=env, cwd=REPO)  # fmt: skip
+    server = sup.start(
+        "gunicorn",
+        [
+            gunicorn,
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "1",
+            "-k",
+            "gthread",
+            "--threads",
+            "4",
+            "targets.sync_app:create_app()",
+        ],
+        log_path=tmp_path / "server.log",
+        env=env,
+        cwd=REPO,
+    )
     host = f"http://127.0.0.1:{port}"
     wait_http_ready(server, host + "/healthz", timeout=30)
     files = ",".join(str(locustfile_path(s)) for s in ("browse", "api_write", "items"))
-    rec, _ = run_locust(sup, tmp_path, Path(files), ["BrowseUser", "ApiWriteUser", "ItemsUser"],
-                        host, users=3, seconds=4)  # fmt: skip
+    rec, _ = run_locust(
+        sup,
+        tmp_path,
+        Path(files),
+        ["BrowseUser", "ApiWriteUser", "ItemsUser"],
+        host,
+        users=3,
+        seconds=4,
+    )
     mine = assert_matches_locust(rec)
-    expected = {"GET /login", "POST /login", "GET /items", "GET /items/<int:item_id>",
-                "POST /api/items", "GET /api/items/<int:item_id>"}  # fmt: skip
+    expected = {
+        "GET /login",
+        "POST /login",
+        "GET /items",
+        "GET /items/<int:item_id>",
+        "POST /api/items",
+        "GET /api/items/<int:item_id>",
+    }
     assert expected <= set(mine), sorted(mine)
     for name, acc in mine.items():
         assert acc["failures"] == {}, (name, acc["failures"])
@@ -274,9 +415,27 @@ def test_sigterm_with_processes_2_keeps_every_request(sup, tmp_path) -> None:
 
     host = start_app(sup, tmp_path)
     out = tmp_path / "out"
-    argv = [LOCUST, "-f", str(locustfile_path("json")), "JsonUser", "--headless", "--host", host,
-            "-u", "4", "-r", "4", "-t", "60s", "--stop-timeout", "3", "--only-summary",
-            *processes_args(2), "--bench-out", str(out)]  # fmt: skip
+    argv = [
+        LOCUST,
+        "-f",
+        str(locustfile_path("json")),
+        "JsonUser",
+        "--headless",
+        "--host",
+        host,
+        "-u",
+        "4",
+        "-r",
+        "4",
+        "-t",
+        "60s",
+        "--stop-timeout",
+        "3",
+        "--only-summary",
+        *processes_args(2),
+        "--bench-out",
+        str(out),
+    ]
     log = tmp_path / "locust.log"
     child = sup.start("locust", argv, log_path=log, cwd=tmp_path)
     deadline = time.monotonic() + 20

@@ -7,8 +7,19 @@ import sys
 
 from loadtests.catalog import LOADTESTS_DIR, SCENARIOS, SHAPES, locustfile_path
 
-CONTRACT = {"json", "plaintext", "db", "queries", "fortunes", "updates", "upstream", "cpu",
-            "items", "browse", "api_write"}  # fmt: skip
+CONTRACT = {
+    "json",
+    "plaintext",
+    "db",
+    "queries",
+    "fortunes",
+    "updates",
+    "upstream",
+    "cpu",
+    "items",
+    "browse",
+    "api_write",
+}
 
 
 def _classes(path) -> set[str]:

@@ -20,8 +20,14 @@ FULL = (
 
 def test_parse_reads_every_part_and_the_query_count() -> None:
     parts = ST.parse(FULL)
-    assert parts == {"app": 10.0, "db": 6.5, "queries": 20.0, "up": 1.0, "tpl": 0.5,
-                     "start": 1000.004}  # fmt: skip
+    assert parts == {
+        "app": 10.0,
+        "db": 6.5,
+        "queries": 20.0,
+        "up": 1.0,
+        "tpl": 0.5,
+        "start": 1000.004,
+    }
 
 
 def test_row_splits_latency_and_uses_one_clock_only_when_plausible() -> None:

@@ -28,15 +28,31 @@ def write_raw(path: Path, requests: list[tuple[str, float, list[tuple[list[str],
             key = tuple(frames.setdefault(f, len(frames)) for f in full)
             out.append([stacks.setdefault(key, len(stacks)), seconds])
         sessions.append(
-            {"endpoint": endpoint, "start": 1000.0 + n, "duration": wall_ms / 1000,
-             "wall_ms": wall_ms, "cpu_ms": wall_ms / 2, "status": 200, "forced": False,
-             "async": False, "root": len(ROOT), "samples": out}
-        )  # fmt: skip
+            {
+                "endpoint": endpoint,
+                "start": 1000.0 + n,
+                "duration": wall_ms / 1000,
+                "wall_ms": wall_ms,
+                "cpu_ms": wall_ms / 2,
+                "status": 200,
+                "forced": False,
+                "async": False,
+                "root": len(ROOT),
+                "samples": out,
+            }
+        )
     doc = {
-        "format_version": RAW_FORMAT_VERSION, "kind": RAW_KIND, "pid": 1, "written": 0.0,
-        "interval": 0.0001, "mode": "threads", "sys_path": [APP],
-        "frames": list(frames), "stacks": [list(s) for s in stacks], "sessions": sessions,
-    }  # fmt: skip
+        "format_version": RAW_FORMAT_VERSION,
+        "kind": RAW_KIND,
+        "pid": 1,
+        "written": 0.0,
+        "interval": 0.0001,
+        "mode": "threads",
+        "sys_path": [APP],
+        "frames": list(frames),
+        "stacks": [list(s) for s in stacks],
+        "sessions": sessions,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc))
     return path

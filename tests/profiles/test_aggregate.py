@@ -102,8 +102,16 @@ SPEEDSCOPE_SCHEMA = {
 }
 
 HOTSPOT_KEYS = {"function", "file", "line", "self_ms", "total_ms", "pct", "share"}
-ENDPOINT_KEYS = {"profiled_requests", "wall_ms_mean", "cpu_ms_mean", "p95_wall_ms",
-                 "tail_requests", "hotspots", "tail_hotspots", "files"}  # fmt: skip
+ENDPOINT_KEYS = {
+    "profiled_requests",
+    "wall_ms_mean",
+    "cpu_ms_mean",
+    "p95_wall_ms",
+    "tail_requests",
+    "hotspots",
+    "tail_hotspots",
+    "files",
+}
 FOLDED_LINE = re.compile(r"^[^;\n]+(;[^;\n]+)* \d+$")
 
 

@@ -55,8 +55,10 @@ def test_several_cells_are_matched_by_id(tmp_path):
 def test_a_function_present_on_one_side_only(tmp_path):
     a = make_run(tmp_path, "a", {"c": 1.0})
     b = tmp_path / "b"
-    write_raw(b / "cells/c/r0/profiles/1-00000.json",
-              [("GET /db", 1.0, [(["view", "cache_get"], 0.001)])] * 2)  # fmt: skip
+    write_raw(
+        b / "cells/c/r0/profiles/1-00000.json",
+        [("GET /db", 1.0, [(["view", "cache_get"], 0.001)])] * 2,
+    )
     rows = {r["function"]: r for r in diff_hotspots(a, b)}
     assert rows["fetch"]["ms_b"] == 0.0 and rows["fetch"]["line_b"] is None
     assert rows["cache_get"]["ms_a"] == 0.0 and rows["cache_get"]["change_pct"] is None

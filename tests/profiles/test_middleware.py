@@ -101,8 +101,18 @@ def test_session_file_format(tmp_path):
     assert doc["kind"] == RAW_KIND and doc["format_version"] == 1
     assert doc["mode"] == "threads" and doc["interval"] == pytest.approx(0.0003)
     for s in doc["sessions"]:
-        assert set(s) == {"endpoint", "start", "duration", "wall_ms", "cpu_ms", "status",
-                          "forced", "async", "root", "samples"}  # fmt: skip
+        assert set(s) == {
+            "endpoint",
+            "start",
+            "duration",
+            "wall_ms",
+            "cpu_ms",
+            "status",
+            "forced",
+            "async",
+            "root",
+            "samples",
+        }
         assert s["status"] == 200 and s["wall_ms"] > 0 and s["cpu_ms"] >= 0
         for stack_index, seconds in s["samples"]:
             assert 0 <= stack_index < len(doc["stacks"]) and seconds > 0
@@ -134,8 +144,13 @@ def test_async_view_profile_shows_the_coroutine(tmp_path, runner):
         pytest.importorskip("asgiref")
     run = tmp_path / "run"
     out = run / "cells" / "c" / "r0" / "profiles"
-    app = make_app(out, thread_hop=runner == "thread-hop", asgiref=runner == "asgiref",
-                   PROFILE_RATE=1.0, PROFILE_MIN_PER_ENDPOINT=0)  # fmt: skip
+    app = make_app(
+        out,
+        thread_hop=runner == "thread-hop",
+        asgiref=runner == "asgiref",
+        PROFILE_RATE=1.0,
+        PROFILE_MIN_PER_ENDPOINT=0,
+    )
     client = app.test_client()
     try:
         for _ in range(5):

@@ -33,10 +33,32 @@ MIN_N = 4
 def server_argv(kind: str, port: int) -> list[str]:
     bin_dir = Path(sys.executable).parent
     if kind == "werkzeug":
-        return [sys.executable, "-m", "flask", "--app", APP, "run", "--host", LOOPBACK,
-                "--port", str(port), "--no-reload", "--no-debugger", "--with-threads"]  # fmt: skip
-    argv = [str(bin_dir / "gunicorn"), "--bind", f"{LOOPBACK}:{port}", "--workers", "2",
-            "--graceful-timeout", "3", "--worker-class", kind]  # fmt: skip
+        return [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            APP,
+            "run",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--no-reload",
+            "--no-debugger",
+            "--with-threads",
+        ]
+    argv = [
+        str(bin_dir / "gunicorn"),
+        "--bind",
+        f"{LOOPBACK}:{port}",
+        "--workers",
+        "2",
+        "--graceful-timeout",
+        "3",
+        "--worker-class",
+        kind,
+    ]
     if kind == "gthread":
         argv += ["--threads", "4"]
     return [*argv, APP]
@@ -66,8 +88,9 @@ def serve_and_load(kind: str, cell_dir: Path, profile: bool) -> list[tuple[str, 
         env["FLASK_PROFILE_DIR"] = str(cell_dir / "profiles")
     port = free_port()
     with Supervisor(grace=8) as sup:
-        child = sup.start(kind, server_argv(kind, port), log_path=cell_dir / "server.log",
-                          env=env, cwd=REPO)  # fmt: skip
+        child = sup.start(
+            kind, server_argv(kind, port), log_path=cell_dir / "server.log", env=env, cwd=REPO
+        )
         base = f"http://{LOOPBACK}:{port}"
         wait_http_ready(child, base + "/healthz", timeout=30)
         results = drive(base, PATHS * ROUNDS)
@@ -91,8 +114,13 @@ def test_profiled_server(tmp_path, kind):
     assert 1 <= len(writers) <= (1 if kind == "werkzeug" else 2)
     doc = json.loads(aggregate_run(run).read_text())
     eps = doc["cells"][cell]["endpoints"]
-    by_path = {"/cpu": "GET /cpu", "/db": "GET /db", "/async": "GET /async",
-               "/json": "GET /json", "/items/3": "GET /items/<int:item_id>"}  # fmt: skip
+    by_path = {
+        "/cpu": "GET /cpu",
+        "/db": "GET /db",
+        "/async": "GET /async",
+        "/json": "GET /json",
+        "/items/3": "GET /items/<int:item_id>",
+    }
     for path, label in by_path.items():
         # every marked response has its session on disk, and only those
         assert eps[label]["profiled_requests"] == marked[path], (label, log[-2000:])

@@ -30,10 +30,15 @@ def test_target_workload_functions_in_hotspots(tmp_path, target):
         pytest.skip(f"targets.{target}_app not importable: {exc}")
     run = tmp_path / "run"
     out = run / "cells" / f"{target}-test-mixed" / "r0" / "profiles"
-    app = module.create_app({
-        "DATABASE_URL": f"sqlite:///{tmp_path}/bench.sqlite3", "SECRET_KEY": "test",
-        "PROFILE_DIR": str(out), "PROFILE_RATE": 1.0, "PROFILE_OVERHEAD_BUDGET": None,
-    })  # fmt: skip
+    app = module.create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path}/bench.sqlite3",
+            "SECRET_KEY": "test",
+            "PROFILE_DIR": str(out),
+            "PROFILE_RATE": 1.0,
+            "PROFILE_OVERHEAD_BUDGET": None,
+        }
+    )
     client = app.test_client()
     try:
         for _ in range(15):

@@ -38,8 +38,7 @@ def _app(tmp_path: Path, upstream: str) -> Flask:
     @app.get("/up-async")
     async def up_async() -> dict:
         async with httpx.AsyncClient(base_url=upstream) as client:
-            await asyncio.gather(*(client.get("/delay", params={"ms": DELAY_MS})
-                                   for _ in range(3)))  # fmt: skip
+            await asyncio.gather(*(client.get("/delay", params={"ms": DELAY_MS}) for _ in range(3)))
         return {}
 
     @app.get("/tpl")
@@ -54,8 +53,10 @@ def _app(tmp_path: Path, upstream: str) -> Flask:
 def test_parts_of_each_kind_of_view(tmp_path: Path) -> None:
     with serve_in_thread() as upstream:
         client = _app(tmp_path, upstream).test_client()
-        parts = {path: parse(client.get(path).headers["Server-Timing"])
-                 for path in ("/db", "/up-sync", "/up-async", "/tpl")}  # fmt: skip
+        parts = {
+            path: parse(client.get(path).headers["Server-Timing"])
+            for path in ("/db", "/up-sync", "/up-async", "/tpl")
+        }
     assert parts["/db"]["queries"] == 7 and parts["/db"]["db"] > 0
     assert parts["/db"]["up"] == 0 and parts["/db"]["tpl"] == 0
     assert parts["/up-sync"]["up"] >= 3 * DELAY_MS

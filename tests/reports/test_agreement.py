@@ -27,12 +27,33 @@ def _recorder(seconds: int, seed: int) -> dict:
         values = [rng.lognormvariate(0, 0.6) * (3 if t == seconds - 1 else 1) for _ in range(200)]
         for v in values:
             H.record(hist, v)
-        windows.append({"t": t, "users": 8, "endpoints": {"GET /json": {
-            "count": len(values), "hist": H.encode(hist), "corrected_hist": None,
-            "failures": {"500": 1}, "profiled": 0}}})  # fmt: skip
-    return {"format_version": 1, "unit": "us", "start_unix": START, "window_s": 1,
-            "warmup_s": WARMUP, "shape": "constant", "processes": 1, "open_model": None,
-            "windows": windows, "locust_totals": {}}  # fmt: skip
+        windows.append(
+            {
+                "t": t,
+                "users": 8,
+                "endpoints": {
+                    "GET /json": {
+                        "count": len(values),
+                        "hist": H.encode(hist),
+                        "corrected_hist": None,
+                        "failures": {"500": 1},
+                        "profiled": 0,
+                    }
+                },
+            }
+        )
+    return {
+        "format_version": 1,
+        "unit": "us",
+        "start_unix": START,
+        "window_s": 1,
+        "warmup_s": WARMUP,
+        "shape": "constant",
+        "processes": 1,
+        "open_model": None,
+        "windows": windows,
+        "locust_totals": {},
+    }
 
 
 def _interrupted_run(out: Path) -> Path:
@@ -44,10 +65,19 @@ def _interrupted_run(out: Path) -> Path:
         cell_dir.mkdir(parents=True)
         (cell_dir / "recorder.json").write_text(json.dumps(recorder))
         row = figures.summarize_cell(recorder, [], warmup=WARMUP, duration=DURATION)
-        writer.add_row({"cell_id": "sync-x-json", "repetition": rep,
-                        "dir": str(cell_dir.relative_to(writer.run_dir)), "target": "sync",
-                        "server": "x", "scenario": "json", "warmup_s": WARMUP,
-                        "duration_s": DURATION, **row})  # fmt: skip
+        writer.add_row(
+            {
+                "cell_id": "sync-x-json",
+                "repetition": rep,
+                "dir": str(cell_dir.relative_to(writer.run_dir)),
+                "target": "sync",
+                "server": "x",
+                "scenario": "json",
+                "warmup_s": WARMUP,
+                "duration_s": DURATION,
+                **row,
+            }
+        )
     writer.finish("interrupted", "interrupted by the user (Ctrl-C)")
     return writer.run_dir
 
@@ -101,16 +131,21 @@ def test_n_above_is_exact() -> None:
 def test_an_endpoint_with_only_failures_leaves_the_all_minimum_alone(tmp_path: Path) -> None:
     recorder = _recorder(11, seed=3)
     for w in recorder["windows"]:
-        w["endpoints"]["GET /broken"] = {"count": 0, "hist": H.encode(H.new_histogram()),
-                                         "corrected_hist": None, "failures": {"500": 5},
-                                         "profiled": 0}  # fmt: skip
+        w["endpoints"]["GET /broken"] = {
+            "count": 0,
+            "hist": H.encode(H.new_histogram()),
+            "corrected_hist": None,
+            "failures": {"500": 5},
+            "profiled": 0,
+        }
     writer = RunWriter.create(tmp_path, "fails", {"cells": [{"cell_id": "c"}]})
     cell_dir = writer.run_dir / "cells" / "c" / "r0"
     cell_dir.mkdir(parents=True)
     (cell_dir / "recorder.json").write_text(json.dumps(recorder))
     row = figures.summarize_cell(recorder, [], warmup=WARMUP, duration=DURATION)
-    writer.add_row({"cell_id": "c", "repetition": 0, "warmup_s": WARMUP, "duration_s": DURATION,
-                    **row})  # fmt: skip
+    writer.add_row(
+        {"cell_id": "c", "repetition": 0, "warmup_s": WARMUP, "duration_s": DURATION, **row}
+    )
     writer.finish("complete")
     hists = load_run(writer.run_dir).cell_histograms("c")
     assert hists.endpoints["ALL"].get_min_value() == hists.endpoints["GET /json"].get_min_value()

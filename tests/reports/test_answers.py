@@ -8,17 +8,35 @@ from reports import charts
 from reports.answers import answers_frame, study_chart
 
 STUDY: dict[str, Any] = {
-    "key": "caching-queries", "technique": "caching", "workload": "/queries?queries=20",
-    "control": False, "slo": {"p99_ms": 50.0, "error_pct": 0.1, "text": "p99 <= 50 ms"},
-    "baseline": {"target": "uncached", "server": "gunicorn-gthread", "capacity": 115.0,
-                 "repetitions": [110.0, 118.0, 117.0]},
-    "variant": {"target": "cached", "server": "gunicorn-gthread", "capacity": 160.0,
-                "repetitions": [150.0, 165.0, 165.0]},
-    "ratio": 1.39, "ci": [1.32, 1.48],
-    "common": {"rate": 81.0, "base_p99": 18.9, "base_thin": False, "variant_p99": 9.4,
-               "variant_thin": True},
-    "verdict": "caching: 1.39x capacity", "why": "why: cached spends cache_get 0.2 ms",
-}  # fmt: skip
+    "key": "caching-queries",
+    "technique": "caching",
+    "workload": "/queries?queries=20",
+    "control": False,
+    "slo": {"p99_ms": 50.0, "error_pct": 0.1, "text": "p99 <= 50 ms"},
+    "baseline": {
+        "target": "uncached",
+        "server": "gunicorn-gthread",
+        "capacity": 115.0,
+        "repetitions": [110.0, 118.0, 117.0],
+    },
+    "variant": {
+        "target": "cached",
+        "server": "gunicorn-gthread",
+        "capacity": 160.0,
+        "repetitions": [150.0, 165.0, 165.0],
+    },
+    "ratio": 1.39,
+    "ci": [1.32, 1.48],
+    "common": {
+        "rate": 81.0,
+        "base_p99": 18.9,
+        "base_thin": False,
+        "variant_p99": 9.4,
+        "variant_thin": True,
+    },
+    "verdict": "caching: 1.39x capacity",
+    "why": "why: cached spends cache_get 0.2 ms",
+}
 
 
 def test_answers_table_leads_with_ratio_interval_and_thin_marks() -> None:

@@ -17,13 +17,30 @@ def _side(root: Path, side: str, slow_ms: float, reps: int = 4) -> Run:
         cell = f"app-gunicorn-sync-json-{side}"
         rep_dir = root / "cells" / cell / f"r{rep}"
         jitter = 0.1 * rep
-        requests = [("GET /json", 10.0, [(["view", "query"], (2.0 + jitter) / 1000),
-                                         (["view", "slow_part"], (slow_ms + jitter) / 1000)])
-                    for _ in range(20)]  # fmt: skip
+        requests = [
+            (
+                "GET /json",
+                10.0,
+                [
+                    (["view", "query"], (2.0 + jitter) / 1000),
+                    (["view", "slow_part"], (slow_ms + jitter) / 1000),
+                ],
+            )
+            for _ in range(20)
+        ]
         write_raw(rep_dir / "profiles" / "w1.json", requests)
-        rows.append({"cell_id": cell, "repetition": rep, "dir": str(rep_dir.relative_to(root)),
-                     "server": "gunicorn-sync", "scenario": "json", "side": side,
-                     "profiled": True, "endpoints": {}})  # fmt: skip
+        rows.append(
+            {
+                "cell_id": cell,
+                "repetition": rep,
+                "dir": str(rep_dir.relative_to(root)),
+                "server": "gunicorn-sync",
+                "scenario": "json",
+                "side": side,
+                "profiled": True,
+                "endpoints": {},
+            }
+        )
     return Run(path=root, meta={"profiled": True}, rows=rows)
 
 

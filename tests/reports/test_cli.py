@@ -76,8 +76,17 @@ def test_report_errors_are_one_line(cli, runner, runs_dir: Path, ref: str, messa
 
 
 def test_compare_gate_fails_on_regression(cli, runner, runs_dir: Path, tmp_path: Path) -> None:
-    args = ["compare", REG_A, REG_B, "--runs-dir", str(runs_dir), "--out", str(tmp_path),
-            "--fail-on", "p99:+10%,rps:-5%"]  # fmt: skip
+    args = [
+        "compare",
+        REG_A,
+        REG_B,
+        "--runs-dir",
+        str(runs_dir),
+        "--out",
+        str(tmp_path),
+        "--fail-on",
+        "p99:+10%,rps:-5%",
+    ]
     result = runner.invoke(cli, args)
     assert result.exit_code == 1
     assert "regressed" in result.output
@@ -87,11 +96,25 @@ def test_compare_gate_fails_on_regression(cli, runner, runs_dir: Path, tmp_path:
     assert f"Comparison: {html}" in result.output
 
 
-def test_compare_gate_passes_on_same_distribution(cli, runner, runs_dir: Path,
-                                                  tmp_path: Path) -> None:  # fmt: skip
+def test_compare_gate_passes_on_same_distribution(
+    cli, runner, runs_dir: Path, tmp_path: Path
+) -> None:
     md, js = tmp_path / "gate.md", tmp_path / "gate.json"
-    args = ["compare", SAME_A, SAME_B, "--runs-dir", str(runs_dir), "--out", str(tmp_path),
-            "--fail-on", "rps:-10%,p50:+10%", "--markdown", str(md), "--json", str(js)]  # fmt: skip
+    args = [
+        "compare",
+        SAME_A,
+        SAME_B,
+        "--runs-dir",
+        str(runs_dir),
+        "--out",
+        str(tmp_path),
+        "--fail-on",
+        "rps:-10%,p50:+10%",
+        "--markdown",
+        str(md),
+        "--json",
+        str(js),
+    ]
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "Gate passed" in result.output
@@ -100,10 +123,18 @@ def test_compare_gate_passes_on_same_distribution(cli, runner, runs_dir: Path,
     assert data["exit_code"] == 0 and data["rows"][0]["rps"]["verdict"] == "same"
 
 
-def test_compare_thin_p99_is_undecided_exit_3(cli, runner, runs_dir: Path,
-                                              tmp_path: Path) -> None:  # fmt: skip
-    args = ["compare", SAME_A, SAME_B, "--runs-dir", str(runs_dir), "--out", str(tmp_path),
-            "--fail-on", "p99:+10%"]  # fmt: skip
+def test_compare_thin_p99_is_undecided_exit_3(cli, runner, runs_dir: Path, tmp_path: Path) -> None:
+    args = [
+        "compare",
+        SAME_A,
+        SAME_B,
+        "--runs-dir",
+        str(runs_dir),
+        "--out",
+        str(tmp_path),
+        "--fail-on",
+        "p99:+10%",
+    ]
     result = runner.invoke(cli, args)
     assert result.exit_code == 3, result.output
     assert "p99 is thin" in result.output and "gate undecided" in result.output
@@ -118,8 +149,9 @@ def test_compare_html_defaults_to_runs_dir(cli, runner, runs_dir: Path) -> None:
 
 
 def test_compare_bad_spec_is_a_usage_error(cli, runner, runs_dir: Path) -> None:
-    result = runner.invoke(cli, ["compare", SAME_A, SAME_B, "--runs-dir", str(runs_dir),
-                                 "--fail-on", "p99:10%"])  # fmt: skip
+    result = runner.invoke(
+        cli, ["compare", SAME_A, SAME_B, "--runs-dir", str(runs_dir), "--fail-on", "p99:10%"]
+    )
     assert result.exit_code == 2
     assert "--fail-on" in result.output and "Traceback" not in result.output
 
@@ -129,8 +161,9 @@ def test_compare_needs_two_runs(cli, runner, runs_dir: Path) -> None:
     assert result.exit_code == 2
 
 
-def test_compare_refuses_profiled_with_unprofiled(cli, runner, runs_dir: Path,
-                                                  tmp_path: Path) -> None:  # fmt: skip
+def test_compare_refuses_profiled_with_unprofiled(
+    cli, runner, runs_dir: Path, tmp_path: Path
+) -> None:
     base = ["compare", OPEN, PROFILED, "--runs-dir", str(runs_dir), "--out", str(tmp_path)]
     result = runner.invoke(cli, base)
     assert result.exit_code == 2 and "--force" in result.output

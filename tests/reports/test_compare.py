@@ -50,8 +50,9 @@ def test_known_regression_is_flagged(runs_dir: Path, tmp_path: Path) -> None:
 
 
 def test_regression_fails_the_gate(runs_dir: Path, tmp_path: Path) -> None:
-    cmp = compare_runs([runs_dir / REG_A, runs_dir / REG_B], tmp_path,
-                       fail_on="p99:+10%,rps:-5%,errors:>0.1%")  # fmt: skip
+    cmp = compare_runs(
+        [runs_dir / REG_A, runs_dir / REG_B], tmp_path, fail_on="p99:+10%,rps:-5%,errors:>0.1%"
+    )
     crossed = {(v.gate, v.endpoint) for v in cmp.violations}
     assert ("rps:-5%", "all endpoints") in crossed
     assert ("p99:+10%", "all endpoints") in {(u.gate, u.endpoint) for u in cmp.undecided}
@@ -62,8 +63,9 @@ def test_regression_fails_the_gate(runs_dir: Path, tmp_path: Path) -> None:
 
 
 def test_same_distribution_is_not_flagged(runs_dir: Path, tmp_path: Path) -> None:
-    cmp = compare_runs([runs_dir / SAME_A, runs_dir / SAME_B], tmp_path,
-                       fail_on="p99:+10%,rps:-5%,p50:+5%")  # fmt: skip
+    cmp = compare_runs(
+        [runs_dir / SAME_A, runs_dir / SAME_B], tmp_path, fail_on="p99:+10%,rps:-5%,p50:+5%"
+    )
     verdicts = {c.verdict for r in cmp.rows for c in r.changes.values()}
     assert REGRESSED not in verdicts and IMPROVED not in verdicts
     assert SAME in verdicts
@@ -142,21 +144,39 @@ def test_terminal_table(runs_dir: Path, tmp_path: Path) -> None:
     ("spec", "expected"),
     [
         ("p99:+10%", [Threshold("p99", "+", 10.0)]),
-        ("p99:+10%, rps:-5%,errors:>0.1%",
-         [Threshold("p99", "+", 10.0), Threshold("rps", "-", 5.0), Threshold("errors", ">", 0.1)]),
+        (
+            "p99:+10%, rps:-5%,errors:>0.1%",
+            [
+                Threshold("p99", "+", 10.0),
+                Threshold("rps", "-", 5.0),
+                Threshold("errors", ">", 0.1),
+            ],
+        ),
         ("p99.9:+25.5%", [Threshold("p99.9", "+", 25.5)]),
         (None, []),
     ],
-)  # fmt: skip
+)
 def test_fail_on_parses(spec, expected) -> None:
     assert parse_fail_on(spec) == expected
 
 
 @pytest.mark.parametrize(
     "spec",
-    ["", "p99", "p99:10%", "p99:+10", "p98:+10%", "errors:+1%", "rps:>5%", "p99:+10%,",
-     "p99:+10%,p99:+20%", "p99:+0%", "p99 : +10%", "latency:+10%"],
-)  # fmt: skip
+    [
+        "",
+        "p99",
+        "p99:10%",
+        "p99:+10",
+        "p98:+10%",
+        "errors:+1%",
+        "rps:>5%",
+        "p99:+10%,",
+        "p99:+10%,p99:+20%",
+        "p99:+0%",
+        "p99 : +10%",
+        "latency:+10%",
+    ],
+)
 def test_fail_on_rejects_bad_specs(spec: str) -> None:
     with pytest.raises(ConfigError, match="--fail-on"):
         parse_fail_on(spec)
@@ -170,10 +190,13 @@ def test_statistics_detect_20_percent_and_stay_quiet_on_noise() -> None:
         return [center * rng.lognormvariate(0, 0.03) for _ in range(n)]
 
     trials = 200
-    false = sum(compare_values("p99", reps(10), reps(10)).verdict in (IMPROVED, REGRESSED)
-                for _ in range(trials))  # fmt: skip
-    found = sum(compare_values("p99", reps(10), reps(12)).verdict == REGRESSED
-                for _ in range(trials))  # fmt: skip
+    false = sum(
+        compare_values("p99", reps(10), reps(10)).verdict in (IMPROVED, REGRESSED)
+        for _ in range(trials)
+    )
+    found = sum(
+        compare_values("p99", reps(10), reps(12)).verdict == REGRESSED for _ in range(trials)
+    )
     same = sum(compare_values("p99", reps(10), reps(10)).verdict == SAME for _ in range(trials))
     assert false / trials < 0.02
     assert found / trials > 0.9
@@ -184,8 +207,12 @@ def test_statistics_detect_20_percent_and_stay_quiet_on_noise() -> None:
         == IMPROVED
     )
     # significant but inside the practical threshold, and the interval too: same
-    assert compare_values("rps", [100, 100.2, 99.8, 100.1, 99.9],
-                          [102, 102.2, 101.8, 102.1, 101.9]).verdict == SAME  # fmt: skip
+    assert (
+        compare_values(
+            "rps", [100, 100.2, 99.8, 100.1, 99.9], [102, 102.2, 101.8, 102.1, 101.9]
+        ).verdict
+        == SAME
+    )
     # 3 v 3 cannot reach p <= 0.01: a clear 20% shift is undecided, never same
     assert compare_values("rps", [100, 101, 99], [120, 121, 119]).verdict == UNDECIDED
     assert compare_values("p50", [1.0], [2.0]).verdict == UNDECIDED
@@ -193,8 +220,9 @@ def test_statistics_detect_20_percent_and_stay_quiet_on_noise() -> None:
 
 
 def test_several_candidates_against_one_baseline(runs_dir: Path, tmp_path: Path) -> None:
-    cmp = compare_runs([runs_dir / REG_A, runs_dir / SAME_A, runs_dir / REG_B], tmp_path,
-                       fail_on="rps:-5%")  # fmt: skip
+    cmp = compare_runs(
+        [runs_dir / REG_A, runs_dir / SAME_A, runs_dir / REG_B], tmp_path, fail_on="rps:-5%"
+    )
     assert {r.candidate for r in cmp.rows} == {SAME_A, REG_B}
     assert {v.candidate for v in cmp.violations if v.metric == "rps"} == {REG_B}
     html = cmp.html_path.read_text()

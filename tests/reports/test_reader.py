@@ -17,8 +17,9 @@ from tests.reports.samples import CORRUPT, DEFAULT, HALF, OPEN, REG_A
 def test_default_run_loads_with_summary_frame(runs_dir: Path) -> None:
     run = load_run(runs_dir / DEFAULT)
     assert run.status == "complete" and not run.warnings
-    assert run.cell_ids() == [f"{t}-gunicorn-sync-browse" for t in
-                              ("sync", "async", "cached", "uncached")]  # fmt: skip
+    assert run.cell_ids() == [
+        f"{t}-gunicorn-sync-browse" for t in ("sync", "async", "cached", "uncached")
+    ]
     summary = json.loads((runs_dir / DEFAULT / "summary.json").read_text())
     frame = run.summary
     row = frame[(frame.cell_id == "sync-gunicorn-sync-browse") & (frame.endpoint == "GET /items")]
@@ -61,17 +62,23 @@ def test_half_written_run_is_refused(runs_dir: Path) -> None:
     ("damage", "match"),
     [
         (lambda p: (p / "meta.json").unlink(), "meta.json is missing"),
-        (lambda p: (p / "summary.json").write_text("{\"rows\": ["), "not valid JSON"),
-        (lambda p: (p / "summary.json").write_text('{"format_version": 7, "rows": []}'),
-         "format_version 7"),
-        (lambda p: (p / "summary.json").write_text('{"format_version": 1, "rows": [{}]}'),
-         "has no 'cell_id'"),
-        (lambda p: (p / "meta.json").write_text('{"format_version": 1, "status": "odd"}'),
-         "status 'odd'"),
+        (lambda p: (p / "summary.json").write_text('{"rows": ['), "not valid JSON"),
+        (
+            lambda p: (p / "summary.json").write_text('{"format_version": 7, "rows": []}'),
+            "format_version 7",
+        ),
+        (
+            lambda p: (p / "summary.json").write_text('{"format_version": 1, "rows": [{}]}'),
+            "has no 'cell_id'",
+        ),
+        (
+            lambda p: (p / "meta.json").write_text('{"format_version": 1, "status": "odd"}'),
+            "status 'odd'",
+        ),
         (lambda p: (p / "meta.json").write_text("[1, 2]"), "not an object"),
         (lambda p: (p / "summary.json").unlink(), "no summary.json"),
     ],
-)  # fmt: skip
+)
 def test_damaged_folders_raise_run_folder_error(fresh_run, damage, match: str) -> None:
     path = fresh_run(OPEN)
     damage(path)
@@ -99,9 +106,10 @@ def test_timeseries_derived_from_recorder_matches_csv(fresh_run) -> None:
     derived = run.timeseries(row)
     cols = ["t", "requests", "rps", "p50", "p99", "steady"]
     pd.testing.assert_frame_equal(
-        from_csv[cols].reset_index(drop=True), derived[cols].reset_index(drop=True),
+        from_csv[cols].reset_index(drop=True),
+        derived[cols].reset_index(drop=True),
         check_dtype=False,
-    )  # fmt: skip
+    )
 
 
 def test_cell_histograms_merge_repetitions(runs_dir: Path) -> None:

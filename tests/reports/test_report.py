@@ -25,8 +25,13 @@ def test_default_report_has_every_section(reports: dict[str, str]) -> None:
     assert 'id="hotspots"' not in html  # not profiled
     assert 'id="knee"' not in html  # constant shape
     assert html.count("<svg") >= 12
-    for title in ("Throughput (all endpoints)", "Active users", "Percentile spectrum: sync",
-                  "Latency percentiles: cached", "CPU: uncached"):  # fmt: skip
+    for title in (
+        "Throughput (all endpoints)",
+        "Active users",
+        "Percentile spectrum: sync",
+        "Latency percentiles: cached",
+        "CPU: uncached",
+    ):
         assert title in html
 
 
@@ -87,8 +92,7 @@ def test_hostile_names_are_escaped(reports: dict[str, str]) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown, as text
 
 
-def test_open_model_report_shows_corrected_latency(runs_dir: Path,
-                                                   reports: dict[str, str]) -> None:  # fmt: skip
+def test_open_model_report_shows_corrected_latency(runs_dir: Path, reports: dict[str, str]) -> None:
     html = reports[OPEN]
     entry = _summary(runs_dir, OPEN)["rows"][0]["endpoints"]["GET /json"]
     corrected = entry["corrected_latency_ms"]["p99"]
@@ -139,8 +143,15 @@ def test_repetitions_are_merged_not_averaged(runs_dir: Path, reports: dict[str, 
 def test_environment_section(reports: dict[str, str]) -> None:
     html = reports[DEFAULT]
     env = html[html.index('id="environment"') :]
-    for text in ("bench-1", "Intel(R) Xeon(R)", "3.11.2", "f82d9e4", "gunicorn --workers 2",
-                 "&#34;shape&#34;: &#34;constant&#34;", "hdrhistogram"):  # fmt: skip
+    for text in (
+        "bench-1",
+        "Intel(R) Xeon(R)",
+        "3.11.2",
+        "f82d9e4",
+        "gunicorn --workers 2",
+        "&#34;shape&#34;: &#34;constant&#34;",
+        "hdrhistogram",
+    ):
         assert text in env
 
 

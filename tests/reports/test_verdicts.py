@@ -21,13 +21,26 @@ def _row(rep: int, rps: float, p50: float, error_share: float = 0.0, **extra: An
     seconds = 10
     requests = int(rps * seconds)
     failed = int(requests * error_share)
-    entry = {"requests": requests, "failures": {"500": failed} if failed else {}, "rps": rps,
-             "latency_ms": {"p50": p50, "p90": p50 * 1.5, "p99": p50 * 2, "p99.9": p50 * 3},
-             "thin": []}  # fmt: skip
-    return {"cell_id": "sync-gunicorn-sync-json", "repetition": rep, "target": "sync",
-            "server": "gunicorn-sync", "scenario": "json", "steady_seconds": seconds,
-            "generator_bound": False, "open_model": None, "warnings": [],
-            "endpoints": {"GET /json": entry, ALL: entry}, **extra}  # fmt: skip
+    entry = {
+        "requests": requests,
+        "failures": {"500": failed} if failed else {},
+        "rps": rps,
+        "latency_ms": {"p50": p50, "p90": p50 * 1.5, "p99": p50 * 2, "p99.9": p50 * 3},
+        "thin": [],
+    }
+    return {
+        "cell_id": "sync-gunicorn-sync-json",
+        "repetition": rep,
+        "target": "sync",
+        "server": "gunicorn-sync",
+        "scenario": "json",
+        "steady_seconds": seconds,
+        "generator_bound": False,
+        "open_model": None,
+        "warnings": [],
+        "endpoints": {"GET /json": entry, ALL: entry},
+        **extra,
+    }
 
 
 def _run(name: str, rows: list[dict]) -> Run:
@@ -36,13 +49,16 @@ def _run(name: str, rows: list[dict]) -> Run:
 
 def _reps(n: int, rps: float, p50: float, seed: int, **kw: Any) -> list[dict]:
     rng = random.Random(seed)
-    return [_row(k, rps * rng.lognormvariate(0, 0.01), p50 * rng.lognormvariate(0, 0.01), **kw)
-            for k in range(n)]  # fmt: skip
+    return [
+        _row(k, rps * rng.lognormvariate(0, 0.01), p50 * rng.lognormvariate(0, 0.01), **kw)
+        for k in range(n)
+    ]
 
 
 def test_quiet_identical_sides_pass() -> None:
-    cmp = compare_loaded(_run("a", _reps(6, 1000, 2.0, 1)), [_run("b", _reps(6, 1000, 2.0, 2))],
-                         GATE)  # fmt: skip
+    cmp = compare_loaded(
+        _run("a", _reps(6, 1000, 2.0, 1)), [_run("b", _reps(6, 1000, 2.0, 2))], GATE
+    )
     assert cmp.exit_code() == 0, [str(f) for f in cmp.undecided]
     assert cmp.rows[0].changes["rps"].verdict == SAME
 
@@ -60,8 +76,9 @@ def test_fail_fast_candidate_fails_the_gate() -> None:
 
 
 def test_single_repetition_is_undecided_not_pass() -> None:
-    cmp = compare_loaded(_run("a", _reps(1, 1000, 2.0, 1)), [_run("b", _reps(1, 1000, 2.0, 2))],
-                         GATE)  # fmt: skip
+    cmp = compare_loaded(
+        _run("a", _reps(1, 1000, 2.0, 1)), [_run("b", _reps(1, 1000, 2.0, 2))], GATE
+    )
     assert {c.verdict for m, c in cmp.rows[0].changes.items() if m != "errors"} == {UNDECIDED}
     assert cmp.exit_code() == 3
 

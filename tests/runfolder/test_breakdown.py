@@ -19,14 +19,24 @@ def _window_entry(rows: list[tuple[str, float, int]]) -> dict[str, Any]:
         values = ST.row(header, latency, None, clock=False)
         assert values is not None
         buf.add(values, length)
-    return {"count": len(rows), "hist": H.encode(hist), "failures": {}, "profiled": 0,
-            "timing": buf.to_wire()}  # fmt: skip
+    return {
+        "count": len(rows),
+        "hist": H.encode(hist),
+        "failures": {},
+        "profiled": 0,
+        "timing": buf.to_wire(),
+    }
 
 
 def _recorder(endpoints: dict[str, list[tuple[str, float, int]]], seconds: int = 3) -> dict:
-    windows = [{"t": t, "users": 4 * (t + 1),
-                "endpoints": {name: _window_entry(rows) for name, rows in endpoints.items()}}
-               for t in range(seconds)]  # fmt: skip
+    windows = [
+        {
+            "t": t,
+            "users": 4 * (t + 1),
+            "endpoints": {name: _window_entry(rows) for name, rows in endpoints.items()},
+        }
+        for t in range(seconds)
+    ]
     return {"windows": windows}
 
 
@@ -86,8 +96,7 @@ def test_step_series_has_one_row_per_step_at_its_rate() -> None:
     for rate, queue in ((50.0, 1.0), (100.0, 5.0), (200.0, 40.0)):
         rows = [('app;dur=1.000, db;dur=0.600;desc="n=2"', 1.0 + queue, 10)] * 30
         recorder = _recorder({"GET /db": rows}, seconds=4)
-        recorder.update(start_unix=1000.0, end_unix=1004.0, warmup_s=1.0,
-                        open_model={"rate": rate})  # fmt: skip
+        recorder.update(start_unix=1000.0, end_unix=1004.0, warmup_s=1.0, open_model={"rate": rate})
         steps.append(recorder)
     series = step_series(steps)
     assert [r["rate"] for r in series] == [50.0, 100.0, 200.0]

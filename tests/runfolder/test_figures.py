@@ -19,8 +19,13 @@ def window(t: int, values_ms: dict[str, list[float]], failures=None, users=10, c
         h = H.new_histogram()
         for v in values:
             H.record(h, v)
-        entry = {"count": len(values), "hist": H.encode(h), "corrected_hist": None,
-                 "failures": (failures or {}).get(name, {}), "profiled": 0}  # fmt: skip
+        entry = {
+            "count": len(values),
+            "hist": H.encode(h),
+            "corrected_hist": None,
+            "failures": (failures or {}).get(name, {}),
+            "profiled": 0,
+        }
         if corrected and name in corrected:
             c = H.new_histogram()
             for v in corrected[name]:
@@ -31,9 +36,18 @@ def window(t: int, values_ms: dict[str, list[float]], failures=None, users=10, c
 
 
 def recorder(windows, open_model=None):
-    return {"format_version": 1, "unit": "us", "start_unix": START, "window_s": 1,
-            "warmup_s": 2.0, "shape": "constant", "processes": 1, "open_model": open_model,
-            "windows": windows, "locust_totals": {}}  # fmt: skip
+    return {
+        "format_version": 1,
+        "unit": "us",
+        "start_unix": START,
+        "window_s": 1,
+        "warmup_s": 2.0,
+        "shape": "constant",
+        "processes": 1,
+        "open_model": open_model,
+        "windows": windows,
+        "locust_totals": {},
+    }
 
 
 def test_steady_window_excludes_partial_and_warmup_seconds() -> None:
@@ -71,11 +85,16 @@ def test_merged_percentiles_equal_percentiles_of_all_values() -> None:
 
 
 def test_failures_counted_not_in_latency_and_all_row() -> None:
-    rec = recorder([
-        window(t, {"GET /a": [1.0] * 10, "GET /b": [3.0] * 30},
-               failures={"GET /b": {"500": 2, "ConnectionError": 1}})
-        for t in range(6)
-    ])  # fmt: skip
+    rec = recorder(
+        [
+            window(
+                t,
+                {"GET /a": [1.0] * 10, "GET /b": [3.0] * 30},
+                failures={"GET /b": {"500": 2, "ConnectionError": 1}},
+            )
+            for t in range(6)
+        ]
+    )
     measured = figures.summarize_cell(rec, [], warmup=1, duration=4)
     b = measured["endpoints"]["GET /b"]
     n = measured["steady_seconds"]
@@ -97,8 +116,16 @@ def test_thin_percentiles_flagged() -> None:
 
 def test_generator_bound_from_cpu() -> None:
     rec = recorder([window(t, {"GET /x": [1.0] * 2000}) for t in range(6)])
-    cpu = [{"t": float(t), "generator_cpu_pct": 97.0, "generator_cpu_max_pct": 97.0,
-            "server_cpu_pct": 50.0, "server_rss_mb": 1.0} for t in range(6)]  # fmt: skip
+    cpu = [
+        {
+            "t": float(t),
+            "generator_cpu_pct": 97.0,
+            "generator_cpu_max_pct": 97.0,
+            "server_cpu_pct": 50.0,
+            "server_rss_mb": 1.0,
+        }
+        for t in range(6)
+    ]
     measured = figures.summarize_cell(rec, cpu, warmup=1, duration=4)
     assert measured["generator_bound"] is True
     assert measured["server_cpu_mean_pct"] == 50.0
@@ -108,10 +135,12 @@ def test_generator_bound_from_cpu() -> None:
 
 def test_open_model_shortfall_and_corrected() -> None:
     rec = recorder(
-        [window(t, {"GET /x": [1.0] * 80}, corrected={"GET /x": [1.0] * 70 + [900.0] * 10})
-         for t in range(6)],
+        [
+            window(t, {"GET /x": [1.0] * 80}, corrected={"GET /x": [1.0] * 70 + [900.0] * 10})
+            for t in range(6)
+        ],
         open_model={"rate": 100.0, "scheduled": 600, "sent": 480, "late": 5, "dropped": 3},
-    )  # fmt: skip
+    )
     measured = figures.summarize_cell(rec, [], warmup=1, duration=4)
     assert measured["generator_bound"] is True
     assert measured["open_model"]["achieved_rps"] == 80

@@ -43,8 +43,10 @@ def test_cpus_busy_with_other_programs() -> None:
 
 
 def test_remote_workers_by_heartbeat_inside_the_steady_window_only() -> None:
-    recorder = {"worker_cpu": [{"t": t, "cpu": {"far-1": 97.0, "far-2": 20.0}} for t in (1, 2, 3)]
-                + [{"t": 9, "cpu": {"far-2": 100.0}}]}  # fmt: skip
+    recorder = {
+        "worker_cpu": [{"t": t, "cpu": {"far-1": 97.0, "far-2": 20.0}} for t in (1, 2, 3)]
+        + [{"t": 9, "cpu": {"far-2": 100.0}}]
+    }
     fields, warnings = generator_health(recorder, [], WINDOW, 1)
     assert fields["generator_worker_cpu_pct"] == {"far-1": 97.0, "far-2": 20.0}
     assert "far-1 97%" in fields["generator_saturated"][0]

@@ -244,10 +244,11 @@ def test_hpa_scales_the_target_deployment_on_cpu() -> None:
     assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
     metrics = [m["resource"] for m in hpa["spec"]["metrics"] if m["type"] == "Resource"]
     assert any(
-        m["name"] == "cpu" and m["target"]["type"] == "Utilization" and
-        0 < m["target"]["averageUtilization"] <= 100
+        m["name"] == "cpu"
+        and m["target"]["type"] == "Utilization"
+        and 0 < m["target"]["averageUtilization"] <= 100
         for m in metrics
-    )  # fmt: skip
+    )
     # CPU utilization is relative to requests: every container of the pod needs one
     for container in _containers(deployment):
         assert "cpu" in container["resources"]["requests"], container["name"]

@@ -95,9 +95,15 @@ def test_every_variant_under_gunicorn(tmp_path, seeded_db):
                 "FLASK_UPSTREAM_URL": upstream_url,
             }
             argv = [
-                str(GUNICORN), "--bind", f"{LOOPBACK}:{port}", "--workers", "2",
-                "--graceful-timeout", "3", app_spec(target),
-            ]  # fmt: skip
+                str(GUNICORN),
+                "--bind",
+                f"{LOOPBACK}:{port}",
+                "--workers",
+                "2",
+                "--graceful-timeout",
+                "3",
+                app_spec(target),
+            ]
             log = tmp_path / f"{target}.log"
             child = sup.start(f"gunicorn {target}", argv, log_path=log, env=env, cwd=ROOT)
             servers[target] = (child, f"http://{LOOPBACK}:{port}", log)

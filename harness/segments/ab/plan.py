@@ -45,8 +45,11 @@ class Side:
     rev: str | None = None  # the git revision app_dir was checked out from
 
     def describe(self) -> dict[str, Any]:
-        return {"target": self.target, "app_dir": str(self.app_dir) if self.app_dir else None,
-                "rev": self.rev}  # fmt: skip
+        return {
+            "target": self.target,
+            "app_dir": str(self.app_dir) if self.app_dir else None,
+            "rev": self.rev,
+        }
 
 
 def side_config(cfg: RunConfig, side: Side) -> RunConfig:
@@ -56,12 +59,21 @@ def side_config(cfg: RunConfig, side: Side) -> RunConfig:
 
 
 def side_cell(cell: Cell, side: Side) -> Cell:
-    return replace(cell, target=side.target or cell.target, suffix=f"{cell.suffix}-{side.name}",
-                   side=side.name)  # fmt: skip
+    return replace(
+        cell, target=side.target or cell.target, suffix=f"{cell.suffix}-{side.name}", side=side.name
+    )
 
 
-def plan_ab(cfg: RunConfig, baseline: Side, candidate: Side, *, decided: Decided,
-            min_repeat: int, max_repeat: int, max_time: float) -> Plan:  # fmt: skip
+def plan_ab(
+    cfg: RunConfig,
+    baseline: Side,
+    candidate: Side,
+    *,
+    decided: Decided,
+    min_repeat: int,
+    max_repeat: int,
+    max_time: float,
+) -> Plan:
     """The engine's plan: pairs of cells, A B A B, stopping once ``decided``."""
     if not 1 <= min_repeat <= max_repeat:
         raise ConfigError(f"--max-repeat must be at least {min_repeat}, got {max_repeat}")
@@ -96,19 +108,26 @@ def plan_ab(cfg: RunConfig, baseline: Side, candidate: Side, *, decided: Decided
             "max_time_s": max_time,
         }
     }
-    return Plan(cells, schedule, planned=len(cells) * max_repeat, meta=meta)  # fmt: skip
+    return Plan(cells, schedule, planned=len(cells) * max_repeat, meta=meta)
 
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          timeout=GIT_TIMEOUT_S, check=False)  # fmt: skip
+    return subprocess.run(
+        ["git", "-C", str(repo), *args],
+        capture_output=True,
+        text=True,
+        timeout=GIT_TIMEOUT_S,
+        check=False,
+    )
 
 
 def repository_root(path: Path) -> Path:
     done = _git(path, "rev-parse", "--show-toplevel")
     if done.returncode != 0:
-        raise ConfigError(f"--baseline-rev/--candidate-rev: {path} is not inside a git "
-                          "repository; run from your repository or pass --repo")  # fmt: skip
+        raise ConfigError(
+            f"--baseline-rev/--candidate-rev: {path} is not inside a git "
+            "repository; run from your repository or pass --repo"
+        )
     return Path(done.stdout.strip())
 
 
@@ -117,8 +136,9 @@ def revision_checkouts(repo: Path, revs: dict[str, str]) -> Iterator[dict[str, P
     """Each revision in a temporary ``git worktree``; all removed on the way out."""
     for side, rev in revs.items():
         if _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").returncode != 0:
-            raise ConfigError(f"--{side}-rev: '{rev}' is not a commit of {repo}; "
-                              "check the name with 'git log'")  # fmt: skip
+            raise ConfigError(
+                f"--{side}-rev: '{rev}' is not a commit of {repo}; check the name with 'git log'"
+            )
     tmp = Path(tempfile.mkdtemp(prefix="flask-bench-ab-"))
     made: dict[str, Path] = {}
     try:
@@ -126,8 +146,10 @@ def revision_checkouts(repo: Path, revs: dict[str, str]) -> Iterator[dict[str, P
             path = tmp / side
             done = _git(repo, "worktree", "add", "--detach", str(path), rev)
             if done.returncode != 0:
-                raise ConfigError(f"--{side}-rev: git worktree add failed: "
-                                  f"{done.stderr.strip().splitlines()[-1:]}")  # fmt: skip
+                raise ConfigError(
+                    f"--{side}-rev: git worktree add failed: "
+                    f"{done.stderr.strip().splitlines()[-1:]}"
+                )
             made[side] = path
         yield made
     finally:
@@ -137,9 +159,12 @@ def revision_checkouts(repo: Path, revs: dict[str, str]) -> Iterator[dict[str, P
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def sides_from_options(targets: tuple[str | None, str | None], dirs: tuple[Path | None,
-                       Path | None], revs: tuple[str | None, str | None],
-                       app: str | None) -> str:  # fmt: skip
+def sides_from_options(
+    targets: tuple[str | None, str | None],
+    dirs: tuple[Path | None, Path | None],
+    revs: tuple[str | None, str | None],
+    app: str | None,
+) -> str:
     """Which kind of pair was asked for: "targets", "dirs" or "revs" (one, both halves)."""
     kinds = {"targets": targets, "dirs": dirs, "revs": revs}
     given = [k for k, pair in kinds.items() if any(v is not None for v in pair)]

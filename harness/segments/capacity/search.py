@@ -115,8 +115,12 @@ def judge(step: Step, slo: Slo) -> tuple[bool, str]:
     if step.achieved < (1 - ACHIEVED_TOLERANCE) * step.rate:
         return False, f"achieved {step.achieved:.0f} of {step.rate:g} req/s"
     first, last = step.p50_first, step.p50_last
-    if (first and last and last > TREND_RATIO * first
-            and last - first > TREND_MIN_SHARE * slo.p99_ms):  # fmt: skip
+    if (
+        first
+        and last
+        and last > TREND_RATIO * first
+        and last - first > TREND_MIN_SHARE * slo.p99_ms
+    ):
         return False, f"latency rising within the step (p50 {first:.1f} -> {last:.1f} ms)"
     return True, "within the SLO"
 
@@ -271,30 +275,49 @@ class CapacitySearch:
         elif outcome == "generator-bound":
             rate = None
             at = last.rate if last else 0.0
-            message = (f"generator-bound at {at:g} req/s: the load generator, not the server, "
-                       "could not keep up; no capacity stated (give Locust more CPUs or "
-                       "--processes)")  # fmt: skip
+            message = (
+                f"generator-bound at {at:g} req/s: the load generator, not the server, "
+                "could not keep up; no capacity stated (give Locust more CPUs or "
+                "--processes)"
+            )
         elif outcome == "first-step-fails":
             rate = None
             why = last.reason if last else ""
-            message = (f"even the first step ({self.plan.start:g} req/s) fails: {why}; "
-                       "lower the start rate or relax the SLO")  # fmt: skip
+            message = (
+                f"even the first step ({self.plan.start:g} req/s) fails: {why}; "
+                "lower the start rate or relax the SLO"
+            )
         elif outcome == "max-rate":
             message = f"every step passed up to the highest rate tried ({self.low:.0f} req/s)"
         elif outcome == "unconfirmed":
             rate = None
-            message = (f"no rate confirmed: {MAX_CONFIRMS} confirmation steps failed down to "
-                       f"{self._candidate:g} req/s (the server is noisy or degrading)")  # fmt: skip
+            message = (
+                f"no rate confirmed: {MAX_CONFIRMS} confirmation steps failed down to "
+                f"{self._candidate:g} req/s (the server is noisy or degrading)"
+            )
         else:
-            message = (f"stopped on the time bound ({self.plan.max_time:g} s) after "
-                       f"{len(self.steps)} steps: at least {self.low:.0f} req/s"
-                       + (f", below {self.high:.0f}" if self.high else ""))  # fmt: skip
-        return Capacity(rate, self.slo, list(self.steps), (self.low, self.high), outcome,
-                        self.stopped_on_bound, message)  # fmt: skip
+            message = (
+                f"stopped on the time bound ({self.plan.max_time:g} s) after "
+                f"{len(self.steps)} steps: at least {self.low:.0f} req/s"
+                + (f", below {self.high:.0f}" if self.high else "")
+            )
+        return Capacity(
+            rate,
+            self.slo,
+            list(self.steps),
+            (self.low, self.high),
+            outcome,
+            self.stopped_on_bound,
+            message,
+        )
 
 
-def search(run_step: Callable[[float, bool], Step], slo: Slo, plan: SearchPlan | None = None,
-           clock: Callable[[], float] | None = None) -> Capacity:  # fmt: skip
+def search(
+    run_step: Callable[[float, bool], Step],
+    slo: Slo,
+    plan: SearchPlan | None = None,
+    clock: Callable[[], float] | None = None,
+) -> Capacity:
     """Drive a whole search with ``run_step(rate, confirm) -> Step``."""
     state = CapacitySearch(slo, plan or SearchPlan(), clock)
     for _ in range(200):  # bounded: the plan's tolerance ends it long before

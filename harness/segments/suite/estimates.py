@@ -53,8 +53,9 @@ def ratio_interval(base: list[float], variant: list[float]) -> tuple[float, floa
     return ratio, math.exp(mean - half), math.exp(mean + half)
 
 
-def short_verdict(ratio: float | None, lo: float | None, hi: float | None,
-                  control: bool = False) -> str:  # fmt: skip
+def short_verdict(
+    ratio: float | None, lo: float | None, hi: float | None, control: bool = False
+) -> str:
     """The table's answer column in a few words."""
     if ratio is None or lo is None or hi is None:
         return "no capacity to compare"

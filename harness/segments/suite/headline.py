@@ -24,25 +24,49 @@ SLOWEST = 3  # endpoints whose hotspots the headline names
 
 def run_headline(run: RunFolder, thorough: bool, progress: Progress) -> dict[str, Any]:
     """Measure the journey into ``run`` (one row); the ``headline`` summary section."""
-    cfg = run.cfg.with_(targets=(TARGET,), servers=(SERVER,), scenarios=("browse",),
-                        users=USERS, warmup=2.0, duration=20.0 if thorough else 8.0,
-                        rate=None, profile=True, profile_rate=0.05,
-                        profile_min=5)  # fmt: skip
-    cell = Cell(TARGET, SERVER, "browse", cfg.servers.workers, cfg.servers.threads,
-                profiled=True, scenario_arg="browse")  # fmt: skip
-    progress.message(f"headline: the browse journey on {TARGET} · {SERVER}, {USERS} users, "
-                     f"{cfg.load.duration:.0f} s")  # fmt: skip
+    cfg = run.cfg.with_(
+        targets=(TARGET,),
+        servers=(SERVER,),
+        scenarios=("browse",),
+        users=USERS,
+        warmup=2.0,
+        duration=20.0 if thorough else 8.0,
+        rate=None,
+        profile=True,
+        profile_rate=0.05,
+        profile_min=5,
+    )
+    cell = Cell(
+        TARGET,
+        SERVER,
+        "browse",
+        cfg.servers.workers,
+        cfg.servers.threads,
+        profiled=True,
+        scenario_arg="browse",
+    )
+    progress.message(
+        f"headline: the browse journey on {TARGET} · {SERVER}, {USERS} users, "
+        f"{cfg.load.duration:.0f} s"
+    )
     row = run_cell(cfg, cell, 0, run.writer, run.db_root / "headline", progress)
     endpoints = []
     for name, entry in row["endpoints"].items():
         lat = entry.get("latency_ms") or {}
         if name == "ALL" or not lat:
             continue
-        endpoints.append({
-            "endpoint": name, "requests": entry["requests"], "rps": entry["rps"],
-            "error_pct": entry["error_pct"], "p50": lat.get("p50"), "p99": lat.get("p99"),
-            "thin": entry.get("thin", []), "hotspots": [],
-        })  # fmt: skip
+        endpoints.append(
+            {
+                "endpoint": name,
+                "requests": entry["requests"],
+                "rps": entry["rps"],
+                "error_pct": entry["error_pct"],
+                "p50": lat.get("p50"),
+                "p99": lat.get("p99"),
+                "thin": entry.get("thin", []),
+                "hotspots": [],
+            }
+        )
     endpoints.sort(key=lambda e: -(e["p99"] or 0.0))
     total = row["endpoints"].get("ALL") or {}
     return {
@@ -69,8 +93,9 @@ def add_hotspots(run_dir: Path, headline: dict[str, Any]) -> None:
         spots = (profiled.get(ep["endpoint"]) or {}).get("hotspots") or []
         named = [h for h in spots if str(h.get("function") or "").strip()]
         top = sorted(named, key=lambda h: -float(h.get("self_ms") or 0.0))[:TOP_FUNCTIONS]
-        ep["hotspots"] = [{"function": h["function"], "self_ms": round(float(h["self_ms"]), 2)}
-                          for h in top]  # fmt: skip
+        ep["hotspots"] = [
+            {"function": h["function"], "self_ms": round(float(h["self_ms"]), 2)} for h in top
+        ]
     headline["sentence"] = sentence(headline)
 
 
@@ -80,9 +105,11 @@ def sentence(headline: dict[str, Any]) -> str:
         return "the browse journey recorded no successful requests"
     slow = eps[0]
     p99 = f"{slow['p99']:.1f} ms" + (" (thin)" if "p99" in slow["thin"] else "")
-    text = (f"browse on {headline['target']} · {headline['server']}: "
-            f"{headline['rps'] or 0:.0f} req/s with {headline['users']} users; the slowest "
-            f"step is {slow['endpoint']} (p99 {p99})")  # fmt: skip
+    text = (
+        f"browse on {headline['target']} · {headline['server']}: "
+        f"{headline['rps'] or 0:.0f} req/s with {headline['users']} users; the slowest "
+        f"step is {slow['endpoint']} (p99 {p99})"
+    )
     if slow["hotspots"]:
         spot = slow["hotspots"][0]
         text += f", where {spot['function']} takes {spot['self_ms']:.1f} ms per request"

@@ -96,27 +96,89 @@ class Study:
 GTHREAD = "gunicorn-gthread"
 UPSTREAM_SLO = "p99:250ms,errors:0.1%"
 STUDIES: tuple[Study, ...] = (
-    Study("aa-control", "A/A control", "how far apart are two copies of the same app?",
-          "queries", "/queries?queries=20", ("uncached", GTHREAD), ("sync", GTHREAD),
-          control=True),
-    Study("caching-queries", "caching", "does caching help?", "queries", "/queries?queries=20",
-          ("uncached", GTHREAD), ("cached", GTHREAD)),
-    Study("async-upstream", "async views", "do async views help on upstream fan-out?",
-          "upstream", "/upstream?calls=3&delay_ms=20", ("sync", GTHREAD), ("async", GTHREAD),
-          slo=UPSTREAM_SLO),
-    Study("server-dev", "gunicorn over the dev server", "is gunicorn worth it over Werkzeug?",
-          "db", "/db", ("sync", "werkzeug"), ("sync", GTHREAD), thorough_only=True),
-    Study("caching-fortunes", "caching", "does caching help a rendered page?", "fortunes",
-          "/fortunes", ("uncached", GTHREAD), ("cached", GTHREAD), thorough_only=True),
-    Study("gevent-upstream", "gevent workers", "gevent or threads for upstream I/O?",
-          "upstream", "/upstream?calls=3&delay_ms=20", ("sync", GTHREAD),
-          ("sync", "gunicorn-gevent"), thorough_only=True, slo=UPSTREAM_SLO),
-    Study("sync-workers", "gthread over sync workers", "threads or plain sync workers?",
-          "upstream", "/upstream?calls=3&delay_ms=20", ("sync", "gunicorn-sync"),
-          ("sync", GTHREAD), thorough_only=True, slo=UPSTREAM_SLO),
-    Study("instances", "2 instances behind nginx", "do more instances help?", "db", "/db",
-          ("sync", GTHREAD), ("sync", GTHREAD), thorough_only=True, instances=2),
-)  # fmt: skip
+    Study(
+        "aa-control",
+        "A/A control",
+        "how far apart are two copies of the same app?",
+        "queries",
+        "/queries?queries=20",
+        ("uncached", GTHREAD),
+        ("sync", GTHREAD),
+        control=True,
+    ),
+    Study(
+        "caching-queries",
+        "caching",
+        "does caching help?",
+        "queries",
+        "/queries?queries=20",
+        ("uncached", GTHREAD),
+        ("cached", GTHREAD),
+    ),
+    Study(
+        "async-upstream",
+        "async views",
+        "do async views help on upstream fan-out?",
+        "upstream",
+        "/upstream?calls=3&delay_ms=20",
+        ("sync", GTHREAD),
+        ("async", GTHREAD),
+        slo=UPSTREAM_SLO,
+    ),
+    Study(
+        "server-dev",
+        "gunicorn over the dev server",
+        "is gunicorn worth it over Werkzeug?",
+        "db",
+        "/db",
+        ("sync", "werkzeug"),
+        ("sync", GTHREAD),
+        thorough_only=True,
+    ),
+    Study(
+        "caching-fortunes",
+        "caching",
+        "does caching help a rendered page?",
+        "fortunes",
+        "/fortunes",
+        ("uncached", GTHREAD),
+        ("cached", GTHREAD),
+        thorough_only=True,
+    ),
+    Study(
+        "gevent-upstream",
+        "gevent workers",
+        "gevent or threads for upstream I/O?",
+        "upstream",
+        "/upstream?calls=3&delay_ms=20",
+        ("sync", GTHREAD),
+        ("sync", "gunicorn-gevent"),
+        thorough_only=True,
+        slo=UPSTREAM_SLO,
+    ),
+    Study(
+        "sync-workers",
+        "gthread over sync workers",
+        "threads or plain sync workers?",
+        "upstream",
+        "/upstream?calls=3&delay_ms=20",
+        ("sync", "gunicorn-sync"),
+        ("sync", GTHREAD),
+        thorough_only=True,
+        slo=UPSTREAM_SLO,
+    ),
+    Study(
+        "instances",
+        "2 instances behind nginx",
+        "do more instances help?",
+        "db",
+        "/db",
+        ("sync", GTHREAD),
+        ("sync", GTHREAD),
+        thorough_only=True,
+        instances=2,
+    ),
+)
 
 
 QUICK_STEPS = StepTimes(warmup=0.5, duration=2.0, confirm=2.0)  # warm-up: to the next second
@@ -146,26 +208,37 @@ def chosen_studies(plan: SuitePlan, cpus: int | None = None) -> tuple[list[Study
         if study.thorough_only and not plan.thorough:
             continue
         if study.instances > 1 and cpus < INSTANCES_MIN_CPUS:
-            skipped.append(f"{study.key}: skipped, instances behind nginx need >= "
-                           f"{INSTANCES_MIN_CPUS} CPUs to mean anything (this machine has "
-                           f"{cpus}: the instances would share one server core)")  # fmt: skip
+            skipped.append(
+                f"{study.key}: skipped, instances behind nginx need >= "
+                f"{INSTANCES_MIN_CPUS} CPUs to mean anything (this machine has "
+                f"{cpus}: the instances would share one server core)"
+            )
             continue
         run.append(study)
     return run, skipped
 
 
-def verdict(study: Study, ratio: float | None, lo: float | None, hi: float | None,
-            common: dict[str, Any] | None) -> str:  # fmt: skip
+def verdict(
+    study: Study,
+    ratio: float | None,
+    lo: float | None,
+    hi: float | None,
+    common: dict[str, Any] | None,
+) -> str:
     if ratio is None or lo is None or hi is None:
         return "no ratio: a side has no capacity under the SLO (see its ladder)"
     if study.control:
         contains = "contains" if lo <= 1.0 <= hi else "does NOT contain"
-        return (f"noise floor: {ratio:.2f}x ({lo:.2f}-{hi:.2f}), the interval {contains} 1.0; "
-                "a study's difference inside this band is noise")  # fmt: skip
+        return (
+            f"noise floor: {ratio:.2f}x ({lo:.2f}-{hi:.2f}), the interval {contains} 1.0; "
+            "a study's difference inside this band is noise"
+        )
     at = ""
     if common and common.get("base_p99") is not None and common.get("variant_p99") is not None:
-        at = (f", p99 at {common['rate']:.0f} req/s {_thin_ms(common, 'base')} -> "
-              f"{_thin_ms(common, 'variant')}")  # fmt: skip
+        at = (
+            f", p99 at {common['rate']:.0f} req/s {_thin_ms(common, 'base')} -> "
+            f"{_thin_ms(common, 'variant')}"
+        )
     span = f"({lo:.2f}-{hi:.2f})"
     if lo >= 1 - SAME_WITHIN and hi <= 1 + SAME_WITHIN:
         return f"no difference within ±{SAME_WITHIN:.0%} {span}{at}"
@@ -196,8 +269,9 @@ def group_studies(studies: list[Study]) -> list[list[Study]]:
         for group in groups:
             first = group[0]
             keys = {k for g in group for k in side_keys(g)}
-            if ((first.scenario, first.slo) == (study.scenario, study.slo)
-                    and keys & set(side_keys(study))):  # fmt: skip
+            if (first.scenario, first.slo) == (study.scenario, study.slo) and keys & set(
+                side_keys(study)
+            ):
                 group.append(study)
                 break
         else:
@@ -209,28 +283,46 @@ def group_cells(cfg: RunConfig, group: list[Study]) -> list[Cell]:
     keys: list[SideKey] = []
     for study in group:
         keys += [k for k in side_keys(study) if k not in keys]
-    return [Cell(target, server, group[0].scenario, cfg.servers.workers, cfg.servers.threads,
-                 instances, suffix=f"-{group[0].key}-s{n}", profiled=cfg.profiling.enabled,
-                 scenario_arg=group[0].scenario)
-            for n, (target, server, instances) in enumerate(keys)]  # fmt: skip
+    return [
+        Cell(
+            target,
+            server,
+            group[0].scenario,
+            cfg.servers.workers,
+            cfg.servers.threads,
+            instances,
+            suffix=f"-{group[0].key}-s{n}",
+            profiled=cfg.profiling.enabled,
+            scenario_arg=group[0].scenario,
+        )
+        for n, (target, server, instances) in enumerate(keys)
+    ]
 
 
-def run_suite(run: RunFolder, plan: SuitePlan, progress: Progress,
-              derive: Derive | None = None) -> RunOutcome:  # fmt: skip
+def run_suite(
+    run: RunFolder, plan: SuitePlan, progress: Progress, derive: Derive | None = None
+) -> RunOutcome:
     """Every chosen study into ``run``; ``summary.json`` gets a ``studies`` section."""
     studies, skipped = chosen_studies(plan)
     started = time.monotonic()
     results: list[dict[str, Any]] = []
-    section: dict[str, Any] = {"plan": {"thorough": plan.thorough, "repetitions":
-                                        plan.repetitions, "tolerance": plan.tolerance,
-                                        "step_s": [plan.times.warmup, plan.times.duration]},
-                               "studies": results, "skipped": skipped}  # fmt: skip
+    section: dict[str, Any] = {
+        "plan": {
+            "thorough": plan.thorough,
+            "repetitions": plan.repetitions,
+            "tolerance": plan.tolerance,
+            "step_s": [plan.times.warmup, plan.times.duration],
+        },
+        "studies": results,
+        "skipped": skipped,
+    }
     run.set_section("studies", section)
     with run.running(derive):
         groups = group_studies(studies)
         for index, group in enumerate(groups):
-            names = "; ".join(f"{st.technique}: {st.label(st.baseline)} vs "
-                              f"{st.label(st.variant)}" for st in group)  # fmt: skip
+            names = "; ".join(
+                f"{st.technique}: {st.label(st.baseline)} vs {st.label(st.variant)}" for st in group
+            )
             progress.message(f"[{index + 1}/{len(groups)}] {names}, {group[0].workload}")
             results += run_group(run, group, plan, progress)
             section["wall_s"] = round(time.monotonic() - started, 1)
@@ -253,8 +345,9 @@ class SideResult:
     common: Step | None = None
 
 
-def run_group(run: RunFolder, group: list[Study], plan: SuitePlan,
-              progress: Progress) -> list[dict[str, Any]]:  # fmt: skip
+def run_group(
+    run: RunFolder, group: list[Study], plan: SuitePlan, progress: Progress
+) -> list[dict[str, Any]]:
     t0 = time.monotonic()
     slo = Slo.parse(group[0].slo)
     cells = group_cells(run.cfg, group)
@@ -263,9 +356,13 @@ def run_group(run: RunFolder, group: list[Study], plan: SuitePlan,
         stepper = open_stepper(sup, run, sides, run.dir / "studies" / group[0].key)
         try:
             keys = [(c.target, c.server, c.instances) for c in cells]
-            measured = _measure(run, plan, slo, [SideResult(k, s) for k, s in zip(keys, sides,
-                                                                                 strict=True)],
-                                stepper)  # fmt: skip
+            measured = _measure(
+                run,
+                plan,
+                slo,
+                [SideResult(k, s) for k, s in zip(keys, sides, strict=True)],
+                stepper,
+            )
         finally:
             stepper.close()
     by_key = {m.key: m for m in measured}
@@ -281,13 +378,15 @@ def run_group(run: RunFolder, group: list[Study], plan: SuitePlan,
     return out
 
 
-def _measure(run: RunFolder, plan: SuitePlan, slo: Slo, sides: list[SideResult],
-             stepper: Stepper) -> list[SideResult]:  # fmt: skip
+def _measure(
+    run: RunFolder, plan: SuitePlan, slo: Slo, sides: list[SideResult], stepper: Stepper
+) -> list[SideResult]:
     times = plan.times
 
     def step(i: int, rate: float, duration: float | None = None) -> tuple[Step, Any]:
-        s, folder = stepper.run(rate, times.warmup, duration or times.duration,
-                                sides[i].side.stack.url)  # fmt: skip
+        s, folder = stepper.run(
+            rate, times.warmup, duration or times.duration, sides[i].side.stack.url
+        )
         if rate > 0:
             s.passed, s.reason = judge(s, slo)
             sides[i].ladder.append(s)
@@ -297,12 +396,20 @@ def _measure(run: RunFolder, plan: SuitePlan, slo: Slo, sides: list[SideResult],
     for i in order:
         sides[i].saturated = step(i, 0.0, 1.0)[0].achieved  # rate 0: the closed model
     searches = [
-        CapacitySearch(slo, SearchPlan(start=max(5.0, round(SEARCH_START * s.saturated, 1)),
-                                       factor=SEARCH_FACTOR, descend=DESCEND,
-                                       tolerance=plan.tolerance, confirm=False,
-                                       max_time=150.0), clock=time.monotonic)
+        CapacitySearch(
+            slo,
+            SearchPlan(
+                start=max(5.0, round(SEARCH_START * s.saturated, 1)),
+                factor=SEARCH_FACTOR,
+                descend=DESCEND,
+                tolerance=plan.tolerance,
+                confirm=False,
+                max_time=150.0,
+            ),
+            clock=time.monotonic,
+        )
         for s in sides
-    ]  # fmt: skip
+    ]
     for _ in range(40):  # interleaved: one step of each side in turn
         proposals = [s.next_step() for s in searches]
         if all(p is None for p in proposals):
@@ -320,8 +427,9 @@ def _measure(run: RunFolder, plan: SuitePlan, slo: Slo, sides: list[SideResult],
     if all(c is not None for c in centres):
         for _ in range(plan.repetitions - 1):  # A B A B: each repetition measures afresh
             for i in order:
-                sides[i].estimates.append(repetition_estimate(
-                    partial(_first, step, i), float(centres[i] or 0), slo))  # fmt: skip
+                sides[i].estimates.append(
+                    repetition_estimate(partial(_first, step, i), float(centres[i] or 0), slo)
+                )
         rate = round(COMMON_SHARE * min(sum(s.estimates) / len(s.estimates) for s in sides), 1)
         duration = min(plan.common_max_s, max(times.confirm, math.ceil(NON_THIN_SAMPLES / rate)))
         for i in order:
@@ -331,8 +439,10 @@ def _measure(run: RunFolder, plan: SuitePlan, slo: Slo, sides: list[SideResult],
             if row is not None:
                 found = sides[i].capacity
                 row["common_rate"] = {"rate": rate, "seconds": duration}
-                row["capacity"] = {**(found.to_json() if found else {}),
-                                   "steps": [x.to_json() for x in sides[i].ladder]}  # fmt: skip
+                row["capacity"] = {
+                    **(found.to_json() if found else {}),
+                    "steps": [x.to_json() for x in sides[i].ladder],
+                }
                 run.add_row(row)
     return sides
 
@@ -348,15 +458,23 @@ def study_result(study: Study, slo: Slo, base: SideResult, var: SideResult) -> d
         with contextlib.suppress(ValueError):  # no pair of positive capacities: no ratio
             ratio, lo, hi = ratio_interval(base.estimates, var.estimates)
     return {
-        "key": study.key, "technique": study.technique, "question": study.question,
-        "workload": study.workload, "scenario": study.scenario, "control": study.control,
-        "baseline": _side_json(study.baseline, base), "variant": _side_json(study.variant, var),
-        "ratio": _r(ratio), "ci": [_r(lo), _r(hi)] if lo is not None else None,
-        "repetitions": min(len(base.estimates), len(var.estimates)), "common": common,
-        "steps": len(base.ladder) + len(var.ladder), "slo": slo.to_json(),
+        "key": study.key,
+        "technique": study.technique,
+        "question": study.question,
+        "workload": study.workload,
+        "scenario": study.scenario,
+        "control": study.control,
+        "baseline": _side_json(study.baseline, base),
+        "variant": _side_json(study.variant, var),
+        "ratio": _r(ratio),
+        "ci": [_r(lo), _r(hi)] if lo is not None else None,
+        "repetitions": min(len(base.estimates), len(var.estimates)),
+        "common": common,
+        "steps": len(base.ladder) + len(var.ladder),
+        "slo": slo.to_json(),
         "verdict": verdict(study, ratio, lo, hi, common),
         "answer": short_verdict(ratio, lo, hi, study.control),
-    }  # fmt: skip
+    }
 
 
 def add_why(run_dir: Path, section: dict[str, Any]) -> None:
@@ -380,9 +498,11 @@ def why_part(side: dict[str, Any], cells: dict[str, Any]) -> str:
     named = [h for h in ep.get("hotspots") or [] if str(h.get("function") or "").strip()]
     top = sorted(named, key=lambda h: -float(h.get("self_ms", 0)))[:WHY_TOP]
     funcs = ", ".join(f"{h['function']} {h['self_ms']:.2f} ms" for h in top) or "no hotspot"
-    return (f"{side['target']} on {side['server']} spends {funcs} (self, per request; "
-            f"{ep.get('profiled_requests', 0)} profiled, {ep.get('wall_ms_mean', 0):.1f} ms "
-            "each)")  # fmt: skip
+    return (
+        f"{side['target']} on {side['server']} spends {funcs} (self, per request; "
+        f"{ep.get('profiled_requests', 0)} profiled, {ep.get('wall_ms_mean', 0):.1f} ms "
+        "each)"
+    )
 
 
 def _first(step: Callable[[int, float], tuple[Step, Any]], side: int, rate: float) -> Step:
