@@ -15,7 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,8 @@ from harness.stack.monitor import CpuMonitor
 from harness.stack.processes import Child, Supervisor, tail
 from harness.stack.servers import ServerSpec, Stack, debug_settings, start_stack
 from runfolder import figures, storage
-from runfolder.errors import HarnessError, Interrupted, ProcessError, RunFailed
+from runfolder.errors import ProcessError
+from runfolder.lifecycle import lifecycle, no_interrupt
 from runfolder.window import steady_window
 from runfolder.writer import RunWriter
 
@@ -111,13 +112,16 @@ def run_benchmark(
         cfg.out, cfg.name, describe_run(cfg, cells, **(plan.meta if plan else {}))
     )
     run_dir = writer.run_dir
-    status, error = "complete", None
     db_root = Path(tempfile.mkdtemp(prefix="flask-bench-db-"))
     schedule = interleave(cells, cfg.repeat)
     work: Work = plan.schedule(writer) if plan else ((cfg, c, r) for c, r in schedule)
     planned = plan.planned if plan else len(schedule)
-    exit_code = 1
-    try:
+    profiled = cfg.profiling.enabled or cfg.profiling.overhead
+    with lifecycle(
+        writer,
+        derive=(lambda d: derive(d, profiled)) if derive is not None else None,
+        cleanup=lambda: shutil.rmtree(db_root, ignore_errors=True),
+    ) as life:
         if routes is not None:
             storage.write_json(run_dir / "routes.json", routes)
         for index, (cell_cfg, cell, rep) in enumerate(work):
@@ -127,45 +131,7 @@ def run_benchmark(
                 cell_cfg, cell, rep, writer, db_root / f"{cell.cell_id}-r{rep}", progress
             )
             progress.cell_finished(row)
-    except KeyboardInterrupt:
-        status, error = "interrupted", "interrupted by the user (Ctrl-C)"
-    except HarnessError as exc:
-        status, error, exit_code = "failed", exc.format_message(), exc.exit_code
-    except Exception as exc:  # a bug: keep the data, say where the traceback went
-        status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
-        (run_dir / "error.txt").write_text(_traceback_text())
-    finally:
-        shutil.rmtree(db_root, ignore_errors=True)
-        writer.finish(status, error)
-    outcome = RunOutcome(run_dir, status, writer.rows, error)
-    if derive is not None:
-        with _no_interrupt():
-            outcome.report = derive(run_dir, cfg.profiling.enabled or cfg.profiling.overhead)
-    if status == "interrupted":
-        raise Interrupted(f"interrupted: data so far kept in {run_dir}")
-    if status == "failed":
-        raise RunFailed(f"{error} (run folder: {run_dir})", exit_code)
-    return outcome
-
-
-def _traceback_text() -> str:
-    import traceback
-
-    return traceback.format_exc()
-
-
-@contextlib.contextmanager
-def _no_interrupt() -> Iterator[None]:
-    """Ignore a second Ctrl-C while the last files are written."""
-    try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return RunOutcome(run_dir, life.status, writer.rows, life.error, report=life.report)
 
 
 def run_cell(
@@ -342,7 +308,7 @@ def stop_locust_gracefully(locust: Child, grace: float = 15.0) -> None:
     """SIGTERM lets Locust stop its users and the recorder write what it has."""
     if not locust.alive():
         return
-    with _no_interrupt():
+    with no_interrupt():
         locust.signal_group(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             locust.popen.wait(timeout=grace)

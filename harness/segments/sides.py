@@ -35,7 +35,8 @@ from harness.segments.engine import Stepper
 from harness.stack.monitor import CpuMonitor
 from harness.stack.processes import Supervisor
 from harness.stack.servers import Stack
-from runfolder.errors import ConfigError, HarnessError, Interrupted, RunFailed
+from runfolder.errors import ConfigError
+from runfolder.lifecycle import lifecycle
 from runfolder.writer import RunWriter
 
 CONNECTIONS = 64  # open-model connections (Locust users) when --users is not given
@@ -83,23 +84,14 @@ class RunFolder:
 
     @contextmanager
     def running(self, derive: Derive | None = None) -> Iterator[RunFolder]:
-        """Ends meta.json as complete / failed / interrupted whatever happens inside."""
-        status, error, exit_code = "complete", None, 1
-        try:
+        """Ends meta.json as complete / failed / interrupted whatever is raised inside."""
+        with lifecycle(
+            self.writer,
+            derive=(lambda d: derive(d, False)) if derive is not None else None,
+            cleanup=lambda: shutil.rmtree(self.db_root, ignore_errors=True),
+        ) as life:
             yield self
-        except KeyboardInterrupt:
-            status, error = "interrupted", "interrupted by the user (Ctrl-C)"
-        except HarnessError as exc:
-            status, error, exit_code = "failed", exc.format_message(), exc.exit_code
-        finally:
-            shutil.rmtree(self.db_root, ignore_errors=True)
-            self.writer.finish(status, error)
-        if derive is not None:
-            self.report = derive(self.dir, False)
-        if status == "interrupted":
-            raise Interrupted(f"interrupted: data so far kept in {self.dir}")
-        if status == "failed":
-            raise RunFailed(f"{error} (run folder: {self.dir})", exit_code)
+        self.report = life.report
 
 
 def check_open_model(cfg: RunConfig, what: str) -> None:

@@ -249,3 +249,29 @@ def test_killed_harness_takes_its_children_along(workdir: Path) -> None:
             with contextlib.suppress(psutil.Error):
                 p.kill()
     assert not alive, [cmd(p) for p in alive]
+
+
+def test_capacity_search_whose_locust_stops_answering_ends_failed(workdir: Path) -> None:
+    """Not a HarnessError: Locust's web API stops answering mid-search (SIGSTOP). The
+    run must end ``failed`` with the reason and error.txt, never ``complete``."""
+    proc = start_bench(
+        workdir,
+        ["capacity", "--scenario", "json", "--slo", "p99:50ms", "--max-time", "120s"],
+    )
+    try:
+        kids = wait_for_locust(proc)
+        time.sleep(3)  # inside the search: a step is running
+        (locust,) = [p for p in kids if "locust" in cmd(p) and p.is_running()][:1]
+        locust.suspend()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode not in (0, None), err
+    time.sleep(0.5)
+    assert not [p for p in kids if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    run_dir = latest_run(workdir / "runs")
+    meta = load(run_dir, "meta.json")
+    assert meta["status"] == "failed", meta
+    assert meta["error"]
+    assert (run_dir / "error.txt").read_text().strip()
