@@ -19,9 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import run_wrk
+from harness.cells import Cell
 from harness.config import Pinning, RunConfig
 from harness.load.workload import prepare_workload
-from harness.run.cells import Cell
 from harness.run.engine import start_cell
 from harness.segments.capacity.search import SearchPlan, Slo, Step, search
 from harness.segments.engine import Stepper

@@ -77,6 +77,102 @@ def test_engine_does_not_import_reports() -> None:
     assert not [n for n in names if _under(n, "reports")]
 
 
+# harness/ from the bottom up: each layer imports only the layers below it (and itself)
+HARNESS_LAYERS = (
+    ("harness.config", "harness.cells"),
+    ("harness.stack",),
+    ("harness.load",),
+    ("harness.run",),
+    ("harness.segments",),
+    ("harness.cli",),
+)
+# below the run engine the harness knows nothing of reports: rows go up, reports are derived
+NO_REPORTS = ("harness.config", "harness.cells", "harness.stack", "harness.load", "harness.run")
+
+
+def layer_of(name: str) -> int | None:
+    for index, layer in enumerate(HARNESS_LAYERS):
+        if _under(name, *layer):
+            return index
+    return None
+
+
+def upward_imports(modules: dict[str, set[str]]) -> list[str]:
+    found = []
+    for module, names in modules.items():
+        own = layer_of(module.removesuffix(".py").replace("/", ".").removesuffix(".__init__"))
+        assert own is not None, f"{module} is in no layer: add it to HARNESS_LAYERS"
+        for name in sorted(names):
+            layer = layer_of(name)
+            if layer is not None and layer > own:
+                found.append(f"{module} imports {name} (a layer above it)")
+            if _under(name, "reports") and _under(module.replace("/", "."), *NO_REPORTS):
+                found.append(f"{module} imports {name} (reports are derived above the engine)")
+    return found
+
+
+def test_each_harness_layer_imports_only_those_below() -> None:
+    modules = {m: n for m, n in package_imports("harness").items() if m != "harness/__init__.py"}
+    assert upward_imports(modules) == []
+
+
+def test_the_layer_check_sees_an_upward_import() -> None:
+    modules = {
+        "harness/stack/servers.py": {"harness.run.engine"},
+        "harness/load/workload.py": {"reports.stats"},
+        "harness/cli/main.py": {"harness.segments.ab.plan", "reports.compare"},
+    }
+    assert upward_imports(modules) == [
+        "harness/stack/servers.py imports harness.run.engine (a layer above it)",
+        "harness/load/workload.py imports reports.stats (reports are derived above the engine)",
+    ]
+
+
+def test_no_import_circle_between_modules() -> None:
+    """A module-level import circle anywhere in the project's packages (imports inside
+    functions excepted: they are how a command defers a heavy library)."""
+    graph: dict[str, set[str]] = {}
+    for package in ("runfolder", "harness", "reports", "profiles", "loadtests", "targets"):
+        for path in sorted((REPO / package).rglob("*.py")):
+            name = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+            graph[name] = set()
+            for node in ast.parse(path.read_text()).body:
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    graph[name].add(node.module)
+                    graph[name].update(f"{node.module}.{a.name}" for a in node.names)
+                elif isinstance(node, ast.Import):
+                    graph[name].update(a.name for a in node.names)
+    edges = {m: {n for n in deps if n in graph and n != m} for m, deps in graph.items()}
+    assert find_cycle(edges) is None
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_circle_check_finds_a_circle() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
 @pytest.mark.parametrize(
     ("source", "expected"),
     [

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.cells import Cell
 from harness.config import GENERATED_SCENARIO, RunConfig
-from harness.run.cells import Cell
 from harness.stack.servers import Stack
 from runfolder import storage
 from runfolder.errors import HarnessError

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.cells import Cell, scenario_label
 from harness.config import RunConfig
 from harness.load.loadgen import locust_web_argv
 from harness.load.workload import generate_routes, prepare_workload
-from harness.run.cells import Cell, scenario_label
 from harness.run.engine import Derive, Progress, cell_row, describe_run, start_cell
 from harness.stack.monitor import CpuMonitor
 from harness.stack.processes import LOOPBACK, Supervisor, free_port, wait_http_ready

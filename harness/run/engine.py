@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.cells import Cell, interleave, plan_cells
 from harness.config import GENERATED_SCENARIO, RunConfig, available_cpus
 from harness.load.loadgen import locust_argv
 from harness.load.workload import check_reachable, generate_routes, prepare_workload
-from harness.run.cells import Cell, interleave, plan_cells
 from harness.stack.machine import environment
 from harness.stack.monitor import CpuMonitor
 from harness.stack.processes import Child, Supervisor, tail

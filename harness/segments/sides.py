@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from harness.cells import Cell, plan_cells
 from harness.config import RunConfig
 from harness.load.workload import Workload, prepare_workload
-from harness.run.cells import Cell, plan_cells
 from harness.run.engine import (
     Derive,
     Progress,

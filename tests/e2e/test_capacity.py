@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.cells import Cell
 from harness.config import RunConfig
 from harness.load.workload import prepare_workload
-from harness.run.cells import Cell
 from harness.run.engine import start_cell
 from harness.segments.capacity.search import Slo, judge
 from harness.segments.engine import Stepper

@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from harness.cells import Cell, plan_cells
 from harness.config import RunConfig
-from harness.run.cells import Cell, plan_cells
 from harness.run.engine import Plan, Work
 from runfolder.errors import ConfigError
 from runfolder.writer import RunWriter

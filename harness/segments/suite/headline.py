@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.run.cells import Cell
+from harness.cells import Cell
 from harness.run.engine import Progress, run_cell
 from harness.segments.sides import RunFolder
 

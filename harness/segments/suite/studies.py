@@ -41,8 +41,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from harness.cells import Cell
 from harness.config import RunConfig
-from harness.run.cells import Cell
 from harness.run.engine import Derive, Progress, RunOutcome
 from harness.segments.capacity.search import Capacity, CapacitySearch, SearchPlan, Slo, Step, judge
 from harness.segments.engine import Stepper
