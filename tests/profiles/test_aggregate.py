@@ -171,15 +171,31 @@ def test_hotspots_json_has_the_contract_shape(recorded_run):
         assert not any(r["function"].endswith("full_dispatch_request") for r in ep["hotspots"])
 
 
-def test_workload_functions_are_at_the_top(recorded_run):
+def test_workload_functions_are_recorded_by_the_middleware(recorded_run):
+    """The real middleware's sessions name the app's own functions, in the app's file.
+    Where they rank depends on the machine's timing: the ranking is checked below on
+    sessions with known times."""
     eps = json.loads((recorded_run / "profiles" / "hotspots.json").read_text())["cells"]["sync-a"]
-    top = {ep: [r["function"] for r in v["hotspots"][:4]] for ep, v in eps["endpoints"].items()}
-    assert "crunch_numbers" in top["GET /cpu"] and "fib" in top["GET /cpu"]
-    # fetch_rows sleeps 20 ms: beyond what preemption on a shared machine adds elsewhere
-    assert "fetch_rows" in top["GET /db"], eps["endpoints"]["GET /db"]["hotspots"][:6]
+    found = {ep: {r["function"] for r in v["hotspots"]} for ep, v in eps["endpoints"].items()}
+    assert {"crunch_numbers", "fib"} <= found["GET /cpu"]
+    assert "fetch_rows" in found["GET /db"], eps["endpoints"]["GET /db"]["hotspots"][:6]
     cpu = {r["function"]: r for r in eps["endpoints"]["GET /cpu"]["hotspots"]}
     assert cpu["crunch_numbers"]["file"] == "tests/profiles/profiled_app.py"
-    assert cpu["crunch_numbers"]["share"] == 1.0 and cpu["fib"]["pct"] > 50
+    assert cpu["crunch_numbers"]["share"] == 1.0
+
+
+def test_hotspots_rank_by_time_per_request(run_dir):
+    """Sessions with known times: ranked by total ms per request (the caller first), then self."""
+    reqs = [
+        ("GET /db", 25.0, [(["view", "fetch_rows"], 0.020), (["view", "render"], 0.003)]),
+        ("GET /db", 25.0, [(["view", "fetch_rows"], 0.022), (["view", "encode"], 0.001)]),
+    ]
+    write_raw(run_dir / "cells/cell-a/r0/profiles/1-00000.json", reqs)
+    ep = json.loads(aggregate_run(run_dir).read_text())["cells"]["cell-a"]["endpoints"]["GET /db"]
+    assert [r["function"] for r in ep["hotspots"][:3]] == ["view", "fetch_rows", "render"]
+    by_name = {r["function"]: r for r in ep["hotspots"]}
+    assert by_name["fetch_rows"]["self_ms"] == pytest.approx(21.0)
+    assert by_name["fetch_rows"]["share"] == 1.0 and by_name["render"]["share"] == 0.5
 
 
 def test_speedscope_file_validates_with_one_profile_per_endpoint(recorded_run):
