@@ -70,9 +70,34 @@ def test_list_shows_catalogue_and_no_runs(tmp_path: Path) -> None:
         (["run", "--scenario", "routes"], "give --app"),
         (["run", "--app", "bad app"], "MODULE:OBJECT"),
         (["serve", "--target", "sync", "--app", "x:app"], "--target cannot be combined"),
+        (["run", "--target", "nope"], "--target"),
+        (["run", "--scenario", "nope"], "--scenario"),
+        (["run", "--duration", "3x"], "'3x' is not a duration"),
+        (["run", "--users", "-1"], "--users must be > 0"),
+        (["run", "--server", "apache"], "--server"),
+        (["run", "--server-cpus", "0", "--generator-cpus", "0"], "disjoint"),
+        (["run", "--rate", "50", "--scenario", "browse"], "open model"),
+        (["run", "--bogus-flag"], "No such option"),
+        (["scale", "--workers", "1,x"], "--workers"),
+        (["worker", "--master", "127.0.0.1:notaport"], "--master"),
     ],
 )
-def test_bad_flags_are_config_errors(args: list[str], needle: str) -> None:
+def test_bad_flags_are_config_errors(
+    args: list[str], needle: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, args, standalone_mode=True)
-    assert result.exit_code == 2
+    assert result.exit_code == 2, result.output
     assert needle in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1, result.output
+    assert not (tmp_path / "runs").exists()  # bad input leaves no run folder
+
+
+def test_report_of_a_missing_folder_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["report", "/nonexistent/run"])
+    assert result.exit_code != 0
+    assert "no such run folder" in result.output
