@@ -159,6 +159,8 @@ def test_the_app_runs_in_its_own_venv_and_meta_names_what_ran(profiled_run: dict
     # the server and the route discovery both ran under the app's interpreter
     assert any(c[0] == str(app_venv / "bin" / "python") for c in meta["commands"])
     assert {r["name"] for r in load(run_dir, "routes.json")["routes"]} == {"/", "/async"}
+    report = (run_dir / "report.html").read_text()
+    assert f"bench-demo-app {APP_VERSION} · Flask {APP_FLASK}" in report
 
 
 def test_the_users_configuration_reaches_the_app(profiled_run: dict):
