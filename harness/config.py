@@ -12,6 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+from harness.userenv import check_python, mask_env
 from runfolder.errors import ConfigError
 from targets.catalog import DESCRIPTIONS as TARGETS
 
@@ -149,6 +150,11 @@ class Subject:
     routes_file: Path | None = None  # TOML example values for routes with arguments
     host: str | None = None  # drive an app that is already running; no server started
     allow_remote: bool = False
+    # the app's own interpreter (--app-python, resolved from a venv folder); None: the harness's
+    app_python: Path | None = None
+    # the server's variables from --env-file then --env (later wins); the user's, never replaced
+    env: tuple[tuple[str, str], ...] = ()
+    env_file: Path | None = None
 
     @property
     def label(self) -> str | None:
@@ -290,8 +296,9 @@ class RunConfig:
         data["profile_min"] = data.pop("min_per_endpoint")
         data["rate"] = self.load.rate
         data.update(repeat=self.repeat, out=str(self.out), name=self.name)
-        for key in ("app_dir", "routes_file"):
+        for key in ("app_dir", "routes_file", "app_python", "env_file"):
             data[key] = str(data[key]) if data[key] is not None else None
+        data["env"] = mask_env(dict(self.subject.env))  # secret-looking values never stored
         data["pinning"] = self.pinning.to_json()
         master = self.distribution.master_bind
         data["master_bind"] = f"{master[0]}:{master[1]}"
@@ -305,11 +312,8 @@ def _choices_error(option: str, value: str, choices: object) -> ConfigError:
     return ConfigError(f"{option}: unknown value '{value}'; choose from {names}")
 
 
-def validate(cfg: RunConfig) -> None:
-    from loadtests.catalog import SCENARIOS
-
-    sub, load, srv = cfg.subject, cfg.load, cfg.servers
-
+def validate_subject(sub: Subject) -> None:
+    """What is measured: targets, or an app (with its environment), or a host."""
     if sub.app or sub.host:
         if sub.targets:
             raise ConfigError("--target cannot be combined with --app or --host")
@@ -319,6 +323,16 @@ def validate(cfg: RunConfig) -> None:
             )
         if sub.app_dir is not None and not sub.app_dir.is_dir():
             raise ConfigError(f"--app-dir: {sub.app_dir} is not a folder")
+        if sub.host and (sub.app_python or sub.env or sub.env_file):
+            raise ConfigError("--app-python, --env and --env-file go with --app, not --host")
+        if sub.app_python is not None:
+            check_python(sub.app_python)
+        debug = [k for k, _ in sub.env if k.startswith("FLASK_DEBUG")]
+        if debug:
+            raise ConfigError(
+                f"--env: {debug[0]} would switch the measured server into debug mode; "
+                "leave it out (serve --debug is for clicking through)"
+            )
         if sub.host:
             validate_host(sub.host, sub.allow_remote)
     else:
@@ -329,6 +343,19 @@ def validate(cfg: RunConfig) -> None:
                 raise _choices_error("--target", t, TARGETS)
         if sub.app_dir is not None or sub.routes_file is not None:
             raise ConfigError("--app-dir and --routes go with --app")
+        if sub.app_python is not None or sub.env or sub.env_file is not None:
+            raise ConfigError(
+                "--app-python, --env and --env-file go with --app "
+                "(the reference targets are configured by the harness)"
+            )
+
+
+def validate(cfg: RunConfig) -> None:
+    from loadtests.catalog import SCENARIOS
+
+    sub, load, srv = cfg.subject, cfg.load, cfg.servers
+
+    validate_subject(sub)
     if not load.scenarios:
         raise ConfigError("--scenario: at least one scenario is needed")
     for s in load.scenarios:

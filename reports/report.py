@@ -157,19 +157,61 @@ def environment(run: Run) -> dict[str, Any]:
         ("git commit", f"{git.get('commit', '?')}{dirty}"),
         ("cpu pinning", json.dumps(meta.get("pinning"))),
     ]
-    packages = pd.DataFrame(
-        sorted((meta.get("packages") or {}).items()), columns=["package", "version"]
-    )
+    server = meta.get("server_environment") or {}
+    env += _server_lines(server)
+    if server.get("packages"):  # a user's app: the packages its server ran with
+        harness = set(server.get("from_harness") or ())
+        packages = pd.DataFrame(
+            [
+                (name, version, "harness" if name in harness else "app's environment")
+                for name, version in sorted(server["packages"].items())
+            ],
+            columns=["package (server)", "version", "from"],
+        )
+    else:
+        packages = pd.DataFrame(
+            sorted((meta.get("packages") or {}).items()), columns=["package", "version"]
+        )
     commands = "\n".join(
         shlex.join(str(a) for a in c) if isinstance(c, list) else str(c)
         for c in meta.get("commands") or []
     )
     return {
         "environment": env,
+        "app_line": app_line(server),
         "packages_table": table(packages),
         "commands": commands or "(none recorded)",
         "config": json.dumps(meta.get("config"), indent=2, default=str),
     }
+
+
+def app_line(server: dict[str, Any]) -> str | None:
+    """The header's words on a user's app: its version and the Flask its server ran."""
+    if not server:
+        return None
+    app = server.get("app") or {}
+    name = app.get("distribution") or app.get("module") or "app"
+    version = f" {app['version']}" if app.get("version") else " (no installed version)"
+    flask = (server.get("packages") or {}).get("flask", "?")
+    python = f"Python {server.get('python', '?')} at {server.get('prefix', '?')}"
+    return f"{name}{version} · Flask {flask} · {python}"
+
+
+def _server_lines(server: dict[str, Any]) -> list[tuple[str, str]]:
+    if not server:
+        return []
+    app = server.get("app") or {}
+    given = server.get("env") or {}
+    lines = [
+        ("app", f"{app.get('distribution') or app.get('module')} {app.get('version') or ''}"),
+        ("app code", str(app.get("file"))),
+        ("server python", f"{server.get('python')} ({server.get('executable')})"),
+        ("from the harness", ", ".join(server.get("from_harness") or ()) or "nothing"),
+        ("server variables", ", ".join(f"{k}={v}" for k, v in given.items()) or "none"),
+    ]
+    if server.get("error"):
+        lines.append(("could not ask the server's python", str(server["error"])))
+    return lines
 
 
 LITTLE_SLACK = 1.1

@@ -79,7 +79,7 @@ def test_engine_does_not_import_reports() -> None:
 
 # harness/ from the bottom up: each layer imports only the layers below it (and itself)
 HARNESS_LAYERS = (
-    ("harness.config", "harness.cells"),
+    ("harness.config", "harness.cells", "harness.userenv"),
     ("harness.stack",),
     ("harness.load",),
     ("harness.run",),

@@ -21,6 +21,7 @@ from harness.cli.ab import ab_command
 from harness.cli.compare import compare_command, report_command
 from harness.cli.console import console, derive_outputs, execute_run, print_scaling, stdout
 from harness.cli.options import (
+    APP_ENV,
     OUTPUT,
     PINNING,
     config_from_options,
@@ -171,6 +172,7 @@ serve_options = use_options(
     "one_target",
     "app",
     "app_dir",
+    *APP_ENV,
     "one_server",
     "workers",
     "threads",
@@ -188,18 +190,30 @@ def server_spec(
     server: str,
     workers: int,
     threads: int,
+    **app_env: Any,
 ) -> Any:
+    from harness.cli.options import app_environment
+    from harness.config import Subject, validate_subject
     from harness.stack.servers import ServerSpec
 
     if target and app:
         raise ConfigError("--target cannot be combined with --app")
+    extra = app_environment(app_env)
+    validate_subject(Subject(targets=() if app else (target or "sync",), app=app, **extra))
     if app_dir is not None and not app_dir.is_dir():
         raise ConfigError(f"--app-dir: {app_dir} is not a folder")
     if workers <= 0 or threads <= 0:
         raise ConfigError("--workers and --threads must be > 0")
     app_dir = (app_dir or Path.cwd()).resolve() if app else None
     return ServerSpec(
-        None if app else (target or "sync"), server, workers, threads, app=app, app_dir=app_dir
+        None if app else (target or "sync"),
+        server,
+        workers,
+        threads,
+        app=app,
+        app_dir=app_dir,
+        python=extra.get("app_python"),
+        env=extra.get("env", ()),
     )
 
 
@@ -240,13 +254,14 @@ def serve(
     debug: bool,
     bind: str,
     db: Path,
+    **app_env: Any,
 ) -> None:
     """Start one target (with its upstream service) for a person to use; Ctrl-C stops it."""
     from harness.stack.processes import Supervisor, port_in_use
     from harness.stack.servers import start_stack
     from targets.verify import is_loopback_url
 
-    spec = server_spec(target, app, app_dir, server, workers, threads)
+    spec = server_spec(target, app, app_dir, server, workers, threads, **app_env)
     if debug and bind != "127.0.0.1":
         raise ConfigError("--debug is for this machine only: it cannot be combined with --bind")
     if debug and spec.workers > 1:

@@ -31,6 +31,7 @@ from harness.config import (
     parse_duration,
     parse_host_port,
 )
+from harness.userenv import parse_env_file, parse_env_pairs, resolve_python
 from runfolder.errors import ConfigError
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -106,6 +107,34 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
             type=click.Path(path_type=Path),
             default=None,
             help="Folder to import --app from. Default: the current folder.",
+        ),
+    ),
+    "app_python": (
+        ("--app-python",),
+        dict(
+            type=click.Path(path_type=Path),
+            default=None,
+            metavar="VENV|PYTHON",
+            help="Serve --app with its own virtualenv (folder or interpreter): its packages "
+            "win, the harness adds only the server and its instruments. Same Python "
+            "major.minor as the harness. Default: the harness's own.",
+        ),
+    ),
+    "env": (
+        ("--env", "env_pairs"),
+        dict(
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="A variable for --app's server (repeatable; wins over --env-file). "
+            "Variables you set are never replaced by the harness.",
+        ),
+    ),
+    "env_file": (
+        ("--env-file",),
+        dict(
+            type=click.Path(path_type=Path),
+            default=None,
+            help="A .env file of KEY=VALUE lines for --app's server (as flask run reads it).",
         ),
     ),
     "routes": (
@@ -305,7 +334,8 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "name": (("--name",), dict(default=None, help="Run name (part of the folder name).")),
 }
 
-SUBJECT = ("target", "scenario", "app", "app_dir", "routes", "host", "allow_remote")
+APP_ENV = ("app_python", "env", "env_file")
+SUBJECT = ("target", "scenario", "app", "app_dir", *APP_ENV, "routes", "host", "allow_remote")
 SERVING = ("server", "workers", "threads", "instances", "balance", "upstream_keepalive", "redis")
 LOAD = (
     "users",
@@ -364,6 +394,24 @@ def pinning(server_cpus: str | None, generator_cpus: str | None, no_pin: bool) -
     return Pinning(srv, gen)
 
 
+def app_environment(opts: dict[str, Any]) -> dict[str, Any]:
+    """``app_python`` (the interpreter of a venv folder), ``env`` and ``env_file`` from the
+    options, the file's variables first and ``--env`` over them."""
+    out: dict[str, Any] = {}
+    if opts.get("app_python"):
+        out["app_python"] = resolve_python(Path(opts["app_python"]))
+    env: dict[str, str] = {}
+    if opts.get("env_file"):
+        out["env_file"] = Path(opts["env_file"]).absolute()
+        # a .env made for development often turns debug mode on: measured servers never run in it
+        file_env = parse_env_file(out["env_file"])
+        env.update({k: v for k, v in file_env.items() if not k.startswith("FLASK_DEBUG")})
+    env.update(parse_env_pairs(opts.get("env_pairs") or ()))
+    if env:
+        out["env"] = tuple(env.items())
+    return out
+
+
 def config_from_options(
     opts: dict[str, Any], *, profile: bool = False, default_name: str | None = None
 ) -> RunConfig:
@@ -378,6 +426,7 @@ def config_from_options(
     if opts.get("app"):
         flat.setdefault("scenarios", ("routes",))
         flat["app_dir"] = opts.get("app_dir") or Path.cwd()
+    flat.update(app_environment(opts))
     flat["name"] = opts.get("name") or default_name or ("profile" if profile else "run")
     if profile:
         flat["profile"] = True

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -24,7 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.stack.appenv import app_variables, launcher
 from runfolder.errors import ConfigError, HarnessError
+
+MODULE = "harness.load.routes"
 
 MAX_URLS_PER_ROUTE = 50
 SKIPPED_PREFIXES = ("/static", "/_debug_toolbar")
@@ -42,9 +46,18 @@ class Route:
         return tuple(a for a in self.arguments if a not in self.defaults)
 
 
-def discover_routes(app: str, app_dir: Path | None, timeout: float = 60) -> list[Route]:
-    """The app's URL rules, read by importing it in a child process."""
-    argv = [sys.executable, "-m", "harness.load.routes", "--app", app]
+def discover_routes(
+    app: str,
+    app_dir: Path | None,
+    timeout: float = 60,
+    *,
+    python: Path | None = None,
+    env: tuple[tuple[str, str], ...] = (),
+) -> list[Route]:
+    """The app's URL rules, read by importing it in a child process: under the app's own
+    interpreter (``--app-python``) and with the variables its server gets."""
+    here = [sys.executable, "-m", MODULE]
+    argv = [*(launcher(python, "werkzeug", MODULE) if python else here), "--app", app]
     if app_dir:
         argv += ["--app-dir", str(app_dir)]
     try:
@@ -53,7 +66,9 @@ def discover_routes(app: str, app_dir: Path | None, timeout: float = 60) -> list
             capture_output=True,
             text=True,
             timeout=timeout,
-            cwd=str(Path(__file__).resolve().parents[2]),
+            # the harness's folder, where ``-m harness...`` is found; the app's has the overlay
+            cwd=str(app_dir if python and app_dir else Path(__file__).resolve().parents[2]),
+            env={**os.environ, **app_variables(app_dir, env)},
         )
     except subprocess.TimeoutExpired:
         raise HarnessError(
@@ -61,7 +76,13 @@ def discover_routes(app: str, app_dir: Path | None, timeout: float = 60) -> list
         ) from None
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ConfigError(f"--app {app}: the app could not be loaded: {last}")
+        hint = ""
+        if "Could not import" in last or "ModuleNotFoundError" in last:
+            hint = (
+                "; give --app-dir (the folder it is imported from) or --app-python "
+                "(the virtualenv it is installed in)"
+            )
+        raise ConfigError(f"--app {app}: the app could not be loaded: {last}{hint}")
     return [
         Route(r["rule"], tuple(r["methods"]), tuple(r["arguments"]), tuple(r["defaults"]))
         for r in json.loads(out.stdout)

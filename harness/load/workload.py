@@ -45,7 +45,13 @@ def generate_routes(cfg: RunConfig, note: Callable[[str], None]) -> dict[str, An
 
     assert cfg.subject.app is not None
     routes, skipped = build_routes(
-        discover_routes(cfg.subject.app, cfg.subject.app_dir), load_values(cfg.subject.routes_file)
+        discover_routes(
+            cfg.subject.app,
+            cfg.subject.app_dir,
+            python=cfg.subject.app_python,
+            env=cfg.subject.env,
+        ),
+        load_values(cfg.subject.routes_file),
     )
     for skip in skipped:
         note(f"route left out: {skip}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -24,10 +25,10 @@ from harness.cells import Cell, interleave, plan_cells
 from harness.config import GENERATED_SCENARIO, RunConfig, available_cpus
 from harness.load.loadgen import locust_argv
 from harness.load.workload import check_reachable, generate_routes, prepare_workload
-from harness.stack.machine import environment
+from harness.stack.machine import environment, server_environment
 from harness.stack.monitor import CpuMonitor
 from harness.stack.processes import Child, Supervisor, tail
-from harness.stack.servers import ServerSpec, Stack, debug_settings, start_stack
+from harness.stack.servers import ServerSpec, Stack, debug_settings, server_env, start_stack
 from runfolder import figures, storage
 from runfolder.errors import ProcessError
 from runfolder.lifecycle import lifecycle, no_interrupt
@@ -79,6 +80,8 @@ report's path. The CLI hands it in: the engine never imports ``reports``."""
 
 def describe_run(cfg: RunConfig, cells: list[Cell], **extra: Any) -> dict[str, Any]:
     """meta.json's description of a run (beside the writer's own status fields)."""
+    if cfg.subject.app:
+        extra = {**extra, "server_environment": describe_app_server(cfg)}
     return {
         "profiled": cfg.profiling.enabled or cfg.profiling.overhead,
         "overhead": cfg.profiling.overhead,
@@ -90,6 +93,17 @@ def describe_run(cfg: RunConfig, cells: list[Cell], **extra: Any) -> dict[str, A
         "config": cfg.to_json(),
         "cells": [c.to_json(cfg) for c in cells],
     }
+
+
+def describe_app_server(cfg: RunConfig) -> dict[str, Any]:
+    """The user's app as its server runs it: interpreter, packages, its version, variables."""
+    sub = cfg.subject
+    assert sub.app is not None
+    app_dir = sub.app_dir.resolve() if sub.app_dir else None
+    kind = cfg.servers.kinds[0]
+    spec = ServerSpec(None, kind, app=sub.app, app_dir=app_dir, python=sub.app_python, env=sub.env)
+    given, _ = server_env(spec, db_path=Path(os.devnull))
+    return server_environment(sub.app, app_dir, sub.app_python, given, kind)
 
 
 def run_benchmark(
@@ -197,6 +211,7 @@ def run_cell(
                 monitor.write_csv(cell_dir / "cpu.csv", offset=float(recorder["start_unix"]))
     row = cell_row(cfg, cell, rep, cell_dir, run_dir, recorder)
     if row is not None:
+        notes += unprofiled(cell, cell_dir)
         row["warnings"] = [*workload.notes, *notes, *row["warnings"]]
         row["verify"] = workload.verify
         if stack.proxy is not None:
@@ -210,6 +225,16 @@ def run_cell(
             f"(full log: {cell_dir / 'locust.log'})"
         )
     return row
+
+
+def unprofiled(cell: Cell, cell_dir: Path) -> list[str]:
+    """A warning when a cell asked to be profiled recorded no profile at all."""
+    if not cell.profiled or any((cell_dir / "profiles").glob("*.json")):
+        return []
+    return [
+        "profiling was asked for but no request was profiled (no session in "
+        f"{cell_dir / 'profiles'}): the hotspots are empty; see server.log"
+    ]
 
 
 def start_cell(
@@ -230,6 +255,8 @@ def start_cell(
         cell.threads,
         app=cfg.subject.app,
         app_dir=cfg.subject.app_dir.resolve() if cfg.subject.app_dir else None,
+        python=cfg.subject.app_python,
+        env=cfg.subject.env,
     )
     return start_stack(
         sup,

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import socket
 import subprocess
+import sys
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
 import psutil
+
+from harness.stack.appenv import launcher, overlay
+from harness.userenv import mask_env
 
 PACKAGES = (
     "flask",
@@ -85,3 +92,39 @@ def environment(repo: Path) -> dict[str, object]:
         "python": platform.python_version(),
         "packages": package_versions(),
     }
+
+
+def server_environment(
+    app: str,
+    app_dir: Path | None,
+    python: Path | None,
+    given: Mapping[str, str],
+    server: str,
+) -> dict[str, object]:
+    """What a user's app ran with, asked of the server's own interpreter in the server's
+    environment: Python, every package it sees (the app's first; ``from_harness`` names
+    those the harness's overlay supplied), the app's distribution and version, and the
+    variables the server was given (secret-looking values masked; inherited ones by name,
+    since the shell's values are not the harness's to store)."""
+    module = "harness.stack.appenv"
+    if python is not None:
+        argv = [*launcher(python, server, module), app, str(overlay(server))]
+    else:
+        argv = [sys.executable, "-m", module, app, ""]
+    try:
+        out = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=str(app_dir) if app_dir else None,
+            env={**os.environ, **given},
+        )
+        data: dict[str, object] = json.loads(out.stdout) if out.returncode == 0 else {}
+        if out.returncode != 0:
+            data["error"] = (out.stderr.strip().splitlines() or ["no output"])[-1]
+    except (OSError, subprocess.SubprocessError, json.JSONDecodeError) as exc:
+        data = {"error": str(exc)}
+    data["env"] = mask_env(given)
+    data["inherited"] = sorted(k for k in os.environ if k not in given)
+    return data

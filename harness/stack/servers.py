@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.config import SERVERS, TARGETS, Servers
+from harness.stack.appenv import app_variables, launcher
 from harness.stack.processes import (
     LOOPBACK,
     Child,
@@ -41,6 +42,8 @@ class ServerSpec:
     app: str | None = None  # "module:object" or "module:factory()" for a user's own app
     app_dir: Path | None = None
     timing: bool = True  # Server-Timing on every response (profiles/timing.py)
+    python: Path | None = None  # the app's own interpreter (--app-python); None: the harness's
+    env: tuple[tuple[str, str], ...] = ()  # --env / --env-file: the user's variables, they win
 
     def __post_init__(self) -> None:
         if self.server not in SERVERS:
@@ -54,7 +57,7 @@ class ServerSpec:
     def app_spec(self) -> str:
         """The import string servers take, e.g. ``targets.sync_app:create_app()``."""
         if self.app:
-            return TIMED_APP if self.timing else self.app
+            return TIMED_APP  # Server-Timing and the profiler, each when asked for
         return f"targets.{self.target}_app:create_app()"
 
 
@@ -92,11 +95,16 @@ def server_argv(spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
     """The command line that serves ``spec`` on ``host:port``."""
     bin_dir = Path(sys.executable).parent
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def program(module: str, script: str) -> list[str]:
+        """``module`` run by the app's interpreter, else the harness's ``script``."""
+        if spec.python is not None:
+            return launcher(spec.python, spec.server, module)
+        return [sys.executable, "-m", module] if script == "-m" else [str(bin_dir / script)]
+
     if spec.server == "werkzeug":
         return [
-            sys.executable,
-            "-m",
-            "flask",
+            *program("flask", "-m"),
             "--app",
             spec.app_spec,
             "run",
@@ -112,7 +120,7 @@ def server_argv(spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
         module, _, obj = spec.app_spec.partition(":")
         call = obj.endswith("()")
         argv = [
-            str(bin_dir / "waitress-serve"),
+            *program("waitress", "waitress-serve"),
             f"--listen={bind}",
             f"--threads={spec.threads}",
         ]
@@ -123,7 +131,7 @@ def server_argv(spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
         return argv
     worker_class = spec.server.removeprefix("gunicorn-")
     argv = [
-        str(bin_dir / "gunicorn"),
+        *program("gunicorn", "gunicorn"),
         "--bind",
         bind,
         "--workers",
@@ -201,6 +209,68 @@ def debug_settings(debug: bool) -> dict[str, object]:
     }
 
 
+HARNESS_DEFAULTS_FOR_APPS = ("FLASK_SECRET_KEY",)
+"""What the harness sets for a user's app only when the user did not (see ``server_env``)."""
+
+
+def user_env(spec: ServerSpec) -> dict[str, str]:
+    """The variables the user set for a user's app: inherited, then --env-file and --env."""
+    return {**os.environ, **dict(spec.env)}
+
+
+def server_env(
+    spec: ServerSpec,
+    *,
+    db_path: Path,
+    upstream_url: str | None = None,
+    redis_url: str | None = None,
+    profile_dir: Path | None = None,
+    profile_rate: float | None = None,
+    debug: bool = False,
+    extra_env: dict[str, str] | None = None,
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The variables a server is given over its inherited environment, and those removed.
+
+    The reference targets get the harness's settings (their database, a shared secret key).
+    A user's app is configured the user's way: the harness never sets its database, and a
+    variable the user set (in the environment, --env-file or --env) is never replaced; the
+    harness adds only a shared ``FLASK_SECRET_KEY`` when none is set (so a login made on one
+    worker holds on all) and its own switches (profiling, Server-Timing).
+    """
+    env: dict[str, str] = {
+        # one key for every worker and instance, so a login on one is valid on all
+        "FLASK_SECRET_KEY": "k-" + secrets.token_hex(24),
+        "PYTHONUNBUFFERED": "1",
+    }
+    if not spec.app:
+        env["FLASK_DATABASE_URL"] = f"sqlite:///{db_path}"
+    if upstream_url:
+        env["FLASK_UPSTREAM_URL"] = upstream_url
+    if redis_url:
+        env["FLASK_CACHE_REDIS_URL"] = redis_url
+    if profile_dir is not None:
+        env["FLASK_PROFILE_DIR"] = str(profile_dir)
+        if profile_rate is not None:
+            env["FLASK_PROFILE_RATE"] = str(profile_rate)
+    if debug:
+        env["FLASK_DEBUG_TOOLBAR"] = "true"
+        env["FLASK_DEBUG_TB_HOSTS"] = json.dumps(list(DEBUG_HOSTS))
+    if not spec.timing:
+        env["FLASK_SERVER_TIMING"] = "false"
+    if extra_env:
+        env.update(extra_env)
+    # debug mode only when asked for: an inherited (or --env) FLASK_DEBUG* never reaches a server
+    drop = inherited_debug_env()
+    if spec.app:
+        env["BENCH_TIMED_APP"] = spec.app  # read by profiles.timed_app
+        mine = user_env(spec)
+        for key in HARNESS_DEFAULTS_FOR_APPS:
+            if key in mine:
+                env.pop(key)
+        env.update(app_variables(spec.app_dir, spec.env))
+    return env, drop
+
+
 def start_stack(
     sup: Supervisor,
     spec: ServerSpec,
@@ -234,34 +304,17 @@ def start_stack(
     if redis_child:
         commands.append(redis_child.argv)
 
-    env = {
-        "FLASK_DATABASE_URL": f"sqlite:///{db_path}",
-        # one key for every worker and instance, so a login on one is valid on all
-        "FLASK_SECRET_KEY": "k-" + secrets.token_hex(24),
-        "PYTHONUNBUFFERED": "1",
-    }
-    if upstream:
-        env["FLASK_UPSTREAM_URL"] = upstream.url  # type: ignore[attr-defined]
-    if redis_child:
-        env["FLASK_CACHE_REDIS_URL"] = redis_child.url  # type: ignore[attr-defined]
-    if profile_dir is not None:
-        env["FLASK_PROFILE_DIR"] = str(profile_dir)
-        if profile_rate is not None:
-            env["FLASK_PROFILE_RATE"] = str(profile_rate)
-    if debug:
-        env["FLASK_DEBUG_TOOLBAR"] = "true"
-        env["FLASK_DEBUG_TB_HOSTS"] = json.dumps(list(DEBUG_HOSTS))
-    # debug mode only when asked for: an inherited FLASK_DEBUG* never reaches a server
-    drop = inherited_debug_env()
-    if spec.app and spec.timing:
-        env["BENCH_TIMED_APP"] = spec.app  # read by profiles.timed_app
-    if not spec.timing:
-        env["FLASK_SERVER_TIMING"] = "false"
-    if extra_env:
-        env.update(extra_env)
+    env, drop = server_env(
+        spec,
+        db_path=db_path,
+        upstream_url=upstream.url if upstream else None,  # type: ignore[attr-defined]
+        redis_url=redis_child.url if redis_child else None,  # type: ignore[attr-defined]
+        profile_dir=profile_dir,
+        profile_rate=profile_rate,
+        debug=debug,
+        extra_env=extra_env,
+    )
     cwd = spec.app_dir
-    if spec.app_dir is not None:
-        env["PYTHONPATH"] = str(spec.app_dir)
 
     children: list[Child] = []
     urls: list[str] = []
