@@ -258,13 +258,13 @@ def pairing(base: Run, cand: Run) -> str | None:
     b_sides = {r.get("side") for r in base.rows}
     c_sides = {r.get("side") for r in cand.rows}
     if b_sides != {"baseline"} or c_sides != {"candidate"}:
-        return "two separate runs"
+        return "two separate runs cannot be paired"
     if base.path != cand.path and base.meta != cand.meta:
-        return "the sides of two different 'ab' folders"
+        return "the sides of two different 'ab' folders cannot be paired"
     b_reps = {r.get("repetition") for r in base.rows}
     c_reps = {r.get("repetition") for r in cand.rows}
     if None in b_reps | c_reps or not b_reps & c_reps:
-        return "the rows carry no shared pair index (repetition)"
+        return "the rows carry no shared pair index (repetition) to pair by"
     return None
 
 
@@ -369,8 +369,14 @@ def compare_cells(
     return changes
 
 
-def compare_loaded(base: Run, cands: list[Run], thresholds: list[Threshold]) -> Comparison:
-    """Compare loaded runs; "no cell of the candidate matches the baseline" is bad input."""
+def compare_loaded(
+    base: Run, cands: list[Run], thresholds: list[Threshold], unpaired: bool = False
+) -> Comparison:
+    """Compare loaded runs; "no cell of the candidate matches the baseline" is bad input.
+
+    Pairs are used wherever ``pairing`` finds them, unless ``unpaired`` (to measure what
+    the pairing gains on the same rows).
+    """
     warnings: list[str] = []
     for run in [base, *cands]:
         warnings += [f"{run.name}: {w}" for w in run.warnings]
@@ -383,10 +389,8 @@ def compare_loaded(base: Run, cands: list[Run], thresholds: list[Threshold]) -> 
     for cand in cands:
         cand_keys = _cell_key(cand)
         matched = 0
-        unpaired = pairing(base, cand)
-        tests[cand.name] = (
-            f"{UNPAIRED_TEST}: {unpaired} cannot be paired" if unpaired else PAIRED_TEST
-        )
+        why_not = "unpaired was asked for" if unpaired else pairing(base, cand)
+        tests[cand.name] = f"{UNPAIRED_TEST}: {why_not}" if why_not else PAIRED_TEST
         for cid, key in cand_keys.items():
             bid = base_by_key.get(key)
             if bid is None:
@@ -413,7 +417,7 @@ def compare_loaded(base: Run, cands: list[Run], thresholds: list[Threshold]) -> 
                         endpoint=endpoint,
                         changes=(
                             changes := compare_cells(
-                                b_rows, c_rows, endpoint, thresholds, paired=not unpaired
+                                b_rows, c_rows, endpoint, thresholds, paired=not why_not
                             )
                         ),
                         grew=regression_part(
