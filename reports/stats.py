@@ -105,7 +105,7 @@ class Change:
             return "; ".join(self.reasons)
         if self.test == PAIRED:
             if self.n_baseline < MIN_PAIRS:
-                return f"{self.n_baseline} pair(s), {MIN_PAIRS} needed"
+                return f"{self.n_baseline} paired repetition(s), {MIN_PAIRS} needed"
             return "the interval holds 0 and reaches past the threshold: more pairs needed"
         if min(self.n_baseline, self.n_candidate) < MIN_REPS:
             return f"{min(self.n_baseline, self.n_candidate)} repetition(s), {MIN_REPS} needed"

@@ -126,6 +126,6 @@ def test_compare_pairs_verdicts() -> None:
     faster = compare_pairs("p50", [(b, b * n / 1.1) for b, n in zip(base, noise, strict=True)])
     assert faster.verdict == IMPROVED  # latency: lower is better
     two = compare_pairs("rps", [(1000.0, 1000.0), (1000.0, 1001.0)])
-    assert two.verdict == UNDECIDED and two.why() == "2 pair(s), 3 needed"
+    assert two.verdict == UNDECIDED and two.why() == "2 paired repetition(s), 3 needed"
     none = compare_pairs("rps", [(1000.0, None), (None, 1.0)])
     assert none.verdict == UNDECIDED and "no pair" in none.why()

@@ -190,7 +190,11 @@ def test_paired_identical_sides_pass_and_few_pairs_wait() -> None:
     assert cmp.exit_code() == 3
     # ab's callback keeps going: undecided for lack of pairs carries no measurement reason
     assert cmp.undecided and not any(f.reasons for f in cmp.undecided)
-    assert all("2 pair(s), 3 needed" in f.observed for f in cmp.undecided if f.metric != "errors")
+    assert all(
+        "2 paired repetition(s), 3 needed" in f.observed
+        for f in cmp.undecided
+        if f.metric != "errors"
+    )
 
 
 def test_sides_of_two_ab_folders_do_not_pair() -> None:
