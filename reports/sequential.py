@@ -205,6 +205,11 @@ def simulate(
     return verdict, first + 1
 
 
+def _geomean(values: Sequence[float | None]) -> float | None:
+    logs = [math.log(v) for v in values if v is not None]
+    return math.exp(sum(logs) / len(logs)) if logs else None
+
+
 def compare_pairs(
     metric: str,
     pairs: Sequence[tuple[float | None, float | None]],
@@ -214,9 +219,9 @@ def compare_pairs(
 ) -> Change:
     """Judge ``(baseline, candidate)`` figures of interleaved pairs: a paired ``Change``.
 
-    ``baseline`` and ``candidate`` are the medians of each side (for display), the change
-    and its interval come from the pairs' mean log ratio; ``n_baseline`` = ``n_candidate``
-    = the number of usable pairs.
+    ``baseline`` and ``candidate`` are each side's geometric mean over the usable pairs,
+    so that their ratio is exactly the change shown (the pairs' mean log ratio);
+    ``n_baseline`` = ``n_candidate`` = the number of usable pairs.
     """
     default_threshold, default_higher = metric_defaults(metric)
     threshold = default_threshold if threshold_pct is None else threshold_pct
@@ -224,7 +229,8 @@ def compare_pairs(
     why = list(reasons)
     side_a = [float(b) for b, _ in pairs if b is not None and math.isfinite(b)]
     side_b = [float(c) for _, c in pairs if c is not None and math.isfinite(c)]
-    ratios = log_ratios(pairs)
+    usable = [(b, c) for b, c in pairs if log_ratios([(b, c)])]
+    ratios = log_ratios(usable)
     iv = interval(ratios)
     change, low, high = iv.pct if iv.n else (None, None, None)
     if iv.n and not math.isfinite(iv.low):
@@ -241,8 +247,8 @@ def compare_pairs(
             verdict = IMPROVED if better else REGRESSED
     return Change(
         metric,
-        float(np.median(side_a)) if side_a else None,
-        float(np.median(side_b)) if side_b else None,
+        _geomean([b for b, _ in usable]),
+        _geomean([c for _, c in usable]),
         change,
         low,
         high,

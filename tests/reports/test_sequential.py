@@ -123,6 +123,8 @@ def test_compare_pairs_verdicts() -> None:
     assert slower.n_baseline == slower.n_candidate == 12
     assert slower.ci_low is not None and slower.ci_high is not None
     assert slower.ci_low < slower.change_pct < slower.ci_high < 0
+    assert slower.baseline and slower.candidate  # geometric means: their ratio is the change
+    assert 100 * (slower.candidate / slower.baseline - 1) == pytest.approx(slower.change_pct)
     faster = compare_pairs("p50", [(b, b * n / 1.1) for b, n in zip(base, noise, strict=True)])
     assert faster.verdict == IMPROVED  # latency: lower is better
     two = compare_pairs("rps", [(1000.0, 1000.0), (1000.0, 1001.0)])
