@@ -247,6 +247,15 @@ PAIRED_TEST = (
 )
 
 
+def _orders(base: Run) -> str:
+    """How often each side went first (``order`` AB / BA): randomized, they should mix."""
+    counts: dict[str, int] = {}
+    for r in base.rows:
+        if r.get("order"):
+            counts[str(r["order"])] = counts.get(str(r["order"]), 0) + 1
+    return f" (order {', '.join(f'{k} {n}x' for k, n in sorted(counts.items()))})" if counts else ""
+
+
 def pairing(base: Run, cand: Run) -> str | None:
     """Why ``base`` and ``cand`` cannot be judged pair by pair, or None when they can.
 
@@ -390,7 +399,7 @@ def compare_loaded(
         cand_keys = _cell_key(cand)
         matched = 0
         why_not = "unpaired was asked for" if unpaired else pairing(base, cand)
-        tests[cand.name] = f"{UNPAIRED_TEST}: {why_not}" if why_not else PAIRED_TEST
+        tests[cand.name] = f"{UNPAIRED_TEST}: {why_not}" if why_not else PAIRED_TEST + _orders(base)
         for cid, key in cand_keys.items():
             bid = base_by_key.get(key)
             if bid is None:

@@ -168,6 +168,7 @@ def test_paired_rows_find_a_5pct_change_under_drift() -> None:
     assert rps.ci_high is not None and rps.ci_high < 0
     assert cmp.exit_code() == 1
     assert cmp.tests[cand.name].startswith("paired")
+    assert "(order AB " in cmp.tests[cand.name] and "BA " in cmp.tests[cand.name]
     # the same rows as two separate runs: unpaired, and the drift swamps the change
     plain = [{k: v for k, v in r.items() if k not in ("side", "order")} for r in base.rows]
     other = [{k: v for k, v in r.items() if k not in ("side", "order")} for r in cand.rows]
