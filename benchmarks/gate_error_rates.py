@@ -9,10 +9,14 @@ is one ``bench.py ab`` with its default gate
 and ``--warmup`` of each repetition are the only settings changed, to keep it short.
 
 Prints: the share of gated metrics that said *different* on A/A pairs (goal <= 5%),
-the share of slowdown trials with a regression found (goal >= 90%), and the
-repetitions per side ``ab`` needed on average.
+the share of slowdown trials with a regression found (goal >= 90%), the
+repetitions per side ``ab`` needed on average, and, on the same ``ab`` data, the width
+of the paired interval of goodput (all endpoints) against the unpaired one's.
 
     .venv/bin/python benchmarks/gate_error_rates.py [--pairs 10] [--trials 10] [--seconds 5]
+    .venv/bin/python benchmarks/gate_error_rates.py --widths-of runs/<stamp>_ab [...]
+
+``--widths-of`` prints only the width line, for ``ab`` folders already measured.
 """
 
 from __future__ import annotations
@@ -81,7 +85,43 @@ def run_ab(base: Path, cand: Path, out: Path, args: argparse.Namespace) -> dict:
     run = next((out / "runs").glob("*_ab"))
     rows = json.loads((run / "summary.json").read_text())["rows"]
     data["reps"] = sum(1 for r in rows if r.get("side") == "baseline")
+    data["widths"] = interval_widths(run)
     return data
+
+
+def interval_widths(run_dir: Path) -> tuple[float, float] | None:
+    """(paired, unpaired) widths in percentage points of goodput's interval, all
+    endpoints, on one ``ab`` folder's rows; None where either has no finite interval."""
+    sys.path.insert(0, str(REPO))
+    from reports.compare import compare_loaded, split_sides
+    from runfolder.figures import ALL
+    from runfolder.reader import load_run
+
+    base, cand = split_sides(load_run(run_dir))
+    out = []
+    for unpaired in (False, True):
+        cmp = compare_loaded(base, [cand], [], unpaired=unpaired)
+        c = next(r for r in cmp.rows if r.endpoint == ALL).changes["rps"]
+        if c.ci_low is None or c.ci_high is None:
+            return None
+        out.append(c.ci_high - c.ci_low)
+    return out[0], out[1]
+
+
+def print_widths(widths: list[tuple[float, float] | None]) -> None:
+    """The paired interval's width against the unpaired one's, on the same ab data."""
+    both = [w for w in widths if w is not None]
+    if not both:
+        print("interval widths: no ab run had an interval on both tests")
+        return
+    paired = statistics.median(w[0] for w in both)
+    unpaired = statistics.median(w[1] for w in both)
+    print(
+        f"goodput interval width, same ab data, median of {len(both)} run(s): paired "
+        f"{paired:.1f}pp (always-valid t-mixture sequence) vs unpaired {unpaired:.1f}pp "
+        f"(95% bootstrap of the ratio of medians, valid at one look only): "
+        f"{unpaired / paired if paired else float('inf'):.1f}x narrower paired"
+    )
 
 
 def gated(data: dict) -> list[tuple[str, str]]:
@@ -99,7 +139,14 @@ def main() -> None:
     parser.add_argument("--max-repeat", type=int, default=12)
     parser.add_argument("--slowdown", type=float, default=1.15)
     parser.add_argument("--base-n", type=int, default=100_000, help="/cpu's n on the baseline")
+    parser.add_argument(
+        "--widths-of", type=Path, nargs="+", default=None, help="ab folders: widths only"
+    )
     args = parser.parse_args()
+    if args.widths_of:
+        print_widths([interval_widths(p) for p in args.widths_of])
+        return
+    widths: list[tuple[float, float] | None] = []
     with tempfile.TemporaryDirectory(prefix="gate-rates-") as tmp:
         root = Path(tmp)
         plain = make_app(root / "plain", 1.0, args.base_n)
@@ -111,6 +158,7 @@ def main() -> None:
             aa_verdicts += verdicts
             aa_reps.append(data["reps"])
             aa_undecided += data["exit_code"] == 3
+            widths.append(data["widths"])
             print(
                 f"A/A {i + 1}: exit {data['exit_code']}, {data['reps']} reps, "
                 f"{sum(v in ('improved', 'regressed') for _, v in verdicts)} different "
@@ -123,6 +171,7 @@ def main() -> None:
             hit = any(v == "regressed" for _, v in gated(data))
             found += hit
             slow_reps.append(data["reps"])
+            widths.append(data["widths"])
             print(
                 f"slowdown {i + 1}: exit {data['exit_code']}, {data['reps']} reps, "
                 f"{'regression found' if hit else 'missed'}",
@@ -142,6 +191,7 @@ def main() -> None:
             f"({100 * found / args.trials:.0f}%; goal >= 90%); "
             f"repetitions per side: mean {statistics.mean(slow_reps):.1f}"
         )
+    print_widths(widths)
 
 
 if __name__ == "__main__":

@@ -2,15 +2,22 @@
 
 Cells are matched by target, server and scenario (by cell id when that is not
 unique; in an ``ab`` run folder by server and scenario, beside the ``side`` label),
-endpoints by name. Per endpoint, goodput (successful responses per second), latency
-percentiles and the error share get one of three verdicts (``reports.stats``):
-improved / regressed, same, or undecided with its reason. ``--fail-on`` thresholds
+endpoints by name. Per endpoint, every metric of ``METRICS`` (goodput, latency
+percentiles, ...) and the error share get one of three verdicts: improved /
+regressed, same, or undecided with its reason. ``--fail-on`` thresholds
 (``reports.gate``) turn the comparison into a CI gate with exit codes 0, 1, 3.
+
+The two sides of one interleaved folder (``ab``: both sides' rows, labelled ``side``,
+measured in pairs that share a ``repetition``) are judged pair by pair with an
+always-valid interval (``reports.sequential``): drift between pairs cancels, and the
+interval stays valid however often ``ab`` looks. Two separate runs have no pairs: their
+per-repetition figures are compared unpaired (``reports.stats``), and the comparison
+says so (``Comparison.tests``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +31,10 @@ from reports.gate import (
     gated_metrics,
     parse_fail_on,
 )
+from reports.sequential import compare_pairs
 from reports.stats import (
     ERROR_RISE_PP,
     REGRESSED,
-    THRESHOLDS,
     UNDECIDED,
     Change,
     compare_errors,
@@ -37,8 +44,54 @@ from runfolder.errors import ConfigError
 from runfolder.figures import ALL
 from runfolder.reader import Run, load_run
 
-METRICS = ("rps", "p50", "p90", "p99", "p99.9")
-SHOWN = ("rps", "p50", "p99", "errors")
+Figure = Callable[[dict[str, Any], dict[str, Any]], float | None]
+"""One metric's figure from an endpoint's entry of a row and the row itself."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A compared, gateable figure per endpoint and row (repetition or segment)."""
+
+    name: str
+    unit: str
+    higher_is_better: bool
+    threshold: float  # the default practical threshold, percent of the baseline
+    figure: Figure
+    shown: bool = False  # a column of the verdict tables
+
+
+def goodput(entry: dict[str, Any], row: dict[str, Any]) -> float | None:
+    """Successful responses per second: failed requests are not throughput."""
+    requests = int(entry.get("requests", 0))
+    failed = sum(int(v) for v in (entry.get("failures") or {}).values())
+    seconds = row.get("steady_seconds")
+    if seconds:
+        return (requests - failed) / float(seconds)
+    rps = entry.get("rps")
+    return None if rps is None else float(rps) * (1 - failed / requests if requests else 1)
+
+
+def latency(q: str) -> Figure:
+    """The figure of latency percentile ``q`` (ms)."""
+
+    def figure(entry: dict[str, Any], row: dict[str, Any]) -> float | None:
+        value = (entry.get("latency_ms") or {}).get(q)
+        return None if value is None else float(value)
+
+    return figure
+
+
+METRICS = (
+    Metric("rps", "req/s", True, 5.0, goodput, shown=True),
+    Metric("p50", "ms", False, 5.0, latency("p50"), shown=True),
+    Metric("p90", "ms", False, 10.0, latency("p90")),
+    Metric("p99", "ms", False, 10.0, latency("p99"), shown=True),
+    Metric("p99.9", "ms", False, 10.0, latency("p99.9")),
+)
+"""Every compared metric, in table order: a new metric is one line here (its figure
+function beside it); the gate, the statistics and the outputs read it from here."""
+METRIC = {m.name: m for m in METRICS}
+SHOWN = (*(m.name for m in METRICS if m.shown), "errors")
 MACHINE_KEYS = ("hostname", "cpu_model", "cpus", "memory_gb", "os")
 CONFIG_IGNORED = {"name", "out", "repeat"}
 SIDES = ("baseline", "candidate")
@@ -81,6 +134,7 @@ class ComparisonRow:
                 "p": c.p_value,
                 "threshold": c.threshold,
                 "reps": [c.n_baseline, c.n_candidate],
+                "test": c.test,
                 "verdict": c.verdict,
                 "reasons": list(c.reasons) if c.verdict != UNDECIDED or c.reasons else [c.why()],
             }
@@ -96,6 +150,7 @@ class Comparison:
     violations: list[Finding]
     undecided: list[Finding]
     warnings: list[str]
+    tests: dict[str, str] = field(default_factory=dict)  # candidate -> which test, and why
     profile_diffs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     html_path: Path | None = None
 
@@ -161,25 +216,65 @@ def _unsided(cell_id: str, row: dict[str, Any]) -> str:
     return cell_id.removesuffix(f"-{side}") if side else cell_id
 
 
-def goodput(entry: dict[str, Any], row: dict[str, Any]) -> float | None:
-    """Successful responses per second: failed requests are not throughput."""
-    requests = int(entry.get("requests", 0))
-    failed = sum(int(v) for v in (entry.get("failures") or {}).values())
-    seconds = row.get("steady_seconds")
-    if seconds:
-        return (requests - failed) / float(seconds)
-    rps = entry.get("rps")
-    return None if rps is None else float(rps) * (1 - failed / requests if requests else 1)
-
-
 def _per_rep(rows: list[dict[str, Any]], endpoint: str, metric: str) -> list[float | None]:
-    out: list[float | None] = []
-    for row in rows:
-        e = row["endpoints"].get(endpoint)
-        if not e:
-            continue
-        out.append(goodput(e, row) if metric == "rps" else (e.get("latency_ms") or {}).get(metric))
+    figure = METRIC[metric].figure
+    return [figure(e, row) for row in rows if (e := row["endpoints"].get(endpoint))]
+
+
+def _pairs(
+    b_rows: list[dict[str, Any]], c_rows: list[dict[str, Any]], endpoint: str, metric: str
+) -> list[tuple[float | None, float | None]]:
+    """(baseline, candidate) figures of the repetitions both sides measured, in order."""
+    figure = METRIC[metric].figure
+    cand = {r.get("repetition"): r for r in c_rows}
+    out = []
+    for b in sorted(b_rows, key=lambda r: int(r.get("repetition") or 0)):
+        c = cand.get(b.get("repetition"))
+        eb = b["endpoints"].get(endpoint)
+        ec = c["endpoints"].get(endpoint) if c else None
+        if eb and ec and c:
+            out.append((figure(eb, b), figure(ec, c)))
     return out
+
+
+UNPAIRED_TEST = (
+    "unpaired: Mann-Whitney U and Kolmogorov-Smirnov over per-repetition figures "
+    "(bootstrap interval of the ratio of medians)"
+)
+PAIRED_TEST = (
+    "paired: the mean log ratio of interleaved pairs, with an always-valid "
+    "(t-mixture) confidence sequence"
+)
+
+
+def _orders(base: Run) -> str:
+    """How often each side went first (``order`` AB / BA): randomized, they should mix."""
+    counts: dict[str, int] = {}
+    for r in base.rows:
+        if r.get("order"):
+            counts[str(r["order"])] = counts.get(str(r["order"]), 0) + 1
+    return f" (order {', '.join(f'{k} {n}x' for k, n in sorted(counts.items()))})" if counts else ""
+
+
+def pairing(base: Run, cand: Run) -> str | None:
+    """Why ``base`` and ``cand`` cannot be judged pair by pair, or None when they can.
+
+    They pair when they are the two sides of one interleaved folder: every baseline row
+    labelled ``side`` baseline, every candidate row candidate, from one folder (same
+    path, or the same metadata for rows handed over in memory), with pair indices
+    (``repetition``) that both sides share.
+    """
+    b_sides = {r.get("side") for r in base.rows}
+    c_sides = {r.get("side") for r in cand.rows}
+    if b_sides != {"baseline"} or c_sides != {"candidate"}:
+        return "two separate runs cannot be paired"
+    if base.path != cand.path and base.meta != cand.meta:
+        return "the sides of two different 'ab' folders cannot be paired"
+    b_reps = {r.get("repetition") for r in base.rows}
+    c_reps = {r.get("repetition") for r in cand.rows}
+    if None in b_reps | c_reps or not b_reps & c_reps:
+        return "the rows carry no shared pair index (repetition) to pair by"
+    return None
 
 
 def _errors(rows: list[dict[str, Any]], endpoint: str) -> tuple[int, int]:
@@ -250,21 +345,31 @@ def compare_cells(
     c_rows: list[dict[str, Any]],
     endpoint: str,
     thresholds: list[Threshold],
+    paired: bool = False,
 ) -> dict[str, Change]:
-    """Every metric of one endpoint of a matched cell."""
+    """Every metric of one endpoint of a matched cell, pair by pair when ``paired``."""
     gated = gated_metrics(thresholds)
     changes = {}
-    for m in METRICS:
+    for metric in METRICS:
+        m = metric.name
         reasons = row_reasons(b_rows, "baseline", endpoint, m)
         reasons += row_reasons(c_rows, "candidate", endpoint, m)
         t = gated.get(m)
-        changes[m] = compare_values(
-            m,
-            _per_rep(b_rows, endpoint, m),
-            _per_rep(c_rows, endpoint, m),
-            t.value if t else THRESHOLDS[m],
-            list(dict.fromkeys(reasons)),
-        )
+        threshold = t.value if t else metric.threshold
+        why = list(dict.fromkeys(reasons))
+        if paired:
+            changes[m] = compare_pairs(
+                m, _pairs(b_rows, c_rows, endpoint, m), threshold, why, metric.higher_is_better
+            )
+        else:
+            changes[m] = compare_values(
+                m,
+                _per_rep(b_rows, endpoint, m),
+                _per_rep(c_rows, endpoint, m),
+                threshold,
+                why,
+                metric.higher_is_better,
+            )
     fa, ra = _errors(b_rows, endpoint)
     fb, rb = _errors(c_rows, endpoint)
     reasons = row_reasons(b_rows, "baseline", endpoint, "errors")
@@ -273,8 +378,14 @@ def compare_cells(
     return changes
 
 
-def compare_loaded(base: Run, cands: list[Run], thresholds: list[Threshold]) -> Comparison:
-    """Compare loaded runs; "no cell of the candidate matches the baseline" is bad input."""
+def compare_loaded(
+    base: Run, cands: list[Run], thresholds: list[Threshold], unpaired: bool = False
+) -> Comparison:
+    """Compare loaded runs; "no cell of the candidate matches the baseline" is bad input.
+
+    Pairs are used wherever ``pairing`` finds them, unless ``unpaired`` (to measure what
+    the pairing gains on the same rows).
+    """
     warnings: list[str] = []
     for run in [base, *cands]:
         warnings += [f"{run.name}: {w}" for w in run.warnings]
@@ -283,9 +394,12 @@ def compare_loaded(base: Run, cands: list[Run], thresholds: list[Threshold]) -> 
     base_keys = _cell_key(base)
     base_by_key = {k: cid for cid, k in base_keys.items()}
     rows: list[ComparisonRow] = []
+    tests: dict[str, str] = {}
     for cand in cands:
         cand_keys = _cell_key(cand)
         matched = 0
+        why_not = "unpaired was asked for" if unpaired else pairing(base, cand)
+        tests[cand.name] = f"{UNPAIRED_TEST}: {why_not}" if why_not else PAIRED_TEST + _orders(base)
         for cid, key in cand_keys.items():
             bid = base_by_key.get(key)
             if bid is None:
@@ -310,7 +424,11 @@ def compare_loaded(base: Run, cands: list[Run], thresholds: list[Threshold]) -> 
                         server=str(first.get("server")),
                         scenario=str(first.get("scenario")),
                         endpoint=endpoint,
-                        changes=(changes := compare_cells(b_rows, c_rows, endpoint, thresholds)),
+                        changes=(
+                            changes := compare_cells(
+                                b_rows, c_rows, endpoint, thresholds, paired=not why_not
+                            )
+                        ),
                         grew=regression_part(
                             b_rows, c_rows, endpoint, {m: c.verdict for m, c in changes.items()}
                         ),
@@ -326,7 +444,7 @@ def compare_loaded(base: Run, cands: list[Run], thresholds: list[Threshold]) -> 
             )
     violations, undecided = judge(rows, thresholds)
     return Comparison(
-        base, cands, rows, thresholds, violations, undecided, list(dict.fromkeys(warnings))
+        base, cands, rows, thresholds, violations, undecided, list(dict.fromkeys(warnings)), tests
     )
 
 
@@ -371,7 +489,7 @@ def _observed(c: Change) -> str:
     unit = "pp" if c.metric == "errors" else "%"
     ci = f" [{c.ci_low:+.1f}, {c.ci_high:+.1f}]" if c.ci_low is not None else ""
     p = f", p={c.p_value:.2g}" if c.p_value is not None else ""
-    return f"{c.verdict} {c.change_pct:+.1f}{unit}{ci}{p}"
+    return f"{c.verdict} {c.change_pct:+.1f}{unit}{ci}{p} ({c.test_text})"
 
 
 def compare_runs(

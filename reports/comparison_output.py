@@ -14,23 +14,32 @@ from typing import Any
 import pandas as pd
 
 from reports import charts
-from reports.compare import SHOWN, Comparison, ComparisonRow, _label
+from reports.compare import METRICS, SHOWN, Comparison, ComparisonRow, _label
 from reports.html import ms, num, render, svg, table
-from reports.stats import ALPHA, CONFIDENCE, ERROR_RISE_PP, MIN_REPS, THRESHOLDS, Change
+from reports.sequential import ALPHA as SEQ_ALPHA
+from reports.stats import ALPHA, CONFIDENCE, ERROR_RISE_PP, MIN_PAIRS, MIN_REPS, Change
 from runfolder import storage
 from runfolder.errors import RunFolderError
 from runfolder.figures import ALL
 
 STYLES = {"improved": "green", "regressed": "bold red", "undecided": "yellow", "same": "dim"}
-UNITS = {"rps": "req/s", "errors": "%"}
+UNITS = {**{m.name: m.unit for m in METRICS}, "errors": "%"}
 
 METHOD = (
-    f"Per metric, one figure per repetition (goodput: successful responses per second). "
-    f"*different* (improved/regressed): min(p) of Mann-Whitney U and Kolmogorov-Smirnov "
+    "Per metric, one figure per repetition or segment (goodput: successful responses per "
+    "second). *Paired* (the two sides of one interleaved 'ab' folder): one log ratio "
+    "candidate/baseline per pair, and a time-uniform "
+    f"{1 - SEQ_ALPHA:.0%} confidence sequence of their mean (Student-t mixture), valid "
+    "however often it is looked at; *same*: the interval inside ± the threshold; "
+    "*different* (improved/regressed): the interval excludes 0 and is not inside ± the "
+    f"threshold; *undecided*: neither or fewer than {MIN_PAIRS} pairs. *Unpaired* (two "
+    "separate runs): *different*: min(p) of Mann-Whitney U and Kolmogorov-Smirnov "
     f"<= {ALPHA} and the change of the median beyond the threshold; *same*: the "
-    f"{CONFIDENCE:.0%} bootstrap interval of the ratio of medians inside ± the threshold "
-    f"(default {THRESHOLDS}); *undecided*: neither, fewer than {MIN_REPS} repetitions, or "
-    "a generator-bound row, dropped open-model requests, failed verify or a thin percentile. "
+    f"{CONFIDENCE:.0%} bootstrap interval of the ratio of medians inside ± the threshold; "
+    f"*undecided*: neither or fewer than {MIN_REPS} repetitions. Default thresholds: "
+    + ", ".join(f"{m.name} {m.threshold:g}%" for m in METRICS)
+    + ". Either is undecided on a generator-bound row, dropped open-model requests, "
+    "failed verify or a thin percentile. "
     f"Errors: the pooled error share, a rise beyond {ERROR_RISE_PP}pp with Fisher's exact "
     f"p <= {ALPHA} regresses."
 )
@@ -57,6 +66,11 @@ def verdict_text(c: Change) -> str:
     return c.verdict + (f" ({c.why()})" if c.verdict == "undecided" else "")
 
 
+def tests_lines(cmp: Comparison) -> list[str]:
+    """Which test judged each candidate, and why (paired, or why it could not pair)."""
+    return [f"{name}: {text}" for name, text in cmp.tests.items()]
+
+
 def render_terminal(cmp: Comparison, console: Any) -> None:
     """A rich table per candidate, the warnings and the gate's findings."""
     from rich.table import Table
@@ -75,12 +89,15 @@ def render_terminal(cmp: Comparison, console: Any) -> None:
                 c = r.changes[metric]
                 text = Text(change_text(c))
                 text.append(f"\n{c.verdict}", style=STYLES.get(c.verdict, "dim"))
+                text.append(f" · {c.test_text}", style="dim")
                 values.append(text)
             t.add_row(Text(r.cell), Text(_label(r.endpoint)), *values)
         console.print(t)
         for r in rows:
             if r.grew:
                 console.print(Text(f"{_label(r.endpoint)} regressed: {r.grew}", style="red"))
+    for line in tests_lines(cmp):
+        console.print(Text(f"test: {line}", style="dim"))
     for w in cmp.warnings:
         console.print(Text(f"warning: {w}", style="yellow"))
     for title, style, items in (
@@ -109,8 +126,12 @@ def markdown(cmp: Comparison, allow_undecided: bool = False) -> str:
         lines += [f"**Gate** `{','.join(map(str, cmp.thresholds))}`: **{status}**", ""]
     lines += ["| cell | endpoint | " + " | ".join(SHOWN) + " |", "|---|---|" + "---|" * len(SHOWN)]
     for r in cmp.rows:
-        cells = [f"{change_text(r.changes[m])} **{verdict_text(r.changes[m])}**" for m in SHOWN]
+        cells = [
+            f"{change_text(c)} **{verdict_text(c)}** <sub>{c.test_text}</sub>"
+            for c in (r.changes[m] for m in SHOWN)
+        ]
         lines.append(f"| {r.cell} | {_label(r.endpoint)} | " + " | ".join(cells) + " |")
+    lines += ["", *(f"*Test* {line}" for line in tests_lines(cmp))]
     grew = [f"- {_label(r.endpoint)} ({r.cell}): {r.grew}" for r in cmp.rows if r.grew]
     if grew:
         lines += ["", "**The part of the request that grew**", "", *grew]
@@ -152,6 +173,7 @@ def as_json(cmp: Comparison, allow_undecided: bool = False) -> dict[str, Any]:
         "rows": [r.as_dict() for r in cmp.rows],
         "regressions": [vars(f) for f in cmp.violations],
         "undecided": [vars(f) for f in cmp.undecided],
+        "tests": cmp.tests,
         "functions": cmp.profile_diffs,
         "warnings": cmp.warnings,
         "method": METHOD,
@@ -201,7 +223,7 @@ def _frame(rows: list[ComparisonRow]) -> pd.DataFrame:
             {
                 "cell": r.cell,
                 "endpoint": _label(r.endpoint),
-                "reps": f"{r.changes['rps'].n_baseline} / {r.changes['rps'].n_candidate}",
+                "test": r.changes[METRICS[0].name].test_text,
                 **{
                     f"{m} ({UNITS.get(m, 'ms')})": f"{change_text(r.changes[m])} · "
                     f"{verdict_text(r.changes[m])}"
@@ -238,7 +260,8 @@ def _context(cmp: Comparison) -> dict[str, Any]:
                 "table": table(_frame(rows), css="data wrap", index=True),
                 "charts": evidence,
                 "profile_diff": table(pd.DataFrame(diff)) if diff else None,
-                "verdicts": ", ".join(f"{n} {v}" for v, n in sorted(counts.items())),
+                "verdicts": ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+                + (f" · test {cmp.tests[cand.name]}" if cand.name in cmp.tests else ""),
             }
         )
     return {

@@ -1,32 +1,43 @@
 """The CI gate: ``--fail-on "p99:+10%,rps:-5%,errors:>0.1%"``, parsed strictly.
 
-Relative gates (``rps``, ``p50``, ``p90``, ``p99``, ``p99.9``) name the direction
-that fails: ``p99:+10%`` fails when p99 rose by 10% or more, ``rps:-5%`` when
-throughput fell by 5% or more, and only when the change is statistically
-significant (``reports.stats``). ``errors:>0.1%`` fails when the candidate's
-error rate (all repetitions) is above 0.1%, significance aside.
+Relative gates (every metric of ``reports.compare.METRICS``: ``rps``, ``p50``,
+``p90``, ``p99``, ``p99.9``, ...) name the direction that fails: ``p99:+10%`` fails
+when p99 rose by 10% or more, ``rps:-5%`` when throughput fell by 5% or more, and only
+when the change is statistically significant (paired: ``reports.sequential``,
+unpaired: ``reports.stats``). ``errors:>0.1%`` fails when the candidate's error rate
+(all repetitions) is above 0.1%, significance aside.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from runfolder.errors import ConfigError
 
-RELATIVE = ("rps", "p50", "p90", "p99", "p99.9")
 _ITEM = re.compile(
     r"^(?P<metric>[a-z0-9.]+):(?:(?P<sign>[+-])(?P<rel>\d+(?:\.\d+)?)%|>(?P<abs>\d+(?:\.\d+)?)%)$"
 )
-_USAGE = (
-    "expected comma-separated <metric>:+N% or <metric>:-N% for rps, p50, p90, p99, p99.9 "
-    "and errors:>N%, e.g. --fail-on 'p99:+10%,rps:-5%,errors:>0.1%'"
-)
+
+
+def relative_metrics() -> tuple[str, ...]:
+    """The metrics a relative gate can name: those ``reports.compare`` compares."""
+    from reports.compare import METRICS  # the one list; compare imports this module
+
+    return tuple(m.name for m in METRICS)
+
+
+def _usage(relative: Sequence[str]) -> str:
+    return (
+        f"expected comma-separated <metric>:+N% or <metric>:-N% for {', '.join(relative)} "
+        "and errors:>N%, e.g. --fail-on 'p99:+10%,rps:-5%,errors:>0.1%'"
+    )
 
 
 @dataclass(frozen=True)
 class Threshold:
-    metric: str  # rps, p50, p90, p99, p99.9 or errors
+    metric: str  # a metric of reports.compare.METRICS, or errors
     sign: str  # "+", "-" (relative) or ">" (errors, absolute)
     value: float  # percent
 
@@ -42,15 +53,17 @@ def parse_fail_on(spec: str | None) -> list[Threshold]:
     """Thresholds from a ``--fail-on`` spec; a bad spec raises ``ConfigError``."""
     if spec is None:
         return []
+    relative = relative_metrics()
+    usage = _usage(relative)
     if not spec.strip():
-        raise ConfigError(f"--fail-on is empty: {_USAGE}")
+        raise ConfigError(f"--fail-on is empty: {usage}")
     out: list[Threshold] = []
     seen: set[tuple[str, str]] = set()
     for raw in spec.split(","):
         item = raw.strip()
         m = _ITEM.match(item)
         if not m:
-            raise ConfigError(f"--fail-on: cannot read {item!r}: {_USAGE}")
+            raise ConfigError(f"--fail-on: cannot read {item!r}: {usage}")
         metric = m["metric"]
         if metric == "errors":
             if m["abs"] is None:
@@ -58,7 +71,7 @@ def parse_fail_on(spec: str | None) -> list[Threshold]:
                     f"--fail-on: {item!r}: errors takes an absolute rate, e.g. errors:>0.1%"
                 )
             threshold = Threshold("errors", ">", float(m["abs"]))
-        elif metric in RELATIVE:
+        elif metric in relative:
             if m["rel"] is None:
                 raise ConfigError(
                     f"--fail-on: {item!r}: {metric} takes a signed relative "
@@ -66,7 +79,7 @@ def parse_fail_on(spec: str | None) -> list[Threshold]:
                 )
             threshold = Threshold(metric, m["sign"], float(m["rel"]))
         else:
-            raise ConfigError(f"--fail-on: unknown metric {metric!r} in {item!r}: {_USAGE}")
+            raise ConfigError(f"--fail-on: unknown metric {metric!r} in {item!r}: {usage}")
         if threshold.value <= 0 and threshold.metric != "errors":
             raise ConfigError(f"--fail-on: {item!r}: the change must be more than 0%")
         key = (threshold.metric, threshold.sign)

@@ -18,6 +18,11 @@ or two repetitions the interval means nothing: undecided, never same.
 Errors are judged on requests, not repetitions: the error share (failed / all requests,
 pooled) of the candidate minus the baseline's, in percentage points, a one-sided Fisher
 exact test for a rise, and a normal-approximation interval of the difference.
+
+This is the *unpaired* test: ``compare`` falls back to it for two separate runs. The
+two sides of one interleaved ``ab`` folder are judged pair by pair instead
+(``reports.sequential``). Metric names, directions and default thresholds live in one
+place, ``reports.compare.METRICS``.
 """
 
 from __future__ import annotations
@@ -33,24 +38,20 @@ from scipy import stats as _stats
 ALPHA = 0.01
 CONFIDENCE = 0.95
 MIN_REPS = 3
+MIN_PAIRS = 3  # paired (reports.sequential): no verdict on fewer pairs
 BOOTSTRAP_RESAMPLES = 2000
 SEED = 20240611
-THRESHOLDS = {"rps": 5.0, "p50": 5.0, "p90": 10.0, "p99": 10.0, "p99.9": 10.0}
 ERROR_RISE_PP = 0.1  # a rise of the error share beyond this many percentage points regresses
-HIGHER_IS_BETTER = {
-    "rps": True,
-    "p50": False,
-    "p90": False,
-    "p99": False,
-    "p99.9": False,
-    "errors": False,
-}
 
 IMPROVED = "improved"
 REGRESSED = "regressed"
 SAME = "same"
 UNDECIDED = "undecided"
 DIFFERENT = (IMPROVED, REGRESSED)
+
+UNPAIRED, PAIRED, FISHER = "unpaired", "paired", "fisher"
+"""Which test decided a ``Change``: per-repetition figures unpaired (MWU + K-S, bootstrap),
+pairs of interleaved segments (``reports.sequential``), or pooled requests (errors)."""
 
 
 @dataclass(frozen=True)
@@ -75,13 +76,24 @@ class Change:
     reasons: tuple[str, ...] = ()
     baseline_values: tuple[float, ...] = field(default=())
     candidate_values: tuple[float, ...] = field(default=())
+    test: str = UNPAIRED
+    higher_is_better: bool = False
 
     @property
     def worse(self) -> bool:
         """The candidate is worse in this metric (ignoring significance)."""
         if self.change_pct is None:
             return False
-        return self.change_pct < 0 if HIGHER_IS_BETTER[self.metric] else self.change_pct > 0
+        return self.change_pct < 0 if self.higher_is_better else self.change_pct > 0
+
+    @property
+    def test_text(self) -> str:
+        """Which test decided, on how much data: ``paired, 12 pairs``."""
+        if self.test == PAIRED:
+            return f"paired, {self.n_baseline} pairs"
+        if self.test == FISHER:
+            return "Fisher, pooled requests"
+        return f"unpaired, {self.n_baseline} vs {self.n_candidate} reps"
 
     @property
     def decided(self) -> bool:
@@ -91,6 +103,10 @@ class Change:
         """Why the verdict is undecided, in one phrase."""
         if self.reasons:
             return "; ".join(self.reasons)
+        if self.test == PAIRED:
+            if self.n_baseline < MIN_PAIRS:
+                return f"{self.n_baseline} paired repetition(s), {MIN_PAIRS} needed"
+            return "the interval holds 0 and reaches past the threshold: more pairs needed"
         if min(self.n_baseline, self.n_candidate) < MIN_REPS:
             return f"{min(self.n_baseline, self.n_candidate)} repetition(s), {MIN_REPS} needed"
         return "the interval straddles the threshold: more repetitions needed"
@@ -136,16 +152,27 @@ def ratio_interval(a: Sequence[float], b: Sequence[float]) -> tuple[float, float
     return min(low, point), max(high, point)
 
 
+def metric_defaults(metric: str) -> tuple[float, bool]:
+    """(default threshold in percent, higher is better) of a metric of ``METRICS``."""
+    from reports.compare import METRIC
+
+    spec = METRIC[metric]
+    return spec.threshold, spec.higher_is_better
+
+
 def compare_values(
     metric: str,
     a: Sequence[float | None],
     b: Sequence[float | None],
     threshold_pct: float | None = None,
     reasons: Sequence[str] = (),
+    higher_is_better: bool | None = None,
 ) -> Change:
-    """Compare per-repetition figures ``a`` (baseline) and ``b`` (candidate)."""
+    """Compare per-repetition figures ``a`` (baseline) and ``b`` (candidate), unpaired."""
     xa, xb = _clean(a), _clean(b)
-    threshold = THRESHOLDS[metric] if threshold_pct is None else threshold_pct
+    default_threshold, default_higher = metric_defaults(metric)
+    threshold = default_threshold if threshold_pct is None else threshold_pct
+    higher = default_higher if higher_is_better is None else higher_is_better
     why = list(reasons)
     ma = float(np.median(xa)) if xa else None
     mb = float(np.median(xb)) if xb else None
@@ -171,6 +198,8 @@ def compare_values(
             tuple(why),
             tuple(xa),
             tuple(xb),
+            UNPAIRED,
+            higher,
         )
 
     if ma is None or mb is None:
@@ -197,7 +226,7 @@ def compare_values(
     if why:
         return out(UNDECIDED, change, ci, p)
     if p <= ALPHA and abs(change) >= threshold:
-        better = change > 0 if HIGHER_IS_BETTER[metric] else change < 0
+        better = change > 0 if higher else change < 0
         return out(IMPROVED if better else REGRESSED, change, ci, p)
     if -threshold < ci[0] and ci[1] < threshold:
         return out(SAME, change, ci, p)
@@ -229,6 +258,7 @@ def compare_errors(
             threshold_pp,
             UNDECIDED,
             tuple(why),
+            test=FISHER,
         )
     pa, pb = failed_a / requests_a, failed_b / requests_b
     diff = 100 * (pb - pa)
@@ -260,4 +290,5 @@ def compare_errors(
         tuple(why),
         (100 * pa,),
         (100 * pb,),
+        FISHER,
     )

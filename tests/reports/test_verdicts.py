@@ -122,3 +122,121 @@ def test_a_side_without_figures_is_undecided_not_skipped() -> None:
     assert any("no value on the baseline" in str(f) for f in cmp.undecided)
     cmp = compare_loaded(_run("a", empty), [_run("b", empty)], GATE)
     assert [r.endpoint for r in cmp.rows] == [ALL] and cmp.exit_code() == 3
+
+
+# Paired rows: the two sides of one interleaved folder --------------------------------
+
+
+def _ab_rows(pairs: int, change: float, seed: int, drift: float = 0.15) -> list[dict]:
+    """An ``ab`` folder's rows: both sides per pair, a shared drift between pairs (the
+    noisy neighbour), 2% noise within, the candidate ``change`` x the baseline's goodput."""
+    rng = random.Random(seed)
+    rows = []
+    for k in range(pairs):
+        level = rng.lognormvariate(0, drift)
+        order = rng.choice(["AB", "BA"])
+        for side, factor in (("baseline", 1.0), ("candidate", change)):
+            rps = 1000 * level * factor * rng.lognormvariate(0, 0.02)
+            rows.append(
+                _row(
+                    k,
+                    rps,
+                    1000 / rps,
+                    side=side,
+                    order=order,
+                    cell_id=f"sync-gunicorn-sync-json-{side}",
+                )
+            )
+    return rows
+
+
+def _sides(rows: list[dict], meta: dict | None = None) -> tuple[Run, Run]:
+    """As the ab command's callback hands them over: one Run per side, in memory."""
+    return tuple(  # type: ignore[return-value]
+        Run(path=Path(side), meta=meta or {}, rows=[r for r in rows if r["side"] == side])
+        for side in ("baseline", "candidate")
+    )
+
+
+def test_paired_rows_find_a_5pct_change_under_drift() -> None:
+    """15% drift between pairs hides a 5% drop from an unpaired test; the pairs see it."""
+    base, cand = _sides(_ab_rows(12, 1 / 1.05, seed=3))
+    cmp = compare_loaded(base, [cand], GATE)
+    rps = cmp.rows[0].changes["rps"]
+    assert rps.test == "paired" and rps.n_baseline == 12
+    assert rps.verdict == REGRESSED, rps
+    assert rps.ci_high is not None and rps.ci_high < 0
+    assert cmp.exit_code() == 1
+    assert cmp.tests[cand.name].startswith("paired")
+    assert "(order AB " in cmp.tests[cand.name] and "BA " in cmp.tests[cand.name]
+    # the same rows as two separate runs: unpaired, and the drift swamps the change
+    plain = [{k: v for k, v in r.items() if k not in ("side", "order")} for r in base.rows]
+    other = [{k: v for k, v in r.items() if k not in ("side", "order")} for r in cand.rows]
+    for r in plain + other:
+        r["cell_id"] = "sync-gunicorn-sync-json"
+    unpaired = compare_loaded(_run("a", plain), [_run("b", other)], GATE)
+    c = unpaired.rows[0].changes["rps"]
+    assert c.test == "unpaired" and c.verdict == UNDECIDED
+    assert "two separate runs cannot be paired" in unpaired.tests["b"]
+    assert "Mann-Whitney" in unpaired.tests["b"]
+
+
+def test_paired_identical_sides_pass_and_few_pairs_wait() -> None:
+    base, cand = _sides(_ab_rows(12, 1.0, seed=4))
+    cmp = compare_loaded(base, [cand], GATE)
+    assert cmp.rows[0].changes["rps"].verdict == SAME
+    assert cmp.exit_code() == 0, [str(f) for f in cmp.undecided]
+    base, cand = _sides(_ab_rows(2, 1.0, seed=4))
+    cmp = compare_loaded(base, [cand], GATE)
+    assert cmp.exit_code() == 3
+    # ab's callback keeps going: undecided for lack of pairs carries no measurement reason
+    assert cmp.undecided and not any(f.reasons for f in cmp.undecided)
+    assert all(
+        "2 paired repetition(s), 3 needed" in f.observed
+        for f in cmp.undecided
+        if f.metric != "errors"
+    )
+
+
+def test_sides_of_two_ab_folders_do_not_pair() -> None:
+    base, _ = _sides(_ab_rows(6, 1.0, seed=5), {"created": "one"})
+    _, cand = _sides(_ab_rows(6, 1.0, seed=6), {"created": "two"})
+    cmp = compare_loaded(base, [cand], GATE)
+    assert cmp.rows[0].changes["rps"].test == "unpaired"
+    assert "two different 'ab' folders" in cmp.tests[cand.name]
+
+
+def test_outputs_name_the_test_and_interval() -> None:
+    from reports.comparison_output import as_json, markdown
+
+    base, cand = _sides(_ab_rows(12, 1 / 1.05, seed=3))
+    cmp = compare_loaded(base, [cand], GATE)
+    md = markdown(cmp)
+    assert "paired, 12 pairs" in md and "*Test* candidate: paired" in md
+    data = as_json(cmp)
+    assert data["rows"][0]["rps"]["test"] == "paired"
+    low, high = data["rows"][0]["rps"]["ci"]
+    assert low < high < 0
+    assert any("(paired, 12 pairs)" in f["observed"] for f in data["regressions"])
+
+
+def test_a_new_metric_is_one_entry_in_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CPU per request as a stand-in: listed once, it is gated, compared and shown."""
+    from reports import compare as compare_module
+    from reports.compare import METRICS, Metric
+
+    def cpu(entry: dict, row: dict) -> float | None:
+        return entry.get("cpu_ms")
+
+    metrics = (*METRICS, Metric("cpu", "ms", False, 5.0, cpu, shown=True))
+    monkeypatch.setattr(compare_module, "METRICS", metrics)
+    monkeypatch.setattr(compare_module, "METRIC", {m.name: m for m in metrics})
+    rows = _ab_rows(12, 1.0, seed=7)
+    rng = random.Random(7)
+    for r in rows:
+        for e in r["endpoints"].values():
+            e["cpu_ms"] = (1.3 if r["side"] == "candidate" else 1.0) * rng.lognormvariate(0, 0.02)
+    base, cand = _sides(rows)
+    cmp = compare_loaded(base, [cand], parse_fail_on("cpu:+5%"))
+    assert cmp.rows[0].changes["cpu"].verdict == REGRESSED
+    assert [f.metric for f in cmp.violations] == ["cpu", "cpu"]  # all endpoints, GET /json

@@ -1,0 +1,133 @@
+"""The paired stopping rule, simulated: false alarms on A/A sequences, power on a 5% change.
+
+Each simulated sequence is up to ``LOOKS`` pairs of log ratios, looked at after every
+pair and stopped at the first verdict, as ``ab`` does. Seeded: the figures are exact
+for this seed, and the bounds asserted hold with a wide margin (the rates measured are
+in ``reports/sequential.py``'s docstring).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from reports.sequential import (
+    ALPHA,
+    DIFFERENT,
+    MIXTURE_PRECISION,
+    SAME,
+    compare_pairs,
+    decide,
+    interval,
+    simulate,
+)
+from reports.stats import IMPROVED, PAIRED, REGRESSED, UNDECIDED
+
+SEQUENCES = 2000
+LOOKS = 40
+SEED = 20261203
+
+
+def _rng(offset: int = 0) -> np.random.Generator:
+    return np.random.default_rng(SEED + offset)
+
+
+@pytest.mark.parametrize("sd", [0.02, 0.03, 0.04])
+def test_aa_false_alarms_stay_under_alpha(sd: float) -> None:
+    """Identical sides: at most 5% of sequences ever end *different*, 40 looks each."""
+    x = _rng(int(sd * 100)).normal(0.0, sd, (SEQUENCES, LOOKS))
+    verdict, pairs = simulate(x, threshold_pct=5.0)
+    false = float(np.mean(verdict == DIFFERENT))
+    assert false <= ALPHA, false
+    assert np.mean(verdict == SAME) >= 0.9  # and they do end: same, not undecided
+    assert np.median(pairs) <= 15
+
+
+def test_aa_interval_holds_zero_at_every_look() -> None:
+    """Not stopping at *same*: the interval still excludes 0 at some look in <= 5%."""
+    n = np.arange(1, LOOKS + 1)
+    x = _rng(1).normal(0.0, 0.03, (SEQUENCES, LOOKS))
+    means = np.cumsum(x, axis=1) / n
+    from reports.sequential import half_width
+
+    ss = np.maximum(np.cumsum(x**2, axis=1) - n * means**2, 0.0)
+    h = half_width(n, ss)
+    ever = ((means - h > 0) | (means + h < 0)).any(axis=1)
+    assert float(ever.mean()) <= ALPHA
+
+
+@pytest.mark.parametrize("tails", ["student-t3", "outliers"])
+def test_aa_heavy_tailed_pairs_stay_under_alpha(tails: str) -> None:
+    """Noisy neighbours make heavy tails: the rule is exact for Gaussian pairs only."""
+    rng = _rng(2)
+    if tails == "student-t3":
+        x = rng.standard_t(3, (SEQUENCES, LOOKS)) * 0.03 / math.sqrt(3)
+    else:
+        spike = rng.random((SEQUENCES, LOOKS)) < 0.1
+        x = np.where(spike, rng.normal(0, 0.12, spike.shape), rng.normal(0, 0.02, spike.shape))
+    verdict, _ = simulate(x, threshold_pct=5.0)
+    assert float(np.mean(verdict == DIFFERENT)) <= ALPHA
+
+
+@pytest.mark.parametrize("sd", [0.02, 0.03, 0.04])
+@pytest.mark.parametrize("change", [1.05, 1 / 1.05])
+def test_a_change_at_the_threshold_is_found(sd: float, change: float) -> None:
+    """+5%, and /cpu with 5% more work (goodput x1/1.05 = -4.76%), threshold 5%:
+    found (*different*) in >= 90% of sequences, the issue's 9 of 10."""
+    x = _rng(3).normal(math.log(change), sd, (SEQUENCES, LOOKS))
+    verdict, pairs = simulate(x, threshold_pct=5.0)
+    assert float(np.mean(verdict == DIFFERENT)) >= 0.95
+    assert np.median(pairs) <= 15
+
+
+def test_a_small_change_mostly_ends_same() -> None:
+    """1% at a 5% threshold: mostly *same*; *different* in few (it is not 0)."""
+    x = _rng(4).normal(math.log(1.01), 0.03, (SEQUENCES, LOOKS))
+    verdict, _ = simulate(x, threshold_pct=5.0)
+    assert float(np.mean(verdict == SAME)) >= 0.9
+
+
+def _martingale(x: np.ndarray, m: float, c: float = MIXTURE_PRECISION) -> float:
+    """The t-mixture likelihood ratio of the scale-free data at mean ``m``."""
+    y = x - m
+    n, s, q = len(y), float(y.sum()), float((y**2).sum())
+    return math.sqrt(c / (n + c)) * (1 - s * s / ((n + c) * q)) ** (-n / 2)
+
+
+def test_the_interval_is_where_the_martingale_stays_below_one_over_alpha() -> None:
+    """The closed form against its definition: inside <=> M_n(m) < 1/alpha."""
+    x = _rng(5).normal(0.01, 0.03, 12)
+    iv = interval(x)
+    assert math.isfinite(iv.low) and iv.low < iv.mean < iv.high
+    for m in (iv.low, iv.high):
+        assert _martingale(x, m) == pytest.approx(1 / ALPHA, rel=1e-6)
+    for m in (iv.mean, (iv.mean + iv.high) / 2, (iv.mean + iv.low) / 2):
+        assert _martingale(x, m) < 1 / ALPHA
+    for m in (iv.high + 0.001, iv.low - 0.001):
+        assert _martingale(x, m) > 1 / ALPHA
+
+
+def test_few_pairs_give_no_interval() -> None:
+    assert interval([0.01, 0.02, 0.0]).high == math.inf
+    assert decide(interval([0.0] * 2 + [1e-9]), 5.0) != SAME
+
+
+def test_compare_pairs_verdicts() -> None:
+    rng = np.random.default_rng(SEED)
+    base = [1000 * rng.lognormal(0, 0.2) for _ in range(12)]  # large drift between pairs
+    noise = rng.lognormal(0, 0.02, 12)
+    slower = compare_pairs("rps", [(b, b * n / 1.1) for b, n in zip(base, noise, strict=True)])
+    assert slower.test == PAIRED and slower.verdict == REGRESSED
+    assert slower.n_baseline == slower.n_candidate == 12
+    assert slower.ci_low is not None and slower.ci_high is not None
+    assert slower.ci_low < slower.change_pct < slower.ci_high < 0
+    assert slower.baseline and slower.candidate  # geometric means: their ratio is the change
+    assert 100 * (slower.candidate / slower.baseline - 1) == pytest.approx(slower.change_pct)
+    faster = compare_pairs("p50", [(b, b * n / 1.1) for b, n in zip(base, noise, strict=True)])
+    assert faster.verdict == IMPROVED  # latency: lower is better
+    two = compare_pairs("rps", [(1000.0, 1000.0), (1000.0, 1001.0)])
+    assert two.verdict == UNDECIDED and two.why() == "2 paired repetition(s), 3 needed"
+    none = compare_pairs("rps", [(1000.0, None), (None, 1.0)])
+    assert none.verdict == UNDECIDED and "no pair" in none.why()
