@@ -3,7 +3,9 @@
 Cells are matched by target, server and scenario (by cell id when that is not
 unique; in an ``ab`` run folder by server and scenario, beside the ``side`` label),
 endpoints by name. Per endpoint, goodput (successful responses per second), latency
-percentiles and the error share get one of three verdicts (``reports.stats``):
+percentiles, CPU per request (``cpu``: the endpoint's request-thread CPU mean from
+Server-Timing; for all endpoints, the server processes' CPU per request served) and the
+error share get one of three verdicts (``reports.stats``):
 improved / regressed, same, or undecided with its reason. ``--fail-on`` thresholds
 (``reports.gate``) turn the comparison into a CI gate with exit codes 0, 1, 3.
 """
@@ -37,8 +39,9 @@ from runfolder.errors import ConfigError
 from runfolder.figures import ALL
 from runfolder.reader import Run, load_run
 
-METRICS = ("rps", "p50", "p90", "p99", "p99.9")
-SHOWN = ("rps", "p50", "p99", "errors")
+METRICS = ("rps", "p50", "p90", "p99", "p99.9", "cpu")
+SHOWN = ("rps", "p50", "p99", "cpu", "errors")
+CPU = "cpu"
 MACHINE_KEYS = ("hostname", "cpu_model", "cpus", "memory_gb", "os")
 CONFIG_IGNORED = {"name", "out", "repeat"}
 SIDES = ("baseline", "candidate")
@@ -172,14 +175,46 @@ def goodput(entry: dict[str, Any], row: dict[str, Any]) -> float | None:
     return None if rps is None else float(rps) * (1 - failed / requests if requests else 1)
 
 
+def figure(row: dict[str, Any], endpoint: str, metric: str) -> float | None:
+    """One summary row's figure of ``metric`` for ``endpoint`` (None: it has none).
+
+    ``cpu``: ms per request; for ``ALL`` the whole server's (``server_cpu_ms_per_request``,
+    which gevent and async views do not hide), for an endpoint its request thread's mean.
+    """
+    e = row["endpoints"].get(endpoint) or {}
+    if metric == "rps":
+        return goodput(e, row)
+    if metric == CPU:
+        if endpoint == ALL:
+            return row.get("server_cpu_ms_per_request")
+        return (e.get("cpu_ms") or {}).get("mean")
+    return (e.get("latency_ms") or {}).get(metric)
+
+
 def _per_rep(rows: list[dict[str, Any]], endpoint: str, metric: str) -> list[float | None]:
-    out: list[float | None] = []
+    return [figure(row, endpoint, metric) for row in rows if row["endpoints"].get(endpoint)]
+
+
+def cpu_missing(rows: list[dict[str, Any]], side: str, endpoint: str) -> list[str]:
+    """Why repetitions of a side have no CPU figure: the server's reason, or none sent."""
+    found: dict[str, int] = {}
     for row in rows:
         e = row["endpoints"].get(endpoint)
-        if not e:
+        if not e or figure(row, endpoint, CPU) is not None:
             continue
-        out.append(goodput(e, row) if metric == "rps" else (e.get("latency_ms") or {}).get(metric))
-    return out
+        if endpoint == ALL:
+            why = "no server CPU samples (an external --host?)"
+        elif e.get("cpu_absent"):
+            why = "CPU per request absent: " + ", ".join(sorted(e["cpu_absent"]))
+        else:
+            why = "no CPU per request (no Server-Timing cpu part)"
+        found[why] = found.get(why, 0) + 1
+    return [f"{side} {why} in {n} of {len(rows)} repetition(s)" for why, n in found.items()]
+
+
+def unmeasured(c: Change) -> bool:
+    """No figure on either side: CPU the server cannot measure (gevent ...) is not gated."""
+    return c.metric == CPU and not c.n_baseline and not c.n_candidate
 
 
 def _errors(rows: list[dict[str, Any]], endpoint: str) -> tuple[int, int]:
@@ -257,6 +292,9 @@ def compare_cells(
     for m in METRICS:
         reasons = row_reasons(b_rows, "baseline", endpoint, m)
         reasons += row_reasons(c_rows, "candidate", endpoint, m)
+        if m == CPU:
+            reasons += cpu_missing(b_rows, "baseline", endpoint)
+            reasons += cpu_missing(c_rows, "candidate", endpoint)
         t = gated.get(m)
         changes[m] = compare_values(
             m,
@@ -324,6 +362,14 @@ def compare_loaded(base: Run, cands: list[Run], thresholds: list[Threshold]) -> 
                 f"no cell of the candidate {cand.name} matches the baseline {base.name} "
                 "(cells match by target, server and scenario): compare runs of the same cells"
             )
+    if CPU in gated_metrics(thresholds):
+        for r in rows:
+            c = r.changes[CPU]
+            if unmeasured(c):
+                warnings.append(
+                    f"{r.cell} {_label(r.endpoint)}: {gated_metrics(thresholds)[CPU]} not "
+                    f"judged, neither side has a CPU figure ({c.why()})"
+                )
     violations, undecided = judge(rows, thresholds)
     return Comparison(
         base, cands, rows, thresholds, violations, undecided, list(dict.fromkeys(warnings))
@@ -347,6 +393,8 @@ def judge(
         where = (r.candidate, r.cell, _label(r.endpoint))
         for metric, t in gated.items():
             c = r.changes[metric]
+            if unmeasured(c):
+                continue  # said in the warnings (compare_loaded)
             if fails(t, c.verdict, c.change_pct):
                 violations.append(Finding(*where, metric, str(t), _observed(c)))
             elif c.verdict == UNDECIDED:

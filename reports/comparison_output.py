@@ -22,7 +22,7 @@ from runfolder.errors import RunFolderError
 from runfolder.figures import ALL
 
 STYLES = {"improved": "green", "regressed": "bold red", "undecided": "yellow", "same": "dim"}
-UNITS = {"rps": "req/s", "errors": "%"}
+UNITS = {"rps": "req/s", "errors": "%", "cpu": "ms/req"}
 
 METHOD = (
     f"Per metric, one figure per repetition (goodput: successful responses per second). "

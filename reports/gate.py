@@ -1,9 +1,11 @@
 """The CI gate: ``--fail-on "p99:+10%,rps:-5%,errors:>0.1%"``, parsed strictly.
 
-Relative gates (``rps``, ``p50``, ``p90``, ``p99``, ``p99.9``) name the direction
-that fails: ``p99:+10%`` fails when p99 rose by 10% or more, ``rps:-5%`` when
-throughput fell by 5% or more, and only when the change is statistically
-significant (``reports.stats``). ``errors:>0.1%`` fails when the candidate's
+Relative gates (``rps``, ``p50``, ``p90``, ``p99``, ``p99.9``, ``cpu``) name the
+direction that fails: ``p99:+10%`` fails when p99 rose by 10% or more, ``rps:-5%`` when
+throughput fell by 5% or more, ``cpu:+5%`` when CPU per request rose by 5% or more
+(``reports.compare.figure``), and only when the change is statistically significant
+(``reports.stats``). CPU per request moves least with the machine's other tenants: a
+request's own CPU does not include its waiting. ``errors:>0.1%`` fails when the candidate's
 error rate (all repetitions) is above 0.1%, significance aside.
 """
 
@@ -14,19 +16,19 @@ from dataclasses import dataclass
 
 from runfolder.errors import ConfigError
 
-RELATIVE = ("rps", "p50", "p90", "p99", "p99.9")
+RELATIVE = ("rps", "p50", "p90", "p99", "p99.9", "cpu")
 _ITEM = re.compile(
     r"^(?P<metric>[a-z0-9.]+):(?:(?P<sign>[+-])(?P<rel>\d+(?:\.\d+)?)%|>(?P<abs>\d+(?:\.\d+)?)%)$"
 )
 _USAGE = (
-    "expected comma-separated <metric>:+N% or <metric>:-N% for rps, p50, p90, p99, p99.9 "
-    "and errors:>N%, e.g. --fail-on 'p99:+10%,rps:-5%,errors:>0.1%'"
+    "expected comma-separated <metric>:+N% or <metric>:-N% for rps, p50, p90, p99, p99.9, "
+    "cpu and errors:>N%, e.g. --fail-on 'p99:+10%,rps:-5%,cpu:+5%,errors:>0.1%'"
 )
 
 
 @dataclass(frozen=True)
 class Threshold:
-    metric: str  # rps, p50, p90, p99, p99.9 or errors
+    metric: str  # rps, p50, p90, p99, p99.9, cpu or errors
     sign: str  # "+", "-" (relative) or ">" (errors, absolute)
     value: float  # percent
 
@@ -77,7 +79,7 @@ def parse_fail_on(spec: str | None) -> list[Threshold]:
     return out
 
 
-DEFAULT_FAIL_ON = "rps:-5%,p50:+5%,p99:+10%"
+DEFAULT_FAIL_ON = "rps:-5%,p50:+5%,p99:+10%,cpu:+5%"
 """``ab``'s gate when ``--fail-on`` is not given."""
 
 EXIT_PASSED, EXIT_REGRESSED, EXIT_UNDECIDED = 0, 1, 3

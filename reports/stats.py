@@ -35,7 +35,7 @@ CONFIDENCE = 0.95
 MIN_REPS = 3
 BOOTSTRAP_RESAMPLES = 2000
 SEED = 20240611
-THRESHOLDS = {"rps": 5.0, "p50": 5.0, "p90": 10.0, "p99": 10.0, "p99.9": 10.0}
+THRESHOLDS = {"rps": 5.0, "p50": 5.0, "p90": 10.0, "p99": 10.0, "p99.9": 10.0, "cpu": 5.0}
 ERROR_RISE_PP = 0.1  # a rise of the error share beyond this many percentage points regresses
 HIGHER_IS_BETTER = {
     "rps": True,
@@ -43,6 +43,7 @@ HIGHER_IS_BETTER = {
     "p90": False,
     "p99": False,
     "p99.9": False,
+    "cpu": False,
     "errors": False,
 }
 
