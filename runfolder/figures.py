@@ -163,14 +163,22 @@ def server_cpu_per_request(
     cpu_rows: list[dict[str, float]],
     window: SteadyWindow,
     requests: int,
+    *,
+    unix: bool = False,
 ) -> float | None:
-    """ms of server CPU per request served in the steady window (``cpu_rows`` as read
-    from ``cpu.csv``: seconds after the recorder's ``start_unix``)."""
+    """ms of server CPU per request served in the steady window.
+
+    ``cpu_rows`` as read from ``cpu.csv`` (``t``: seconds after the recorder's
+    ``start_unix``), or with ``unix`` the sampler's own rows (``t``: unix time), as a
+    segment engine holding one sampler over many recorder outputs has them.
+    """
     if requests <= 0 or window.seconds <= 0:
         return None
     start_unix = float(recorder["start_unix"])
-    frac = start_unix - math.floor(start_unix)  # window t counts from the whole second
-    seconds = server_cpu_seconds(cpu_rows, window.first - frac, window.last + 1 - frac)
+    base = float(math.floor(start_unix))  # window t counts from the whole second
+    if not unix:
+        base -= start_unix
+    seconds = server_cpu_seconds(cpu_rows, base + window.first, base + window.last + 1)
     return None if seconds is None else round(seconds * 1000.0 / requests, 4)
 
 

@@ -192,6 +192,10 @@ def test_server_cpu_per_request_counts_the_steady_seconds_only() -> None:
     steady = [(0.1 + k, 0.5 * (0.1 + k)) for k in range(7)]
     half = figures.summarize_cell(rec, _cpu_rows(steady), warmup=1, duration=4)
     assert half["server_cpu_ms_per_request"] == pytest.approx(5.0)
+    # the sampler's own rows (unix times), as a segment engine holds them
+    unix = [{**r, "t": r["t"] + START} for r in _cpu_rows(samples)]
+    bounds = figures.SteadyWindow(2, 4)
+    assert figures.server_cpu_per_request(rec, unix, bounds, 300, unix=True) == 10.0
 
 
 def test_server_cpu_per_request_needs_samples_over_the_window() -> None:
