@@ -241,14 +241,17 @@ def breakdown_series(
 
 
 def _parts_row(key: dict[str, Any], acc: _PartsAcc) -> dict[str, Any]:
-    """``key`` plus how many requests were timed and each part's p50/p99 present."""
+    """``key`` plus how many requests were timed, each part's p50/p99 present, and the CPU
+    per request's p50/p99 and exact mean (``cpu_mean``) when the server sent it."""
     row: dict[str, Any] = {**key, "timed": acc.count}
-    for column in ST.PARTS:
+    for column in (*ST.PARTS, ST.CPU):
         hist = acc.hists.get(column)
         stats = _pcts(hist) if hist is not None else None
         if stats:
             row[f"{column}_p50"] = stats["p50"]
             row[f"{column}_p99"] = stats["p99"]
+    if acc.cpu_n:
+        row["cpu_mean"] = round(acc.cpu_sum_us / acc.cpu_n / 1000.0, 4)
     return row
 
 

@@ -95,12 +95,14 @@ def test_series_has_one_row_per_load_level_and_endpoint() -> None:
     assert [(r["users"], r["timed"]) for r in series] == [(4, 20), (8, 20), (12, 20), (16, 40)]
     assert all(abs(r["up_p50"] - 0.7) < 0.01 for r in series)
     assert "db_p50" not in series[0]
+    assert "cpu_p50" not in series[0] and "cpu_mean" not in series[0]  # not sent
 
 
 def test_step_series_has_one_row_per_step_at_its_rate() -> None:
     steps = []
     for rate, queue in ((50.0, 1.0), (100.0, 5.0), (200.0, 40.0)):
-        rows = [('app;dur=1.000, db;dur=0.600;desc="n=2"', 1.0 + queue, 10)] * 30
+        cpu = 0.3 + rate / 1000  # CPU per request growing with the rate (contention)
+        rows = [(f'app;dur=1.000, db;dur=0.600;desc="n=2", cpu;dur={cpu}', 1.0 + queue, 10)] * 30
         recorder = _recorder({"GET /db": rows}, seconds=4)
         recorder.update(start_unix=1000.0, end_unix=1004.0, warmup_s=1.0, open_model={"rate": rate})
         steps.append(recorder)
@@ -109,6 +111,8 @@ def test_step_series_has_one_row_per_step_at_its_rate() -> None:
     assert [r["timed"] for r in series] == [60, 60, 60]  # windows 1 and 2: warm-up left out
     assert series[0]["queue_p99"] < series[1]["queue_p99"] < series[2]["queue_p99"]
     assert abs(series[2]["db_p50"] - 0.6) < 0.01
+    assert [r["cpu_mean"] for r in series] == [0.35, 0.4, 0.5]  # exact, from the sums
+    assert abs(series[2]["cpu_p50"] - 0.5) < 0.01
 
 
 def test_cpu_per_request_beside_the_breakdown_with_the_absent_reason() -> None:
