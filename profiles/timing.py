@@ -299,30 +299,47 @@ def _hook_templates(app: Any) -> bool:
     return True
 
 
+def _mark_async(out: Any, func: Any) -> Any:
+    if out is not func:  # a coroutine function, wrapped to run elsewhere
+        t = _CURRENT.get()
+        if t is not None:
+            t.cpu_absent = ASYNC_VIEW
+    return out
+
+
 def _hook_async_views(app: Any) -> None:
     """Mark requests that run an ``async def`` view or hook: their CPU is not the thread's.
 
     Flask turns every view and request hook into a plain callable through
-    ``app.ensure_sync`` at request time, on the request's thread; a coroutine function
-    comes back wrapped (asgiref: run on a new thread; the targets' ``BenchFlask``: a
-    thread of gevent's pool, or a loop of its own). Wrapping the instance's method sees
-    overrides of it and of ``async_to_sync`` alike.
+    ``ensure_sync`` at request time, on the request's thread; a coroutine function comes
+    back wrapped (asgiref: run on a new thread; the targets' ``BenchFlask``: a thread of
+    gevent's pool, or a loop of its own). Wrapped on ``flask.Flask`` (every app of the
+    process, one mounted under another too; overrides of ``async_to_sync`` are called
+    from it) and on ``app`` when its class overrides ``ensure_sync`` itself.
     """
-    original = getattr(app, "ensure_sync", None)
-    if original is None or getattr(original, "_bench_timed", False):
+    try:
+        from flask import Flask
+    except ImportError:  # pragma: no cover - flask is a dependency
+        return
+    original = Flask.ensure_sync
+    if not getattr(original, "_bench_timed", False):
+
+        @functools.wraps(original)
+        def ensure_sync(self: Any, func: Callable[..., Any]) -> Callable[..., Any]:
+            return _mark_async(original(self, func), func)  # type: ignore[no-any-return]
+
+        ensure_sync._bench_timed = True  # type: ignore[attr-defined]
+        Flask.ensure_sync = ensure_sync  # type: ignore[method-assign]
+    own = getattr(app, "ensure_sync", None)
+    if own is None or getattr(own, "_bench_timed", False):
         return
 
-    @functools.wraps(original)
-    def ensure_sync(func: Callable[..., Any]) -> Callable[..., Any]:
-        out = original(func)
-        if out is not func:
-            t = _CURRENT.get()
-            if t is not None:
-                t.cpu_absent = ASYNC_VIEW
-        return out
+    @functools.wraps(own)
+    def app_ensure_sync(func: Callable[..., Any]) -> Callable[..., Any]:
+        return _mark_async(own(func), func)  # type: ignore[no-any-return]
 
-    ensure_sync._bench_timed = True  # type: ignore[attr-defined]
-    app.ensure_sync = ensure_sync
+    app_ensure_sync._bench_timed = True  # type: ignore[attr-defined]
+    app.ensure_sync = app_ensure_sync
 
 
 def greenlet_reason() -> str | None:

@@ -134,13 +134,15 @@ def _own_cpu_ms(n: int) -> float:
 def test_cpu_is_the_request_threads_own_work() -> None:
     client = _cpu_app().test_client()
     client.get("/cpu")  # first request: Flask's own first-time work
-    own = min(_own_cpu_ms(CPU_N) for _ in range(3))
-    one = min(parse(client.get("/cpu").headers["Server-Timing"])["cpu"] for _ in range(3))
-    two = min(
-        parse(client.get(f"/cpu?n={2 * CPU_N}").headers["Server-Timing"])["cpu"] for _ in range(3)
-    )
-    assert 0.8 * own <= one <= 2.0 * own + 1.0  # the work plus Flask's few hundred µs
-    assert 1.5 <= two / one <= 2.5
+    # interleaved, least of several: CPU time per unit of work varies with what runs on
+    # the sibling hardware thread, so each figure is the least of 5 tries
+    own, one, two = [], [], []
+    for _ in range(5):
+        own.append(_own_cpu_ms(CPU_N))
+        one.append(parse(client.get("/cpu").headers["Server-Timing"])["cpu"])
+        two.append(parse(client.get(f"/cpu?n={2 * CPU_N}").headers["Server-Timing"])["cpu"])
+    assert 0.5 * min(own) <= min(one) <= 2.0 * min(own) + 1.0  # the work plus Flask's
+    assert 1.3 <= min(two) / min(one) <= 3.0
     sleeping = parse(client.get("/sleep").headers["Server-Timing"])
     assert sleeping["app"] >= 50 and sleeping["cpu"] < 0.5 * sleeping["app"]  # waiting is not CPU
 
@@ -165,3 +167,23 @@ def test_a_request_in_a_greenlet_sends_no_cpu_figure_but_gevent() -> None:
     header = gevent.spawn(get).get(timeout=30)
     assert "cpu" not in parse(header) and absent_reason(header) == "gevent"
     assert parse(get())["cpu"] > 0  # the main greenlet of a thread: its own clock
+
+
+def test_an_async_view_of_an_app_mounted_in_plain_wsgi_is_seen_too() -> None:
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+    from werkzeug.test import Client
+
+    inner = Flask("inner")
+
+    @inner.get("/a")
+    async def a() -> str:
+        return "a"
+
+    @inner.get("/s")
+    def s() -> str:
+        return "s"
+
+    outer = install_timing(DispatcherMiddleware(Flask("outer"), {"/in": inner}))
+    client = Client(outer)
+    assert absent_reason(client.get("/in/a").headers["Server-Timing"]) == "async view"
+    assert parse(client.get("/in/s").headers["Server-Timing"])["cpu"] > 0
