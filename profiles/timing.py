@@ -4,7 +4,7 @@
 is wrapped) so that every response carries, in milliseconds::
 
     Server-Timing: app;dur=3.412, db;dur=2.108;desc="n=20", up;dur=0, tpl;dur=0,
-                   start;desc="1764213000123456"
+                   cpu;dur=1.204, start;desc="1764213000123456"
 
 - ``app``: from the server handing the request to the app until the app starts its
   response (Flask's ``start_response`` comes after the whole dispatch).
@@ -18,6 +18,16 @@ is wrapped) so that every response carries, in milliseconds::
   ``async def`` view that gathers K calls count once: the part is wall time, never a sum.
 - ``tpl``: Flask template rendering (``before_render_template`` .. ``template_rendered``),
   less the db and upstream time spent inside it, so the parts never overlap.
+- ``cpu``: the request thread's CPU time (``time.thread_time_ns``) over the same span as
+  ``app``: the request's own work, not its waits (queries, calls, the GIL held by another
+  request). Exact where one OS thread serves one request at a time (sync and gthread
+  workers, Werkzeug and waitress threads). Where that is not so it is sent as
+  ``cpu;desc="absent: <reason>"``, never as a number: ``gevent`` (or ``eventlet``,
+  ``greenlet``: the request runs in a greenlet, and the other greenlets' requests run on
+  the same OS thread between its switches) and ``async view`` (an ``async def`` view or
+  hook, which Flask runs through ``ensure_sync``: asgiref runs the coroutine on a thread
+  of its own while the request thread waits, so the view's CPU is not the request
+  thread's). Work a view hands to threads of its own is not counted either.
 - ``start``: the unix time the app started handling, in whole microseconds, so a client
   on the same machine can tell its queueing (send time to start); ``queue;dur`` when
   the request carries nginx's ``X-Request-Start: t=<unix seconds>`` (time from nginx
@@ -51,6 +61,10 @@ EXTENSION_KEY = "flask_bench_timing"
 
 _perf = time.perf_counter
 _unix = time.time
+_cpu = time.thread_time_ns
+
+ABSENT_GREENLET = ("gevent", "eventlet")  # the greenlet libraries named in an absent reason
+ASYNC_VIEW = "async view"
 
 
 class RequestTiming:
@@ -69,6 +83,7 @@ class RequestTiming:
     up_t0 = 0.0
     tpl_s = 0.0
     tpl_marks: list[tuple[float, float, float]] | None = None
+    cpu_absent: str | None = None  # why the thread's CPU time is not this request's
 
     def db_enter(self, query: bool = False) -> None:
         if query:
@@ -284,6 +299,65 @@ def _hook_templates(app: Any) -> bool:
     return True
 
 
+def _mark_async(out: Any, func: Any) -> Any:
+    if out is not func:  # a coroutine function, wrapped to run elsewhere
+        t = _CURRENT.get()
+        if t is not None:
+            t.cpu_absent = ASYNC_VIEW
+    return out
+
+
+def _hook_async_views(app: Any) -> None:
+    """Mark requests that run an ``async def`` view or hook: their CPU is not the thread's.
+
+    Flask turns every view and request hook into a plain callable through
+    ``ensure_sync`` at request time, on the request's thread; a coroutine function comes
+    back wrapped (asgiref: run on a new thread; the targets' ``BenchFlask``: a thread of
+    gevent's pool, or a loop of its own). Wrapped on ``flask.Flask`` (every app of the
+    process, one mounted under another too; overrides of ``async_to_sync`` are called
+    from it) and on ``app`` when its class overrides ``ensure_sync`` itself.
+    """
+    try:
+        from flask import Flask
+    except ImportError:  # pragma: no cover - flask is a dependency
+        return
+    original = Flask.ensure_sync
+    if not getattr(original, "_bench_timed", False):
+
+        @functools.wraps(original)
+        def ensure_sync(self: Any, func: Callable[..., Any]) -> Callable[..., Any]:
+            return _mark_async(original(self, func), func)  # type: ignore[no-any-return]
+
+        ensure_sync._bench_timed = True  # type: ignore[attr-defined]
+        Flask.ensure_sync = ensure_sync  # type: ignore[method-assign]
+    own = getattr(app, "ensure_sync", None)
+    if own is None or getattr(own, "_bench_timed", False):
+        return
+
+    @functools.wraps(own)
+    def app_ensure_sync(func: Callable[..., Any]) -> Callable[..., Any]:
+        return _mark_async(own(func), func)  # type: ignore[no-any-return]
+
+    app_ensure_sync._bench_timed = True  # type: ignore[attr-defined]
+    app.ensure_sync = app_ensure_sync
+
+
+def greenlet_reason() -> str | None:
+    """Why this thread's CPU clock is shared: the caller runs in a greenlet (None: it is not).
+
+    gevent's workers (monkey-patched or not) and eventlet serve each request in a
+    greenlet whose parent is the hub; a plain thread runs in its main greenlet (no
+    parent), SQLAlchemy's import of greenlet notwithstanding.
+    """
+    greenlet = sys.modules.get("greenlet")
+    if greenlet is None or greenlet.getcurrent().parent is None:
+        return None
+    for name in ABSENT_GREENLET:
+        if name in sys.modules:
+            return name
+    return "greenlet"
+
+
 # ------------------------------------------------------------------ the middleware
 
 
@@ -313,12 +387,17 @@ class TimingMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         started = _unix()
         t0 = _perf()
+        c0 = _cpu()
         timing = RequestTiming()
+        shared = greenlet_reason()
+        if shared is not None:
+            timing.cpu_absent = shared
         token = _CURRENT.set(timing)
         header = self.header
 
         def timed_start_response(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
-            headers.append((HEADER, header(timing, _perf() - t0, started, environ)))
+            cpu_ns = _cpu() - c0
+            headers.append((HEADER, header(timing, _perf() - t0, cpu_ns, started, environ)))
             return start_response(status, headers, *exc)
 
         try:
@@ -326,8 +405,15 @@ class TimingMiddleware:
         finally:
             _CURRENT.reset(token)
 
-    def header(self, t: RequestTiming, app_s: float, started: float, environ: dict) -> str:
+    def header(
+        self, t: RequestTiming, app_s: float, cpu_ns: int, started: float, environ: dict
+    ) -> str:
         raw = environ.get(REQUEST_START_ENVIRON)
+        cpu = (
+            f"cpu;dur={cpu_ns / 1e6:.3f}"
+            if t.cpu_absent is None
+            else f'cpu;desc="absent: {t.cpu_absent}"'
+        )
         if self.db and self.up and self.tpl and not raw:  # the reference targets: one format
             db, up, tpl = t.db_s, t.up_s, t.tpl_s  # zero: a plain "0", formatting is the cost
             return (
@@ -335,6 +421,7 @@ class TimingMiddleware:
                 f'db;dur={f"{db * 1000.0:.3f}" if db else "0"};desc="n={t.db_n}", '
                 f"up;dur={f'{up * 1000.0:.3f}' if up else '0'}, "
                 f"tpl;dur={f'{tpl * 1000.0:.3f}' if tpl else '0'}, "
+                f"{cpu}, "
                 f'start;desc="{int(started * 1e6)}"'
             )
         parts = [f"app;dur={app_s * 1000.0:.3f}"]
@@ -344,6 +431,7 @@ class TimingMiddleware:
             parts.append(f"up;dur={t.up_s * 1000.0:.3f}")
         if self.tpl:
             parts.append(f"tpl;dur={t.tpl_s * 1000.0:.3f}")
+        parts.append(cpu)
         if raw:
             accepted = request_start_unix(raw)
             if accepted is not None:
@@ -363,6 +451,7 @@ def install_timing(app: Any) -> Any:
     db = _hook_sqlalchemy()
     up = _hook_http_clients()
     tpl = _hook_templates(app)
+    _hook_async_views(app)
     if isinstance(extensions, dict):
         middleware = TimingMiddleware(app.wsgi_app, db=db, up=up, tpl=tpl)
         app.wsgi_app = middleware

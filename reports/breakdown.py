@@ -15,6 +15,7 @@ from reports import charts
 from reports.html import svg, table
 from runfolder.breakdown import (
     PART_NAMES,
+    absent_text,
     breakdown_series,
     load_levels,
     step_series,
@@ -107,7 +108,17 @@ def growth_chart(frame: pd.DataFrame, title: str, x: str = "users") -> str:
         return charts._svg(fig)
 
 
-def breakdown_table(breakdowns: dict[str, dict[str, Any]]) -> pd.DataFrame:
+def cpu_cell(endpoint: dict[str, Any]) -> str:
+    """An endpoint's request-thread CPU ms per request (p50 / mean), or why it has none."""
+    cpu = endpoint.get("cpu_ms")
+    if cpu:
+        return f"{cpu['p50']:.3f} / {cpu['mean']:.3f}"
+    return absent_text(endpoint.get("cpu_absent")) or "absent"
+
+
+def breakdown_table(
+    breakdowns: dict[str, dict[str, Any]], endpoints: dict[str, dict[str, Any]] | None = None
+) -> pd.DataFrame:
     rows = []
     for name, b in breakdowns.items():
         row: dict[str, Any] = {"endpoint": name, "timed": b.get("timed")}
@@ -116,6 +127,8 @@ def breakdown_table(breakdowns: dict[str, dict[str, Any]]) -> pd.DataFrame:
             row[f"{part} p50/p99 ms"] = (
                 f"{figure['p50']:.2f} / {figure['p99']:.2f}" if figure else "absent"
             )
+        if endpoints is not None:  # CPU overlaps the parts: beside them, not among them
+            row["CPU p50/mean ms"] = cpu_cell(endpoints.get(name) or {})
         queries = b.get("queries")
         row["queries/req p50 (min-max)"] = (
             f"{queries['p50']} ({queries['min']}-{queries['max']})" if queries else "absent"
@@ -158,7 +171,7 @@ def breakdown_blocks(run: Run, labels: dict[str, str]) -> list[dict[str, Any]]:
         blocks.append(
             {
                 "title": title,
-                "table": table(breakdown_table(breakdowns)),
+                "table": table(breakdown_table(breakdowns, rows[0].get("endpoints") or {})),
                 "sentences": sentences,
                 "flags": flags,
                 "charts": chart_list,

@@ -3,8 +3,10 @@
 Cells are matched by target, server and scenario (by cell id when that is not
 unique; in an ``ab`` run folder by server and scenario, beside the ``side`` label),
 endpoints by name. Per endpoint, every metric of ``METRICS`` (goodput, latency
-percentiles, ...) and the error share get one of three verdicts: improved /
-regressed, same, or undecided with its reason. ``--fail-on`` thresholds
+percentiles, CPU per request: ``cpu``, the endpoint's request-thread CPU mean from
+Server-Timing, and for all endpoints the server processes' CPU per request served)
+and the error share get one of three verdicts: improved / regressed, same, or
+undecided with its reason. ``--fail-on`` thresholds
 (``reports.gate``) turn the comparison into a CI gate with exit codes 0, 1, 3.
 
 The two sides of one interleaved folder (``ab``: both sides' rows, labelled ``side``,
@@ -71,6 +73,17 @@ def goodput(entry: dict[str, Any], row: dict[str, Any]) -> float | None:
     return None if rps is None else float(rps) * (1 - failed / requests if requests else 1)
 
 
+def cpu_per_request(entry: dict[str, Any], row: dict[str, Any]) -> float | None:
+    """ms of CPU per request: an endpoint's request-thread mean (Server-Timing ``cpu``); for
+    all endpoints the server processes' CPU per request served, which gevent and async
+    views do not hide."""
+    if entry is (row.get("endpoints") or {}).get(ALL):
+        value = row.get("server_cpu_ms_per_request")
+    else:
+        value = (entry.get("cpu_ms") or {}).get("mean")
+    return None if value is None else float(value)
+
+
 def latency(q: str) -> Figure:
     """The figure of latency percentile ``q`` (ms)."""
 
@@ -87,11 +100,13 @@ METRICS = (
     Metric("p90", "ms", False, 10.0, latency("p90")),
     Metric("p99", "ms", False, 10.0, latency("p99"), shown=True),
     Metric("p99.9", "ms", False, 10.0, latency("p99.9")),
+    Metric("cpu", "ms/req", False, 5.0, cpu_per_request, shown=True),
 )
 """Every compared metric, in table order: a new metric is one line here (its figure
 function beside it); the gate, the statistics and the outputs read it from here."""
 METRIC = {m.name: m for m in METRICS}
 SHOWN = (*(m.name for m in METRICS if m.shown), "errors")
+CPU = "cpu"
 MACHINE_KEYS = ("hostname", "cpu_model", "cpus", "memory_gb", "os")
 CONFIG_IGNORED = {"name", "out", "repeat"}
 SIDES = ("baseline", "candidate")
@@ -237,6 +252,34 @@ def _pairs(
     return out
 
 
+def figure(row: dict[str, Any], endpoint: str, metric: str) -> float | None:
+    """One summary row's figure of ``metric`` for ``endpoint`` (None: it has none)."""
+    entry = row["endpoints"].get(endpoint)
+    return None if entry is None else METRIC[metric].figure(entry, row)
+
+
+def cpu_missing(rows: list[dict[str, Any]], side: str, endpoint: str) -> list[str]:
+    """Why repetitions of a side have no CPU figure: the server's reason, or none sent."""
+    found: dict[str, int] = {}
+    for row in rows:
+        e = row["endpoints"].get(endpoint)
+        if not e or figure(row, endpoint, CPU) is not None:
+            continue
+        if endpoint == ALL:
+            why = "no server CPU samples (an external --host?)"
+        elif e.get("cpu_absent"):
+            why = "CPU per request absent: " + ", ".join(sorted(e["cpu_absent"]))
+        else:
+            why = "no CPU per request (no Server-Timing cpu part)"
+        found[why] = found.get(why, 0) + 1
+    return [f"{side} {why} in {n} of {len(rows)} repetition(s)" for why, n in found.items()]
+
+
+def unmeasured(c: Change) -> bool:
+    """No figure on either side: CPU the server cannot measure (gevent ...) is not gated."""
+    return c.metric == CPU and not c.n_baseline and not c.n_candidate
+
+
 UNPAIRED_TEST = (
     "unpaired: Mann-Whitney U and Kolmogorov-Smirnov over per-repetition figures "
     "(bootstrap interval of the ratio of medians)"
@@ -354,6 +397,9 @@ def compare_cells(
         m = metric.name
         reasons = row_reasons(b_rows, "baseline", endpoint, m)
         reasons += row_reasons(c_rows, "candidate", endpoint, m)
+        if m == CPU:
+            reasons += cpu_missing(b_rows, "baseline", endpoint)
+            reasons += cpu_missing(c_rows, "candidate", endpoint)
         t = gated.get(m)
         threshold = t.value if t else metric.threshold
         why = list(dict.fromkeys(reasons))
@@ -442,6 +488,14 @@ def compare_loaded(
                 f"no cell of the candidate {cand.name} matches the baseline {base.name} "
                 "(cells match by target, server and scenario): compare runs of the same cells"
             )
+    if CPU in gated_metrics(thresholds):
+        for r in rows:
+            c = r.changes[CPU]
+            if unmeasured(c):
+                warnings.append(
+                    f"{r.cell} {_label(r.endpoint)}: {gated_metrics(thresholds)[CPU]} not "
+                    f"judged, neither side has a CPU figure ({c.why()})"
+                )
     violations, undecided = judge(rows, thresholds)
     return Comparison(
         base, cands, rows, thresholds, violations, undecided, list(dict.fromkeys(warnings)), tests
@@ -465,6 +519,8 @@ def judge(
         where = (r.candidate, r.cell, _label(r.endpoint))
         for metric, t in gated.items():
             c = r.changes[metric]
+            if unmeasured(c):
+                continue  # said in the warnings (compare_loaded)
             if fails(t, c.verdict, c.change_pct):
                 violations.append(Finding(*where, metric, str(t), _observed(c)))
             elif c.verdict == UNDECIDED:

@@ -36,6 +36,7 @@ class EndpointFigures:
     corrected: dict[str, Any] | None
     generator_bound: bool
     merged: bool
+    cpu: str = "–"  # CPU per request as the table shows it (``cpu_text``)
 
     @property
     def failed(self) -> int:
@@ -79,6 +80,21 @@ def _median_stats(entries: list[dict[str, Any]], key: str) -> dict[str, Any] | N
     for k in ("min", "mean", "max", *PERCENTILES):
         out[k] = _median([x.get(k) for x in lats])
     return out
+
+
+def cpu_text(rows: list[dict[str, Any]], entries: list[dict[str, Any]], endpoint: str) -> str:
+    """CPU ms per request (medians over repetitions): an endpoint's request-thread mean and
+    p50, or the server's reason for having none; all endpoints: the server processes'."""
+    if endpoint == ALL:
+        server = _median([r.get("server_cpu_ms_per_request") for r in rows])
+        if server is not None:
+            return f"{ms(server)} (server)"
+    mean = _median([(e.get("cpu_ms") or {}).get("mean") for e in entries])
+    if mean is not None:
+        p50 = _median([(e.get("cpu_ms") or {}).get("p50") for e in entries])
+        return f"{ms(mean)} (p50 {ms(p50)})"
+    absent = sorted({r for e in entries for r in (e.get("cpu_absent") or {})})
+    return "absent: " + ", ".join(absent) if absent else "–"
 
 
 def cell_figures(run: Run, cell_id: str, hists: CellHistograms | None) -> list[EndpointFigures]:
@@ -126,6 +142,7 @@ def cell_figures(run: Run, cell_id: str, hists: CellHistograms | None) -> list[E
                 corrected=corrected,
                 generator_bound=any(r.get("generator_bound") for r in rows),
                 merged=merged,
+                cpu=cpu_text(rows, entries, name),
             )
         )
     return out
@@ -177,6 +194,7 @@ def summary_frame(figures: list[EndpointFigures], corrected: bool = False) -> pd
                 "samples": f"{int(lat['count']):,}" if lat else "0",
                 **{f"{k} ms (n above)": _pct_cell(lat, k) for k in PERCENTILES},
                 "max ms": ms(lat.get("max")) if lat else "–",
+                "CPU ms/req": f.cpu,
                 "errors %": f"{f.error_pct:.2f}",
                 "failures by status": _failures_text(f),
                 "warnings": _flags(f, lat),

@@ -90,7 +90,7 @@ def parse_fail_on(spec: str | None) -> list[Threshold]:
     return out
 
 
-DEFAULT_FAIL_ON = "rps:-5%,p50:+5%,p99:+10%"
+DEFAULT_FAIL_ON = "rps:-5%,p50:+5%,p99:+10%,cpu:+5%"
 """``ab``'s gate when ``--fail-on`` is not given."""
 
 EXIT_PASSED, EXIT_REGRESSED, EXIT_UNDECIDED = 0, 1, 3

@@ -8,6 +8,11 @@ client's p99. What they tell is which part reaches furthest into the tail:
 ``dominant`` is the part (queue, db, up, tpl, other) with the largest p99 and
 ``tail_share`` each part's p99 as a share of the client latency's p99.
 
+CPU per request (``cpu_figures``): the request thread's CPU time the server sent, beside
+the breakdown rather than in it (CPU overlaps every part of the wall time): p50 and p99
+from its histogram, the mean exact from the sums the recorder kept; where the server
+could not measure it, the reasons it gave, with how many responses gave each.
+
 N+1: an endpoint is flagged when its queries per request grow with the size of its
 answers (correlation of queries and body bytes >= 0.9 over requests whose query
 count varies) or when its median request runs more than ``QUERY_THRESHOLD`` queries.
@@ -43,6 +48,9 @@ class _PartsAcc:
         self.hists: dict[str, Any] = {}
         self.count = 0
         self.moments = [0.0] * 6
+        self.cpu_n = 0
+        self.cpu_sum_us = 0
+        self.absent: dict[str, int] = {}
 
     def add(self, timing: dict[str, Any]) -> None:
         for column, hist in ST.decode_document(timing).items():
@@ -54,6 +62,11 @@ class _PartsAcc:
         self.count += int(timing.get("count", 0))
         for i, v in enumerate(timing.get("moments") or ()):
             self.moments[i] += float(v)
+        n, total = timing.get("cpu_sum") or (0, 0)
+        self.cpu_n += int(n)
+        self.cpu_sum_us += int(total)
+        for reason, k in (timing.get("cpu_absent") or {}).items():
+            self.absent[str(reason)] = self.absent.get(str(reason), 0) + int(k)
 
     def merge(self, other: _PartsAcc) -> None:
         for column, hist in other.hists.items():
@@ -64,6 +77,10 @@ class _PartsAcc:
             H.merge_into(mine, hist)
         self.count += other.count
         self.moments = [a + b for a, b in zip(self.moments, other.moments, strict=True)]
+        self.cpu_n += other.cpu_n
+        self.cpu_sum_us += other.cpu_sum_us
+        for reason, k in other.absent.items():
+            self.absent[reason] = self.absent.get(reason, 0) + k
 
 
 def _pcts(hist: Any) -> dict[str, float] | None:
@@ -71,6 +88,29 @@ def _pcts(hist: Any) -> dict[str, float] | None:
     if not stats:
         return None
     return {"p50": stats["p50"], "p99": stats["p99"], "mean": stats["mean"]}
+
+
+def cpu_figures(acc: _PartsAcc) -> dict[str, Any]:
+    """``cpu_ms`` (count, p50, p99, mean in ms; None: no response had a figure) and
+    ``cpu_absent`` (reason -> responses without a figure; None: every one had it)."""
+    cpu = None
+    hist = acc.hists.get(ST.CPU)
+    if acc.cpu_n and hist is not None and H.total_count(hist):
+        stats = _pcts(hist) or {}
+        cpu = {
+            "count": acc.cpu_n,
+            "p50": stats.get("p50"),
+            "p99": stats.get("p99"),
+            "mean": round(acc.cpu_sum_us / acc.cpu_n / 1000.0, 4),
+        }
+    return {"cpu_ms": cpu, "cpu_absent": dict(sorted(acc.absent.items())) or None}
+
+
+def absent_text(absent: dict[str, int] | None) -> str:
+    """``{"gevent": 1200}`` -> ``absent: gevent`` (reasons by how many responses gave them)."""
+    if not absent:
+        return ""
+    return "absent: " + ", ".join(sorted(absent, key=lambda r: -absent[r]))
 
 
 def query_growth(moments: list[float]) -> float | None:
@@ -143,13 +183,20 @@ def endpoint_accs(recorder: dict[str, Any], window: SteadyWindow) -> dict[str, _
 def attach_breakdowns(
     endpoints: dict[str, dict[str, Any]], recorder: dict[str, Any], window: SteadyWindow
 ) -> None:
-    """Add ``breakdown`` to every endpoint figure that had timed responses (in place)."""
+    """Add ``breakdown`` and the CPU per request (``cpu_figures``) to every endpoint figure
+    that had timed responses, and the CPU per request of them all to ``ALL`` (in place)."""
+    total = _PartsAcc()
     for name, acc in endpoint_accs(recorder, window).items():
         figure = endpoints.get(name)
         if figure is None:
             continue
         latency = figure.get("latency_ms") or {}
         figure["breakdown"] = breakdown_figures(acc, latency.get("p99"))
+        figure.update(cpu_figures(acc))
+        total.merge(acc)
+    everything = endpoints.get("ALL")  # runfolder.figures.ALL (which imports this module)
+    if everything is not None and total.count:
+        everything.update(cpu_figures(total))
 
 
 def tail_sentence(endpoint: str, breakdown: dict[str, Any]) -> str:
@@ -194,14 +241,17 @@ def breakdown_series(
 
 
 def _parts_row(key: dict[str, Any], acc: _PartsAcc) -> dict[str, Any]:
-    """``key`` plus how many requests were timed and each part's p50/p99 present."""
+    """``key`` plus how many requests were timed, each part's p50/p99 present, and the CPU
+    per request's p50/p99 and exact mean (``cpu_mean``) when the server sent it."""
     row: dict[str, Any] = {**key, "timed": acc.count}
-    for column in ST.PARTS:
+    for column in (*ST.PARTS, ST.CPU):
         hist = acc.hists.get(column)
         stats = _pcts(hist) if hist is not None else None
         if stats:
             row[f"{column}_p50"] = stats["p50"]
             row[f"{column}_p99"] = stats["p99"]
+    if acc.cpu_n:
+        row["cpu_mean"] = round(acc.cpu_sum_us / acc.cpu_n / 1000.0, 4)
     return row
 
 

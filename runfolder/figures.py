@@ -3,11 +3,20 @@
 Everything here is pure: ``recorder.json`` (+ ``cpu.csv``) in, summary row and
 per-second time series out. Percentiles always come from merged histograms, never
 from averaging percentiles.
+
+CPU per request comes two ways: each endpoint's request-thread CPU from Server-Timing
+(``runfolder.breakdown.cpu_figures``: ``cpu_ms``, or ``cpu_absent`` with the server's
+reason), and the row's ``server_cpu_ms_per_request``: the server processes' CPU over the
+steady window (``cpu.csv``'s cumulative ``server_cpu_s``, interpolated at the window's
+ends) divided by the requests served in it. The second includes what no request
+thread sees (the server's own loop, HTTP parsing, a proxy) and needs no cooperation
+from the app, so it holds under gevent and async views too.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +28,7 @@ from runfolder.health import generator_health
 from runfolder.window import SteadyWindow, steady_window
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p99.9": 99.9}
+MIN_CPU_COVERAGE = 0.5  # of the steady window the CPU samples must span for a figure
 THIN_TAIL_SAMPLES = 10
 OPEN_MODEL_SHORTFALL = 0.05
 ALL = "ALL"
@@ -118,6 +128,60 @@ def read_cpu(path: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
 
 
+def _cumulative_at(samples: list[tuple[float, float]], t: float) -> float:
+    """The cumulative counter at ``t``, linear between the samples around it."""
+    import bisect
+
+    times = [s[0] for s in samples]
+    i = bisect.bisect_left(times, t)
+    if i < len(samples) and times[i] == t:
+        return samples[i][1]
+    (t0, c0), (t1, c1) = samples[i - 1], samples[i]
+    return c0 + (c1 - c0) * (t - t0) / (t1 - t0)
+
+
+def server_cpu_seconds(cpu_rows: list[dict[str, float]], start: float, end: float) -> float | None:
+    """The server processes' CPU seconds from ``start`` to ``end`` (``cpu.csv`` times).
+
+    Interpolated at both ends; where the samples cover only part of the span (the
+    sampler started late or stopped early), the covered part's rate over the whole
+    span, if it covers at least ``MIN_CPU_COVERAGE`` of it; None otherwise, or for
+    folders written before ``server_cpu_s`` existed.
+    """
+    samples = sorted((r["t"], r["server_cpu_s"]) for r in cpu_rows if "server_cpu_s" in r)
+    if len(samples) < 2 or end <= start:
+        return None
+    lo, hi = max(start, samples[0][0]), min(end, samples[-1][0])
+    if hi - lo < MIN_CPU_COVERAGE * (end - start):
+        return None
+    used = _cumulative_at(samples, hi) - _cumulative_at(samples, lo)
+    return max(0.0, used) * (end - start) / (hi - lo)
+
+
+def server_cpu_per_request(
+    recorder: dict[str, Any],
+    cpu_rows: list[dict[str, float]],
+    window: SteadyWindow,
+    requests: int,
+    *,
+    unix: bool = False,
+) -> float | None:
+    """ms of server CPU per request served in the steady window.
+
+    ``cpu_rows`` as read from ``cpu.csv`` (``t``: seconds after the recorder's
+    ``start_unix``), or with ``unix`` the sampler's own rows (``t``: unix time), as a
+    segment engine holding one sampler over many recorder outputs has them.
+    """
+    if requests <= 0 or window.seconds <= 0:
+        return None
+    start_unix = float(recorder["start_unix"])
+    base = float(math.floor(start_unix))  # window t counts from the whole second
+    if not unix:
+        base -= start_unix
+    seconds = server_cpu_seconds(cpu_rows, base + window.first, base + window.last + 1)
+    return None if seconds is None else round(seconds * 1000.0 / requests, 4)
+
+
 def summarize_cell(
     recorder: dict[str, Any],
     cpu_rows: list[dict[str, float]],
@@ -134,6 +198,8 @@ def summarize_cell(
     window = steady_window(recorder, warmup, duration)
     endpoints, _ = summarize_endpoints(recorder, window)
     attach_breakdowns(endpoints, recorder, window)  # Server-Timing parts, when sent
+    served = int(endpoints.get(ALL, {}).get("requests", 0))  # before drops: never served
+    server_cpu = server_cpu_per_request(recorder, cpu_rows, window, served)
     steady_cpu = [r for r in cpu_rows if window.first <= r["t"] <= window.last + 1]
     gen_max = max((r["generator_cpu_max_pct"] for r in steady_cpu), default=None)
     gen_mean_peak = (
@@ -180,6 +246,7 @@ def summarize_cell(
         "generator_cpu_max_pct": gen_max,
         "generator_cpu_mean_peak_pct": round(gen_mean_peak, 1) if gen_mean_peak else gen_mean_peak,
         "server_cpu_mean_pct": round(srv_mean, 1) if srv_mean is not None else None,
+        "server_cpu_ms_per_request": server_cpu,
         **health,
         "open_model": open_model,
         "warnings": warnings,

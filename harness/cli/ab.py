@@ -108,7 +108,7 @@ def ab_command(
     folders of your app (--app mod:app --baseline-dir X --candidate-dir Y), or two git
     revisions (--app mod:app --baseline-rev main --candidate-rev HEAD). One run folder
     holds both sides and comparison.html/.json/.md; exit codes as 'compare --fail-on'
-    (default gate: rps:-5%,p50:+5%,p99:+10%)."""
+    (default gate: rps:-5%,p50:+5%,p99:+10%,cpu:+5%)."""
     from harness.cli.console import derive_outputs, run_with_progress
     from harness.segments.ab.plan import (
         Side,

@@ -3,6 +3,12 @@
 CPU is measured as the change of each process's user+system time between samples,
 in percent of one core. For the generator the busiest single process matters
 (Locust is single-threaded per process); for the server the sum does.
+
+``server_cpu_s`` is the server processes' CPU seconds used since the monitor started
+(the same per-sample changes summed: a process's time before it was first seen, and
+after its last sample, is not in it). A window's CPU is the difference of this counter
+at the window's ends, interpolated between samples (``runfolder.figures``), so
+windows of a few seconds need not line up with the samples.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ FIELDS = (
     "generator_cpu_max_pct",
     "generator_cpus_busy_pct",
     "server_cpu_pct",
+    "server_cpu_s",
     "server_rss_mb",
 )
 
@@ -52,6 +59,7 @@ class CpuMonitor:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _last: dict[int, float] = field(default_factory=dict)
+    _server_cpu_s: float = 0.0  # cumulative, see the module docstring
 
     def start(self) -> CpuMonitor:
         psutil.cpu_percent(percpu=True)  # the first call only sets the baseline
@@ -69,8 +77,11 @@ class CpuMonitor:
         while not self._stop.wait(self.interval):
             self._sample(record=True)
 
-    def _cpu(self, procs: list[psutil.Process], elapsed: float) -> tuple[float, float, float]:
-        total = peak = rss = 0.0
+    def _cpu(
+        self, procs: list[psutil.Process], elapsed: float
+    ) -> tuple[float, float, float, float]:
+        """Percent of a core (sum, busiest process), RSS in MB and CPU seconds used."""
+        total = peak = rss = seconds = 0.0
         for proc in procs:
             try:
                 times = proc.cpu_times()
@@ -82,17 +93,20 @@ class CpuMonitor:
             self._last[proc.pid] = used
             if prev is None or elapsed <= 0:
                 continue
-            pct = max(0.0, (used - prev) / elapsed * 100)
+            delta = max(0.0, used - prev)
+            seconds += delta
+            pct = delta / elapsed * 100
             total += pct
             peak = max(peak, pct)
-        return total, peak, rss / 2**20
+        return total, peak, rss / 2**20, seconds
 
     def _sample(self, record: bool) -> None:
         now = time.monotonic()
         elapsed = now - getattr(self, "_prev_t", now)
         self._prev_t = now
-        gen_total, gen_peak, _ = self._cpu(_tree(self.generator_pids()), elapsed)
-        srv_total, _, srv_rss = self._cpu(_tree(self.server_pids()), elapsed)
+        gen_total, gen_peak, _, _ = self._cpu(_tree(self.generator_pids()), elapsed)
+        srv_total, _, srv_rss, srv_seconds = self._cpu(_tree(self.server_pids()), elapsed)
+        self._server_cpu_s += srv_seconds
         per_cpu = psutil.cpu_percent(percpu=True)
         ids = [i for i in (self.generator_cpus or range(len(per_cpu))) if i < len(per_cpu)]
         busy = sum(per_cpu[i] for i in ids) / len(ids) if ids else 0.0
@@ -104,6 +118,7 @@ class CpuMonitor:
                     "generator_cpu_max_pct": round(gen_peak, 1),
                     "generator_cpus_busy_pct": round(busy, 1),
                     "server_cpu_pct": round(srv_total, 1),
+                    "server_cpu_s": round(self._server_cpu_s, 3),
                     "server_rss_mb": round(srv_rss, 1),
                 }
             )

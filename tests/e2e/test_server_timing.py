@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +193,107 @@ def test_a_users_app_gets_the_parts_it_can_see(
     else:
         assert b["queries"]["min"] == b["queries"]["max"] == queries
         assert b["parts"]["db"]["p50"] > 0
+
+
+# CPU per request: known work (targets/common/workload.py: cpu_work(n), a loop of n steps)
+# on a gthread server, where the request thread's CPU clock is the request's own, and on a
+# gevent server, where it is not and the figure must be absent with the reason
+CPU_N = 50_000
+CPU_LOCUSTFILE = f"""
+from locust import FastHttpUser, constant, task
+
+
+class CpuUser(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def one(self):
+        self.client.get("/cpu?n={CPU_N}", name="/cpu n")
+
+    @task
+    def two(self):
+        self.client.get("/cpu?n={2 * CPU_N}", name="/cpu 2n")
+"""
+
+
+@pytest.fixture(scope="module")
+def cpu_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("cpu")
+    (workdir / "cpu_work.py").write_text(CPU_LOCUSTFILE)
+    result = bench(
+        [
+            "run",
+            "--target",
+            "sync",
+            "--server",
+            "gunicorn-gthread",
+            "--server",
+            "gunicorn-gevent",
+            "--workers",
+            "1",
+            "--scenario",
+            "cpu_work.py",
+            "--users",
+            "2",
+            *SHORT,
+        ],
+        workdir,
+        timeout=400,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return latest_run(workdir / "runs")
+
+
+def _row(run_dir: Path, server: str) -> dict[str, Any]:
+    rows = [r for r in load(run_dir, "summary.json")["rows"] if r["server"] == server]
+    assert len(rows) == 1, [r["cell_id"] for r in rows]
+    return rows[0]
+
+
+def _own_cpu_ms(n: int) -> float:
+    """This process's thread CPU for the same work: the least of a few tries."""
+    from targets.common.workload import cpu_work
+
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.thread_time_ns()
+        cpu_work(n)
+        best = min(best, (time.thread_time_ns() - t0) / 1e6)
+    return best
+
+
+def test_cpu_per_request_on_gthread_is_the_views_work(cpu_run: Path) -> None:
+    row = _row(cpu_run, "gunicorn-gthread")
+    one = row["endpoints"]["GET /cpu n"]
+    two = row["endpoints"]["GET /cpu 2n"]
+    for e in (one, two):
+        assert e["cpu_absent"] is None and e["cpu_ms"]["count"] > 10, e
+        assert e["cpu_ms"]["mean"] < e["latency_ms"]["mean"]  # CPU is within the wall time
+    own = _own_cpu_ms(CPU_N)
+    # the request's CPU is the loop plus Flask's and the middleware's own (a fraction of
+    # a ms); CPU time per unit of work moves with what runs on the sibling hardware
+    # thread and the caches (on this loaded 2-CPU machine, cpu_work(50_000) took 2.8 to
+    # 5.4 ms of thread CPU over 40 tries): tolerant factors
+    assert 0.5 * own <= one["cpu_ms"]["p50"] <= 2.5 * own + 1.0, (own, one["cpu_ms"])
+    # twice the work: the difference is the loop's CPU, the ratio close to 2
+    assert 0.5 * own <= two["cpu_ms"]["p50"] - one["cpu_ms"]["p50"] <= 2.0 * own
+    assert 1.3 <= two["cpu_ms"]["mean"] / one["cpu_ms"]["mean"] <= 3.0
+    # the whole server per request served: the request threads' CPU and the server's own
+    server = row["server_cpu_ms_per_request"]
+    everything = row["endpoints"]["ALL"]["cpu_ms"]["mean"]
+    assert everything is not None and server is not None
+    assert 0.8 * everything <= server <= 3.0 * everything + 1.0, (server, everything)
+
+
+def test_cpu_per_request_under_gevent_is_absent_with_the_reason(cpu_run: Path) -> None:
+    row = _row(cpu_run, "gunicorn-gevent")
+    for name in ("GET /cpu n", "GET /cpu 2n"):
+        e = row["endpoints"][name]
+        assert e["cpu_ms"] is None, e  # never a number that is not the request's own
+        assert set(e["cpu_absent"]) == {"gevent"}
+        assert e["cpu_absent"]["gevent"] == e["breakdown"]["timed"]
+    # the server as a whole still has a figure: its CPU per request served
+    assert row["server_cpu_ms_per_request"] is not None
+    assert row["server_cpu_ms_per_request"] > 0.6 * _own_cpu_ms(CPU_N)  # at least the n's
+    html = (cpu_run / "report.html").read_text()
+    assert "CPU ms/req" in html and "absent: gevent" in html

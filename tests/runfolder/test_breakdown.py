@@ -6,7 +6,13 @@ from typing import Any
 
 from loadtests import histograms as H
 from loadtests import servertiming as ST
-from runfolder.breakdown import attach_breakdowns, breakdown_series, step_series, tail_sentence
+from runfolder.breakdown import (
+    absent_text,
+    attach_breakdowns,
+    breakdown_series,
+    step_series,
+    tail_sentence,
+)
 from runfolder.window import SteadyWindow
 
 
@@ -89,12 +95,14 @@ def test_series_has_one_row_per_load_level_and_endpoint() -> None:
     assert [(r["users"], r["timed"]) for r in series] == [(4, 20), (8, 20), (12, 20), (16, 40)]
     assert all(abs(r["up_p50"] - 0.7) < 0.01 for r in series)
     assert "db_p50" not in series[0]
+    assert "cpu_p50" not in series[0] and "cpu_mean" not in series[0]  # not sent
 
 
 def test_step_series_has_one_row_per_step_at_its_rate() -> None:
     steps = []
     for rate, queue in ((50.0, 1.0), (100.0, 5.0), (200.0, 40.0)):
-        rows = [('app;dur=1.000, db;dur=0.600;desc="n=2"', 1.0 + queue, 10)] * 30
+        cpu = 0.3 + rate / 1000  # CPU per request growing with the rate (contention)
+        rows = [(f'app;dur=1.000, db;dur=0.600;desc="n=2", cpu;dur={cpu}', 1.0 + queue, 10)] * 30
         recorder = _recorder({"GET /db": rows}, seconds=4)
         recorder.update(start_unix=1000.0, end_unix=1004.0, warmup_s=1.0, open_model={"rate": rate})
         steps.append(recorder)
@@ -103,3 +111,27 @@ def test_step_series_has_one_row_per_step_at_its_rate() -> None:
     assert [r["timed"] for r in series] == [60, 60, 60]  # windows 1 and 2: warm-up left out
     assert series[0]["queue_p99"] < series[1]["queue_p99"] < series[2]["queue_p99"]
     assert abs(series[2]["db_p50"] - 0.6) < 0.01
+    assert [r["cpu_mean"] for r in series] == [0.35, 0.4, 0.5]  # exact, from the sums
+    assert abs(series[2]["cpu_p50"] - 0.5) < 0.01
+
+
+def test_cpu_per_request_beside_the_breakdown_with_the_absent_reason() -> None:
+    timed = [(f"app;dur=5.000, cpu;dur={cpu:.3f}", 6.0, 10) for cpu in (1.0, 2.0, 3.0) * 10]
+    gevent = [('app;dur=5.000, cpu;desc="absent: gevent"', 6.0, 10)] * 20
+    mixed = [*timed[:3], *gevent[:1]]
+    recorder = _recorder({"GET /cpu": timed, "GET /g": gevent, "GET /m": mixed})
+    out = _figures(recorder)
+    out["ALL"] = {"latency_ms": None}
+    attach_breakdowns(out, recorder, SteadyWindow(0, 2))
+    cpu = out["GET /cpu"]
+    assert cpu["cpu_ms"]["mean"] == 2.0 and cpu["cpu_ms"]["count"] == 90  # 3 windows
+    assert 1.9 <= cpu["cpu_ms"]["p50"] <= 2.1 and cpu["cpu_absent"] is None
+    assert "cpu" not in cpu["breakdown"]["parts"]  # not a part of the wall time
+    assert out["GET /g"]["cpu_ms"] is None
+    assert out["GET /g"]["cpu_absent"] == {"gevent": 60}
+    assert absent_text(out["GET /g"]["cpu_absent"]) == "absent: gevent"
+    assert out["GET /m"]["cpu_ms"]["count"] == 9 and out["GET /m"]["cpu_absent"] == {"gevent": 3}
+    everything = out["ALL"]
+    assert everything["cpu_ms"]["count"] == 99
+    assert everything["cpu_ms"]["mean"] == round((90 * 2.0 + 3 * 6.0) / 99, 4)
+    assert everything["cpu_absent"] == {"gevent": 63}

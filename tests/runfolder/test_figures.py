@@ -163,3 +163,52 @@ def test_run_ended_early_counts_only_seconds_that_happened() -> None:
     measured = figures.summarize_cell(rec, [], warmup=1, duration=60)
     assert measured["steady_seconds"] == 3  # t = 2, 3, 4; t = 5 is the partial last one
     assert measured["endpoints"]["GET /x"]["rps"] == 100
+
+
+def _cpu_rows(samples: list[tuple[float, float]]) -> list[dict[str, float]]:
+    return [
+        {
+            "t": t,
+            "generator_cpu_pct": 10.0,
+            "generator_cpu_max_pct": 10.0,
+            "server_cpu_pct": 0.0,
+            "server_cpu_s": used,
+            "server_rss_mb": 1.0,
+        }
+        for t, used in samples
+    ]
+
+
+def test_server_cpu_per_request_counts_the_steady_seconds_only() -> None:
+    rec = recorder([window(t, {"GET /x": [1.0] * 100}) for t in range(7)])
+    # START is a quarter second into its unix second: recorder window 2 begins 1.75 s
+    # after start_unix, which is cpu.csv's zero. Steady windows 2..4 ([1.75, 4.75) on the
+    # samples' clock) used 3 CPU seconds, the seconds around them none.
+    samples = [(0.75, 0.0), (1.75, 0.0), (2.75, 1.0), (3.75, 2.0), (4.75, 3.0), (5.75, 3.0)]
+    measured = figures.summarize_cell(rec, _cpu_rows(samples), warmup=1, duration=4)
+    assert measured["steady_window"] == {"first": 2, "last": 4}
+    assert measured["server_cpu_ms_per_request"] == 10.0  # 3 s / 300 requests
+    # between samples the counter is interpolated: a steady half core, sampled off-beat
+    steady = [(0.1 + k, 0.5 * (0.1 + k)) for k in range(7)]
+    half = figures.summarize_cell(rec, _cpu_rows(steady), warmup=1, duration=4)
+    assert half["server_cpu_ms_per_request"] == pytest.approx(5.0)
+    # the sampler's own rows (unix times), as a segment engine holds them
+    unix = [{**r, "t": r["t"] + START} for r in _cpu_rows(samples)]
+    bounds = figures.SteadyWindow(2, 4)
+    assert figures.server_cpu_per_request(rec, unix, bounds, 300, unix=True) == 10.0
+
+
+def test_server_cpu_per_request_needs_samples_over_the_window() -> None:
+    rec = recorder([window(t, {"GET /x": [1.0] * 100}) for t in range(7)])
+    # samples over the first two of three steady seconds: their rate, over all three
+    part = figures.summarize_cell(rec, _cpu_rows([(1.75, 0.0), (3.75, 1.0)]), warmup=1, duration=4)
+    assert part["server_cpu_ms_per_request"] == pytest.approx(5.0)
+    little = figures.summarize_cell(
+        rec, _cpu_rows([(1.75, 0.0), (2.25, 1.0)]), warmup=1, duration=4
+    )
+    assert little["server_cpu_ms_per_request"] is None  # a sixth of the window
+    whole = _cpu_rows([(0.75 + k, float(k)) for k in range(6)])
+    old = [{k: v for k, v in r.items() if k != "server_cpu_s"} for r in whole]  # older folders
+    for rows in (old, []):
+        measured = figures.summarize_cell(rec, rows, warmup=1, duration=4)
+        assert measured["server_cpu_ms_per_request"] is None
