@@ -147,6 +147,7 @@ class Subject:
     app: str | None = None
     app_dir: Path | None = None
     routes_file: Path | None = None  # TOML example values for routes with arguments
+    exclude: tuple[str, ...] = ()  # globs of generated routes to leave out
     host: str | None = None  # drive an app that is already running; no server started
     allow_remote: bool = False
 
@@ -327,8 +328,8 @@ def validate(cfg: RunConfig) -> None:
         for t in sub.targets:
             if t not in TARGETS:
                 raise _choices_error("--target", t, TARGETS)
-        if sub.app_dir is not None or sub.routes_file is not None:
-            raise ConfigError("--app-dir and --routes go with --app")
+        if sub.app_dir is not None or sub.routes_file is not None or sub.exclude:
+            raise ConfigError("--app-dir, --routes and --exclude go with --app")
     if not load.scenarios:
         raise ConfigError("--scenario: at least one scenario is needed")
     for s in load.scenarios:

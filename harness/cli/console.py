@@ -11,6 +11,7 @@ from statistics import median
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from harness.config import RunConfig
@@ -141,7 +142,7 @@ def _progress_reporter() -> Any:
                 + (f", repetition {rep + 1}" if rep else "")
                 + f" ({total:.0f}s)"
             ),
-            message=lambda text: console.print(text),
+            message=lambda text: console.print(text, markup=False),
         )
     from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
     from rich.progress import Progress as Bars
@@ -173,7 +174,7 @@ def _progress_reporter() -> Any:
             bars.update(state["task"], completed=bars.tasks[-1].total)
 
     def message(text: str) -> None:
-        bars.console.print(text)
+        bars.console.print(text, markup=False)  # plain text: '[login]' is not a style
 
     progress = Progress(cell_started=started, tick=tick, cell_finished=finished, message=message)
     progress.bars = bars  # type: ignore[attr-defined]
@@ -222,7 +223,9 @@ def execute_run(cfg: RunConfig) -> None:
     stdout.print(summary_table(outcome.rows, outcome.run_dir))
     for row in outcome.rows:
         for warning in row["warnings"]:
-            console.print(f"[yellow]warning[/] {row['cell_id']} r{row['repetition']}: {warning}")
+            console.print(
+                f"[yellow]warning[/] {row['cell_id']} r{row['repetition']}: {escape(warning)}"
+            )
     overhead = figures.profiling_overhead(outcome.rows)
     if overhead:
         stdout.print(overhead_table(overhead))

@@ -116,6 +116,15 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
             help="TOML file of example values for routes with arguments.",
         ),
     ),
+    "exclude": (
+        ("--exclude",),
+        dict(
+            multiple=True,
+            metavar="GLOB",
+            help="Leave generated routes out whose rule matches this glob (repeatable), "
+            "e.g. '/admin/*' or '*/delete': GET routes with side effects.",
+        ),
+    ),
     "host": (
         ("--host",),
         dict(
@@ -305,7 +314,7 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "name": (("--name",), dict(default=None, help="Run name (part of the folder name).")),
 }
 
-SUBJECT = ("target", "scenario", "app", "app_dir", "routes", "host", "allow_remote")
+SUBJECT = ("target", "scenario", "app", "app_dir", "routes", "exclude", "host", "allow_remote")
 SERVING = ("server", "workers", "threads", "instances", "balance", "upstream_keepalive", "redis")
 LOAD = (
     "users",
