@@ -17,7 +17,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from runfolder.breakdown import tail_sentence
+from runfolder.breakdown import PART_NAMES, tail_sentence
 from runfolder.figures import ALL
 
 TOP_FUNCTIONS = 3
@@ -87,14 +87,17 @@ class EndpointLead:
             return ""
         return tail_sentence("", self.breakdown).removeprefix(": ")
 
-    def line(self) -> str:
-        """``GET /stats (p99 45.2 ms): the database dominates the tail (...); top functions:
-        render 12.3 ms``: one endpoint's lead."""
-        text = f"{self.endpoint} (p99 {p99_text(self.p99, self.thin)})"
-        why = [self.part] if self.part else []
-        if self.hotspots:
-            why.append(f"top functions by self time per request: {functions_text(self.hotspots)}")
-        return text + (": " + "; ".join(why) if why else "")
+    @property
+    def part_short(self) -> str:
+        """``queueing: p99 13.57 ms, 69% of the client's p99``, for a column that says
+        "dominates the tail" ('' without Server-Timing)."""
+        part = (self.breakdown or {}).get("dominant")
+        if not part:
+            return ""
+        assert self.breakdown is not None
+        p99 = self.breakdown["parts"][part]["p99"]
+        share = self.breakdown["tail_share"][part]
+        return f"{PART_NAMES[part]}: p99 {p99:.2f} ms, {share:.0%} of the client's p99"
 
 
 @dataclass

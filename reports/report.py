@@ -201,7 +201,7 @@ def lead_frame(leads: list[CellLead]) -> pd.DataFrame:
                     "p99 ms": ms(ep.p99) + (" ⚠ thin" if ep.thin else ""),
                     "req/s": num(ep.rps),
                     "errors %": f"{ep.error_pct:.2f}",
-                    "what dominates the tail": ep.part or "– (no Server-Timing)",
+                    "what dominates the tail": ep.part_short or "– (no Server-Timing)",
                     "top functions, self ms per request": functions_text(ep.hotspots)
                     or ("–" if not ep.breakdown else "– (not profiled)"),
                 }
