@@ -126,10 +126,11 @@ def _scalars(value: Any, where: str, example: str) -> list[Scalar]:
     return list(value)
 
 
-def _unknown(where: str, key: str, known: Sequence[str], what: str) -> ConfigError:
+def _unknown(where: str, kind: str, key: str, known: Sequence[str]) -> ConfigError:
+    """``unknown argument usr_id; did you mean user_id?`` (or the names there are)."""
     close = difflib.get_close_matches(key, known, n=1)
-    hint = f"did you mean {close[0]}?" if close else f"{what} {', '.join(known) or 'none'}"
-    return ConfigError(f"{where}: unknown {key}; {hint}")
+    hint = f"did you mean {close[0]}?" if close else f"there are: {', '.join(known) or 'none'}"
+    return ConfigError(f"{where}: unknown {kind} {key}; {hint}")
 
 
 def parse_routes_file(text: str, where: str = "--routes") -> RoutesFile:
@@ -140,7 +141,7 @@ def parse_routes_file(text: str, where: str = "--routes") -> RoutesFile:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
     for key, value in data.items():
         if key not in SECTIONS:
-            raise _unknown(where, f"[{key}]", [f"[{s}]" for s in SECTIONS], "sections are")
+            raise _unknown(where, "section", f"[{key}]", [f"[{s}]" for s in SECTIONS])
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: {key} must be a section ([{key}]), not a single value")
     values: dict[str, dict[str, list[Scalar]]] = {}
@@ -161,7 +162,7 @@ def _login(section: dict[str, Any] | None, where: str) -> Login | None:
         return None
     for key in section:
         if key not in LOGIN_KEYS:
-            raise _unknown(f"{where}: [login]", key, LOGIN_KEYS, "keys are")
+            raise _unknown(f"{where}: [login]", "key", key, LOGIN_KEYS)
     path, fields = section.get("path"), section.get("fields")
     if not isinstance(path, str) or not path.startswith("/"):
         raise ConfigError(f'{where}: [login] path: needs the login form\'s path, e.g. "/login"')
@@ -217,16 +218,17 @@ def check_names(routes: list[Route], spec: RoutesFile, exclude: Sequence[str]) -
     rules = {r.rule: r for r in routes}
     for rule, given in spec.values.items():
         if rule not in rules:
-            raise _unknown(f"{spec.where}: [values]", rule, sorted(rules), "the app's routes are")
+            quoted = [f'"{r}"' for r in sorted(rules)]
+            raise _unknown(f"{spec.where}: [values]", "route", f'"{rule}"', quoted)
         for arg in given:
             if arg not in rules[rule].arguments:
                 raise _unknown(
-                    f'{spec.where}: [values] "{rule}"', arg, rules[rule].arguments, "its arguments"
+                    f'{spec.where}: [values] "{rule}"', "argument", arg, rules[rule].arguments
                 )
     every_arg = sorted({a for r in routes for a in r.arguments})
     for name in spec.args:
         if name not in every_arg:
-            raise _unknown(f"{spec.where}: [args]", name, every_arg, "the routes' arguments are")
+            raise _unknown(f"{spec.where}: [args]", "argument", name, every_arg)
     if spec.login and not any(r.rule == spec.login.path and "POST" in r.methods for r in routes):
         raise ConfigError(
             f"{spec.where}: [login] path {spec.login.path}: the app has no POST route there"
