@@ -18,7 +18,7 @@ from tests.e2e.helpers import bench, latest_run, load
 
 pytestmark = pytest.mark.e2e
 
-APP = '''
+APP = """
 import functools
 import time
 
@@ -103,7 +103,7 @@ def logout():
 @app.get("/reset")
 def reset():
     return "everything deleted"
-'''
+"""
 
 ROUTES = """
 [login]
@@ -127,12 +127,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def run(project: Path) -> tuple[subprocess.CompletedProcess, Path]:
-    result = bench(
-        ["run", "--app", "wiki.server:app", "--routes", "routes.toml", "--exclude", "/reset"]
-        + ["--server", "gunicorn-sync", "--workers", "1", "--warmup", "1s", "--duration", "3s"]
-        + ["--users", "2"],
-        project,
-    )
+    args = ["run", "--app", "wiki.server:app", "--routes", "routes.toml", "--exclude", "/reset"]
+    size = ["--server", "gunicorn-sync", "--workers", "1", "--users", "2"]
+    result = bench([*args, *size, "--warmup", "1s", "--duration", "3s"], project)
     assert result.returncode == 0, result.stderr[-2000:]
     return result, latest_run(project / "runs")
 

@@ -128,11 +128,9 @@ def test_the_cli_exits_2_on_a_bad_routes_file(tmp_path: Path) -> None:
     from harness.cli.main import cli
 
     (tmp_path / "routes.toml").write_text('[values]\n"/posts/<slug>" = { slug = "Home" }\n')
-    result = CliRunner().invoke(
-        cli,
-        ["run", "--app", "nowhere:app", "--app-dir", str(tmp_path), "--routes"]
-        + [str(tmp_path / "routes.toml"), "--out", str(tmp_path / "runs")],
-    )
+    app = ["--app", "nowhere:app", "--app-dir", str(tmp_path)]
+    routes = ["--routes", str(tmp_path / "routes.toml"), "--out", str(tmp_path / "runs")]
+    result = CliRunner().invoke(cli, ["run", *app, *routes])
     assert result.exit_code == 2, result.output
     (line,) = result.output.strip().splitlines()
     assert "slug" in line and "needs a list" in line
