@@ -148,6 +148,7 @@ class Subject:
     app: str | None = None
     app_dir: Path | None = None
     routes_file: Path | None = None  # TOML example values for routes with arguments
+    exclude: tuple[str, ...] = ()  # globs of generated routes to leave out
     host: str | None = None  # drive an app that is already running; no server started
     allow_remote: bool = False
     # the app's own interpreter (--app-python, resolved from a venv folder); None: the harness's
@@ -341,8 +342,8 @@ def validate_subject(sub: Subject) -> None:
         for t in sub.targets:
             if t not in TARGETS:
                 raise _choices_error("--target", t, TARGETS)
-        if sub.app_dir is not None or sub.routes_file is not None:
-            raise ConfigError("--app-dir and --routes go with --app")
+        if sub.app_dir is not None or sub.routes_file is not None or sub.exclude:
+            raise ConfigError("--app-dir, --routes and --exclude go with --app")
         if sub.app_python is not None or sub.env or sub.env_file is not None:
             raise ConfigError(
                 "--app-python, --env and --env-file go with --app "

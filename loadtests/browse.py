@@ -26,23 +26,14 @@ if _REPO not in sys.path:
 
 from locust import task  # noqa: E402
 
+from loadtests.forms import csrf_token  # noqa: E402
 from loadtests.users import HTML, ThinkingUser, expect  # noqa: E402
 
 USERNAME = "demo"
 PASSWORD = "demo-password"
 PAGES = 3  # list pages visited (the seeded items fill several)
 
-_CSRF = re.compile(
-    r'<input[^>]*\bname="csrf_token"[^>]*\bvalue="([^"]+)"|'
-    r'<input[^>]*\bvalue="([^"]+)"[^>]*\bname="csrf_token"'
-)
 _ITEM_LINK = re.compile(r'href="/items/(\d+)"')
-
-
-def csrf_token(html: str | None) -> str | None:
-    """The ``csrf_token`` hidden field of a Flask-WTF form, or None."""
-    m = _CSRF.search(html or "")
-    return (m.group(1) or m.group(2)) if m else None
 
 
 def item_links(html: str | None) -> list[int]:

@@ -18,6 +18,7 @@ from reports import charts
 from reports.breakdown import breakdown_blocks
 from reports.endpoints import EndpointFigures, cell_figures, side_by_side, summary_frame
 from reports.html import ms, num, render, safe_href, svg, table
+from reports.lead import CellLead, cell_leads, functions_text, read_hotspot_cells, subject_name
 from runfolder import hdr
 from runfolder.errors import RunFolderError
 from runfolder.figures import ALL, THIN_TAIL_SAMPLES
@@ -26,10 +27,15 @@ from runfolder.reader import CellHistograms, Run, load_run
 MAX_SPECTRUM_LINES = 8
 
 
+def _named(run: Run, row: dict[str, Any]) -> dict[str, Any]:
+    """The row with its target named for people (a user's app: its import string)."""
+    return {**row, "target": subject_name(run.meta.get("config"), str(row.get("target", "")))}
+
+
 def cell_labels(run: Run) -> dict[str, str]:
     """Short, unique names: the target, plus server and scenario when those vary."""
     cell_ids = run.cell_ids()
-    firsts = {cid: run.cell_rows(cid)[0] for cid in cell_ids}
+    firsts = {cid: _named(run, run.cell_rows(cid)[0]) for cid in cell_ids}
     keys = [
         k
         for k in ("target", "server", "scenario")
@@ -217,6 +223,43 @@ def _server_lines(server: dict[str, Any]) -> list[tuple[str, str]]:
 LITTLE_SLACK = 1.1
 
 
+def cell_name(run: Run, row: dict[str, Any]) -> str:
+    """A cell as people say it: ``wiki.server:app · gunicorn-sync · routes``."""
+    named = _named(run, row)
+    return " · ".join(str(named.get(k, "")) for k in ("target", "server", "scenario"))
+
+
+def lead_frame(leads: list[CellLead]) -> pd.DataFrame:
+    """The slowest endpoints of every cell, slowest first, and what dominates each."""
+    several = len(leads) > 1
+    records = []
+    for lead in leads:
+        for ep in lead.endpoints:
+            records.append(
+                {
+                    **({"cell": lead.name} if several else {}),
+                    "endpoint": ep.endpoint,
+                    "p50 ms": ms(ep.p50),
+                    "p99 ms": ms(ep.p99) + (" ⚠ thin" if ep.thin else ""),
+                    "req/s": num(ep.rps),
+                    "errors %": f"{ep.error_pct:.2f}",
+                    "what dominates the tail": ep.part_short or "– (no Server-Timing)",
+                    "top functions, self ms per request": functions_text(ep.hotspots)
+                    or ("–" if not ep.breakdown else "– (not profiled)"),
+                }
+            )
+    return pd.DataFrame(records)
+
+
+def lead_context(run: Run) -> dict[str, Any]:
+    leads = cell_leads(run.rows, read_hotspot_cells(run.path), lambda r: cell_name(run, r))
+    frame = lead_frame(leads)
+    return {
+        "lead_sentences": [lead.sentence() for lead in leads],
+        "lead_table": table(frame, css="data wrap-text") if not frame.empty else None,
+    }
+
+
 def repetitions_frame(run: Run, labels: dict[str, str]) -> pd.DataFrame | None:
     """All endpoints, one row per repetition: the run-to-run noise comparisons test against."""
     if not any(len(run.cell_rows(c)) > 1 for c in run.cell_ids()):
@@ -285,6 +328,8 @@ def build_context(run: Run) -> dict[str, Any]:
     labels = cell_labels(run)
     hists = {cid: run.cell_histograms(cid) for cid in cell_ids}
     figures = [f for cid in cell_ids for f in cell_figures(run, cid, hists[cid])]
+    for f in figures:
+        f.target = subject_name(run.meta.get("config"), f.target)
     warnings = list(run.warnings)
     by_text: dict[str, list[str]] = {}
     for cid in cell_ids:
@@ -349,6 +394,9 @@ def build_context(run: Run) -> dict[str, Any]:
         if (answers["answers_table"] or answers["ladder_charts"])
         else []
     )
+    lead = lead_context(run)
+    if lead["lead_sentences"]:
+        toc.insert(0, ("lead", "Slowest endpoints"))
     toc += [("summary", "Summary")]
     if side:
         toc.append(("targets", "Targets"))
@@ -364,6 +412,8 @@ def build_context(run: Run) -> dict[str, Any]:
     git = run.meta.get("git") or {}
     return {
         "title": f"Benchmark report: {run.name}",
+        "app": (run.meta.get("config") or {}).get("app"),
+        **lead,
         "run_name": run.name,
         "meta": run.meta,
         "commit": str(git.get("commit") or "?")[:12] + ("+dirty" if git.get("dirty") else ""),
@@ -373,8 +423,10 @@ def build_context(run: Run) -> dict[str, Any]:
         "toc": toc,
         "warnings": list(dict.fromkeys(warnings)),
         "thin_limit": THIN_TAIL_SAMPLES,
-        "summary_table": table(summary_frame(figures), index=True),
-        "corrected_table": table(summary_frame(corrected, corrected=True), index=True)
+        "summary_table": table(summary_frame(figures), css="data summary", index=True),
+        "corrected_table": table(
+            summary_frame(corrected, corrected=True), css="data summary", index=True
+        )
         if corrected
         else None,
         "open_model_table": open_table,

@@ -21,6 +21,7 @@ HARNESS_MAY_IMPORT = {
     "targets.catalog",
     "loadtests.catalog",
     "loadtests.histograms",
+    "loadtests.forms",
 }
 
 

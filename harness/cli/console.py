@@ -11,6 +11,7 @@ from statistics import median
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from harness.config import RunConfig
@@ -30,8 +31,9 @@ def _fmt_ms(value: float | None) -> str:
     return f"{value:.3f}" if value < 10 else f"{value:.1f}"
 
 
-def summary_table(rows: list[dict[str, Any]], run_dir: Path) -> Table:
-    """Per cell: throughput and latency of all endpoints together (median over repetitions)."""
+def summary_table(rows: list[dict[str, Any]], run_dir: Path, app: str | None = None) -> Table:
+    """Per cell: throughput and latency of all endpoints together (median over repetitions);
+    a user's app is named by its import string."""
     table = Table(title=f"Results (steady state) - {run_dir}", title_justify="left")
     for col in (
         "target",
@@ -54,7 +56,7 @@ def summary_table(rows: list[dict[str, Any]], run_dir: Path) -> Table:
     for row in rows:
         by_cell.setdefault(row["cell_id"], []).append(row)
     for cell_rows in by_cell.values():
-        first = cell_rows[0]
+        first = {**cell_rows[0], "target": app or cell_rows[0]["target"]}
         alls = [r["endpoints"].get("ALL") for r in cell_rows if r["endpoints"].get("ALL")]
         if not alls:
             table.add_row(
@@ -91,6 +93,34 @@ def summary_table(rows: list[dict[str, Any]], run_dir: Path) -> Table:
             f"{count:,}" + (f" ({len(alls)} reps)" if len(alls) > 1 else ""),
             ", ".join(warnings),
         )
+    return table
+
+
+def lead_table(rows: list[dict[str, Any]], run_dir: Path, app: str | None) -> Table | None:
+    """The slowest endpoints of each cell, the part dominating their tail and their top
+    functions: the report's lead (``reports.lead``), in the words it uses there."""
+    from reports.lead import cell_leads, functions_text, read_hotspot_cells, subject_name
+
+    def name(row: dict[str, Any]) -> str:
+        target = subject_name({"app": app}, str(row["target"]))
+        return f"{target} · {row['server']} · {row['scenario']}"
+
+    leads = cell_leads(rows, read_hotspot_cells(run_dir), name)
+    if not any(lead.endpoints for lead in leads):
+        return None
+    table = Table(title="Slowest endpoints, and why", title_justify="left")
+    columns = ("cell", "endpoint", "p99 ms", "what dominates the tail", "top functions (self/req)")
+    for col in columns:
+        table.add_column(col, justify="right" if col == "p99 ms" else "left")
+    for lead in leads:
+        for i, ep in enumerate(lead.endpoints):
+            table.add_row(
+                lead.name if i == 0 else "",
+                ep.endpoint,
+                _fmt_ms(ep.p99) + (" thin" if ep.thin else ""),
+                ep.part_short or "-",
+                functions_text(ep.hotspots) or "-",
+            )
     return table
 
 
@@ -141,7 +171,7 @@ def _progress_reporter() -> Any:
                 + (f", repetition {rep + 1}" if rep else "")
                 + f" ({total:.0f}s)"
             ),
-            message=lambda text: console.print(text),
+            message=lambda text: console.print(text, markup=False),
         )
     from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
     from rich.progress import Progress as Bars
@@ -173,7 +203,7 @@ def _progress_reporter() -> Any:
             bars.update(state["task"], completed=bars.tasks[-1].total)
 
     def message(text: str) -> None:
-        bars.console.print(text)
+        bars.console.print(text, markup=False)  # plain text: '[login]' is not a style
 
     progress = Progress(cell_started=started, tick=tick, cell_finished=finished, message=message)
     progress.bars = bars  # type: ignore[attr-defined]
@@ -219,10 +249,15 @@ def run_with_progress(cfg: RunConfig, derive: Any = None, plan: Any = None) -> A
 
 def execute_run(cfg: RunConfig) -> None:
     outcome = run_with_progress(cfg, derive_outputs)
-    stdout.print(summary_table(outcome.rows, outcome.run_dir))
+    stdout.print(summary_table(outcome.rows, outcome.run_dir, cfg.subject.app))
+    lead = lead_table(outcome.rows, outcome.run_dir, cfg.subject.app)
+    if lead is not None:
+        stdout.print(lead)
     for row in outcome.rows:
         for warning in row["warnings"]:
-            console.print(f"[yellow]warning[/] {row['cell_id']} r{row['repetition']}: {warning}")
+            console.print(
+                f"[yellow]warning[/] {row['cell_id']} r{row['repetition']}: {escape(warning)}"
+            )
     overhead = figures.profiling_overhead(outcome.rows)
     if overhead:
         stdout.print(overhead_table(overhead))

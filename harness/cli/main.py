@@ -307,7 +307,7 @@ def serve(
     metavar="NAME|FILE.py",
     help="Scenario loaded in the UI. Default: browse, or routes with --app.",
 )
-@use_options("routes", "host", "allow_remote", "users", "spawn_rate", "processes")
+@use_options("routes", "exclude", "host", "allow_remote", "users", "spawn_rate", "processes")
 @click.option(
     "--web-port",
     type=click.IntRange(1, 65535),

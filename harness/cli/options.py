@@ -145,6 +145,15 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
             help="TOML file of example values for routes with arguments.",
         ),
     ),
+    "exclude": (
+        ("--exclude",),
+        dict(
+            multiple=True,
+            metavar="GLOB",
+            help="Leave generated routes out whose rule matches this glob (repeatable), "
+            "e.g. '/admin/*' or '*/delete': GET routes with side effects.",
+        ),
+    ),
     "host": (
         ("--host",),
         dict(
@@ -335,7 +344,17 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
 }
 
 APP_ENV = ("app_python", "env", "env_file")
-SUBJECT = ("target", "scenario", "app", "app_dir", *APP_ENV, "routes", "host", "allow_remote")
+SUBJECT = (
+    "target",
+    "scenario",
+    "app",
+    "app_dir",
+    *APP_ENV,
+    "routes",
+    "exclude",
+    "host",
+    "allow_remote",
+)
 SERVING = ("server", "workers", "threads", "instances", "balance", "upstream_keepalive", "redis")
 LOAD = (
     "users",

@@ -2,36 +2,58 @@
 
 The app is imported in a child process (``python -m harness.load.routes``), never into
 the harness itself. Every GET route without required arguments is requested, evenly
-weighted; routes with arguments join when the user gives example values in a TOML
-file::
+weighted, each URL-map rule once; routes with arguments join when the user gives
+example values in a TOML file (``--routes``), read strictly: a misspelled section, key
+or argument, or a value of the wrong type, is a ConfigError naming it, because a
+mistake here would otherwise measure other routes than the user meant::
 
-    [values]
-    "/users/<int:user_id>" = { user_id = [1, 2, 3] }
+    [login]                     # each Locust user logs in once, before its first route
+    path = "/login"
+    fields = { username = "demo", password = "demo-password" }
+
+    [args]                      # for every route with an argument of that name
+    user_id = [1, 2]
+
+    [values]                    # for one route (wins over [args])
     "/posts/<slug>" = { slug = ["hello-world"] }
+
+Redirects are never followed: a route answering 3xx is measured as the redirect it is
+(the verification says where it leads), not as the page behind it.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import fnmatch
+import http.cookiejar
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
 import urllib.error
+import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.stack.appenv import app_variables, launcher
+from loadtests.forms import lands_on, login_data
 from runfolder.errors import ConfigError, HarnessError
 
 MODULE = "harness.load.routes"
 
 MAX_URLS_PER_ROUTE = 50
 SKIPPED_PREFIXES = ("/static", "/_debug_toolbar")
+SECTIONS = ("args", "login", "values")
+LOGIN_KEYS = ("fields", "path")
+LOGOUT = "*logout*"  # left out with a [login]: one request would end the session
+Scalar = str | int | float | bool
 
 
 @dataclass(frozen=True)
@@ -44,6 +66,25 @@ class Route:
     @property
     def required(self) -> tuple[str, ...]:
         return tuple(a for a in self.arguments if a not in self.defaults)
+
+
+@dataclass(frozen=True)
+class Login:
+    path: str
+    fields: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "fields": self.fields}
+
+
+@dataclass(frozen=True)
+class RoutesFile:
+    """What ``--routes`` gives: per-route values, values per argument name, a login."""
+
+    values: dict[str, dict[str, list[Scalar]]] = field(default_factory=dict)
+    args: dict[str, list[Scalar]] = field(default_factory=dict)
+    login: Login | None = None
+    where: str = "--routes"  # error prefix: the option and the file
 
 
 def discover_routes(
@@ -89,23 +130,84 @@ def discover_routes(
     ]
 
 
-def load_values(path: Path | None) -> dict[str, dict[str, list[Any]]]:
-    if path is None:
-        return {}
+def _scalars(value: Any, where: str, example: str) -> list[Scalar]:
+    """A non-empty list of strings or numbers, or a ConfigError naming ``where``."""
+    if isinstance(value, str | int | float | bool):
+        raise ConfigError(
+            f"{where}: needs a list of values, not the {type(value).__name__} "
+            f"{json.dumps(value)} (a string is not split into characters); write "
+            f"{example} = [{json.dumps(value)}]"
+        )
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where}: needs a non-empty list of values, e.g. {example} = [1, 2]")
+    bad = [v for v in value if not isinstance(v, str | int | float | bool)]
+    if bad:
+        raise ConfigError(f"{where}: {bad[0]!r} is not a string or a number")
+    return list(value)
+
+
+def _unknown(where: str, kind: str, key: str, known: Sequence[str]) -> ConfigError:
+    """``unknown argument usr_id; did you mean user_id?`` (or the names there are)."""
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]}?" if close else f"there are: {', '.join(known) or 'none'}"
+    return ConfigError(f"{where}: unknown {kind} {key}; {hint}")
+
+
+def parse_routes_file(text: str, where: str = "--routes") -> RoutesFile:
+    """The routes file's content, checked for shape: sections, keys and value types."""
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    for key, value in data.items():
+        if key not in SECTIONS:
+            raise _unknown(where, "section", f"[{key}]", [f"[{s}]" for s in SECTIONS])
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: {key} must be a section ([{key}]), not a single value")
+    values: dict[str, dict[str, list[Scalar]]] = {}
+    for rule, given in data.get("values", {}).items():
+        here = f'{where}: [values] "{rule}"'
+        if not isinstance(given, dict):
+            raise ConfigError(f"{here}: needs a table of argument = [values], e.g. {{ id = [1] }}")
+        values[rule] = {arg: _scalars(v, f"{here} {arg}", arg) for arg, v in given.items()}
+    args = {
+        name: _scalars(v, f"{where}: [args] {name}", name)
+        for name, v in data.get("args", {}).items()
+    }
+    return RoutesFile(values, args, _login(data.get("login"), where), where)
+
+
+def _login(section: dict[str, Any] | None, where: str) -> Login | None:
+    if section is None:
+        return None
+    for key in section:
+        if key not in LOGIN_KEYS:
+            raise _unknown(f"{where}: [login]", "key", key, LOGIN_KEYS)
+    path, fields = section.get("path"), section.get("fields")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ConfigError(f'{where}: [login] path: needs the login form\'s path, e.g. "/login"')
+    if not isinstance(fields, dict) or not fields:
+        raise ConfigError(
+            f'{where}: [login] fields: needs the form fields, e.g. {{ username = "demo", '
+            'password = "demo-password" }'
+        )
+    bad = [k for k, v in fields.items() if not isinstance(v, str | int | float)]
+    if bad:
+        raise ConfigError(f"{where}: [login] fields {bad[0]}: needs a string")
+    return Login(path, {k: str(v) for k, v in fields.items()})
+
+
+def load_routes_file(path: Path | None) -> RoutesFile:
+    if path is None:
+        return RoutesFile()
+    try:
+        text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(f"--routes: {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"--routes: {path} is not valid TOML: {exc}") from None
-    values = data.get("values", {})
-    if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
-        raise ConfigError(f"--routes: {path} needs a [values] table of route = {{arg = [...]}}")
-    return values
+    return parse_routes_file(text, f"--routes {path}")
 
 
 def _fill(rule: str, args: dict[str, Any]) -> str:
-    import re
     from urllib.parse import quote
 
     def sub(match: re.Match[str]) -> str:
@@ -114,50 +216,177 @@ def _fill(rule: str, args: dict[str, Any]) -> str:
     return re.sub(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", sub, rule)
 
 
+def unique_rules(routes: list[Route]) -> list[Route]:
+    """One route per rule: a rule the URL map lists twice (two endpoints, or methods split
+    over two registrations) is still one URL, and would otherwise get double weight."""
+    by_rule: dict[str, Route] = {}
+    for r in routes:
+        seen = by_rule.get(r.rule)
+        methods = tuple(sorted({*r.methods, *(seen.methods if seen else ())}))
+        by_rule[r.rule] = Route(r.rule, methods, r.arguments, r.defaults)
+    return [by_rule[rule] for rule in sorted(by_rule)]
+
+
+def excluded_by(rule: str, patterns: Sequence[str]) -> str | None:
+    """The first ``--exclude`` glob (fnmatch: ``*`` matches any characters, ``/`` too)
+    matching the rule as the URL map spells it, or None."""
+    return next((p for p in patterns if fnmatch.fnmatchcase(rule, p)), None)
+
+
+def check_names(routes: list[Route], spec: RoutesFile, exclude: Sequence[str]) -> None:
+    """Everything the routes file and ``--exclude`` name must exist in the app."""
+    rules = {r.rule: r for r in routes}
+    for rule, given in spec.values.items():
+        if rule not in rules:
+            quoted = [f'"{r}"' for r in sorted(rules)]
+            raise _unknown(f"{spec.where}: [values]", "route", f'"{rule}"', quoted)
+        for arg in given:
+            if arg not in rules[rule].arguments:
+                raise _unknown(
+                    f'{spec.where}: [values] "{rule}"', "argument", arg, rules[rule].arguments
+                )
+    every_arg = sorted({a for r in routes for a in r.arguments})
+    for name in spec.args:
+        if name not in every_arg:
+            raise _unknown(f"{spec.where}: [args]", "argument", name, every_arg)
+    if spec.login and not any(r.rule == spec.login.path and "POST" in r.methods for r in routes):
+        raise ConfigError(
+            f"{spec.where}: [login] path {spec.login.path}: the app has no POST route there"
+        )
+    gets = [r.rule for r in routes if "GET" in r.methods]
+    for pattern in exclude:
+        if not any(fnmatch.fnmatchcase(rule, pattern) for rule in gets):
+            raise ConfigError(
+                f"--exclude {pattern}: matches none of the app's GET routes (a glob on the "
+                "rule, e.g. '/admin/*' or '*/delete')"
+            )
+
+
 def build_routes(
-    routes: list[Route], values: dict[str, dict[str, list[Any]]]
+    routes: list[Route], spec: RoutesFile | None = None, exclude: Sequence[str] = ()
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Routes to load as ``{"name", "method", "urls"}``, and notes on routes left out."""
+    spec = spec or RoutesFile()
+    routes = unique_rules(routes)
+    check_names(routes, spec, exclude)
+    patterns = [*exclude, *([LOGOUT] if spec.login else [])]
     out, skipped = [], []
-    for route in sorted(routes, key=lambda r: r.rule):
+    for route in routes:
         if "GET" not in route.methods or route.rule.startswith(SKIPPED_PREFIXES):
+            continue
+        pattern = excluded_by(route.rule, patterns)
+        if pattern == LOGOUT and pattern not in exclude:
+            skipped.append(f"{route.rule} (logging out would end the [login] session)")
+            continue
+        if pattern is not None:
+            skipped.append(f"{route.rule} (--exclude {pattern})")
             continue
         if "<" not in route.rule:
             out.append({"name": route.rule, "method": "GET", "urls": [route.rule]})
             continue
-        given = values.get(route.rule)
-        missing = [a for a in route.arguments if not given or a not in given]
+        given = {**{a: spec.args[a] for a in route.arguments if a in spec.args}}
+        given.update(spec.values.get(route.rule, {}))
+        missing = [a for a in route.arguments if a not in given]
         if missing:
             skipped.append(f"{route.rule} (no example values for {', '.join(missing)})")
             continue
-        assert given is not None
         keys = list(route.arguments)
         combos = itertools.islice(itertools.product(*(given[k] for k in keys)), MAX_URLS_PER_ROUTE)
         urls = [_fill(route.rule, dict(zip(keys, combo, strict=True))) for combo in combos]
         out.append({"name": route.rule, "method": "GET", "urls": urls})
-    unused = sorted(set(values) - {r.rule for r in routes})
-    skipped += [f"{rule} (in the values file, but the app has no such route)" for rule in unused]
     return out, skipped
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects come back as answers (``HTTPError`` with a 3xx code), never followed."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    jar = http.cookiejar.CookieJar()
+    return urllib.request.build_opener(_NoRedirect, urllib.request.HTTPCookieProcessor(jar))
+
+
+def _fetch(
+    opener: urllib.request.OpenerDirector, url: str, data: dict[str, str] | None = None
+) -> tuple[int, str | None, str]:
+    """(status, Location, body) of one request, redirects not followed."""
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    try:
+        with opener.open(url, data=body, timeout=10) as resp:
+            return resp.status, resp.headers.get("Location"), resp.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Location"), ""
+
+
+def log_in(opener: urllib.request.OpenerDirector, base_url: str, login: Login) -> None:
+    """The same login the Locust users do: GET the form, POST its fields and CSRF token."""
+    url = base_url.rstrip("/") + login.path
+    try:
+        status, _, form = _fetch(opener, url)
+        if status != 200:
+            raise HarnessError(f"[login] GET {login.path} answered HTTP {status}, not the form")
+        status, location, _ = _fetch(opener, url, login_data(login.fields, form))
+    except (OSError, urllib.error.URLError) as exc:
+        raise HarnessError(f"[login] {login.path}: {getattr(exc, 'reason', exc)}") from None
+    if not 300 <= status < 400 or lands_on(location, login.path):
+        raise HarnessError(
+            f"[login] POST {login.path} answered HTTP {status}"
+            + (f" to {location}" if location else "")
+            + ", not a redirect away from the form: check the [login] fields of the routes file"
+        )
+
+
 def verify_routes(
-    base_url: str, routes: list[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Request every URL once; keep routes that answered < 400, report the others."""
-    good, failed = [], []
+    base_url: str, routes: list[dict[str, Any]], login: Login | None = None
+) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """Request every URL once (logged in when ``login`` is given), redirects not followed.
+
+    Returns the routes kept (each with ``expect``: its status class, and ``redirect`` when
+    it answered 3xx), the failures that left URLs out, and notes on redirecting routes.
+    """
+    opener = _opener()
+    if login:
+        log_in(opener, base_url, login)
+    good, failed, notes = [], [], []
     for route in routes:
-        ok_urls = []
+        ok_urls, redirect = [], None
         for url in route["urls"]:
             try:
-                with urllib.request.urlopen(base_url.rstrip("/") + url, timeout=10) as resp:
-                    ok_urls.append(url) if resp.status < 400 else None
-            except urllib.error.HTTPError as exc:
-                failed.append(f"GET {url}: HTTP {exc.code}")
+                status, location, _ = _fetch(opener, base_url.rstrip("/") + url)
             except (OSError, urllib.error.URLError) as exc:
                 failed.append(f"GET {url}: {getattr(exc, 'reason', exc)}")
-        if ok_urls:
-            good.append({**route, "urls": ok_urls})
-    return good, failed
+                continue
+            if status >= 400:
+                failed.append(f"GET {url}: HTTP {status}")
+                continue
+            ok_urls.append(url)
+            if 300 <= status < 400 and redirect is None:
+                redirect = {"status": status, "location": location or ""}
+        if not ok_urls:
+            continue
+        kept = {**route, "urls": ok_urls, "expect": 300 if redirect else 200}
+        if redirect:
+            kept["redirect"] = redirect
+            notes.append(redirect_note(route["name"], redirect, login))
+        good.append(kept)
+    return good, failed, notes
+
+
+def redirect_note(name: str, redirect: dict[str, Any], login: Login | None) -> str:
+    where = f"HTTP {redirect['status']} to {redirect['location'] or '(no Location)'}"
+    if login and lands_on(redirect["location"], login.path):
+        return (
+            f"route {name} still lands on the login page after logging in ({where}); "
+            "measured as that redirect"
+        )
+    hint = "" if login else "; behind a login? add a [login] section to the routes file"
+    return (
+        f"route {name} redirects ({where}): measured as the redirect itself (3xx counted "
+        f"as success), not the page it leads to{hint}"
+    )
 
 
 def _main() -> None:
@@ -167,6 +396,8 @@ def _main() -> None:
     args = parser.parse_args()
     if args.app_dir:
         sys.path.insert(0, str(Path(args.app_dir).resolve()))
+        # Flask resolves a dotted --app (pkg.module:app) against the working folder
+        os.chdir(args.app_dir)
     else:
         sys.path.insert(0, str(Path.cwd()))
     from flask.cli import ScriptInfo

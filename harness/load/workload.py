@@ -41,9 +41,10 @@ def check_reachable(url: str, timeout: float = 5.0) -> None:
 
 def generate_routes(cfg: RunConfig, note: Callable[[str], None]) -> dict[str, Any]:
     """The generated scenario's routes, read from the app's URL map (once per run)."""
-    from harness.load.routes import build_routes, discover_routes, load_values
+    from harness.load.routes import build_routes, discover_routes, load_routes_file
 
     assert cfg.subject.app is not None
+    spec = load_routes_file(cfg.subject.routes_file)  # its shape first: no app import needed
     routes, skipped = build_routes(
         discover_routes(
             cfg.subject.app,
@@ -51,7 +52,8 @@ def generate_routes(cfg: RunConfig, note: Callable[[str], None]) -> dict[str, An
             python=cfg.subject.app_python,
             env=cfg.subject.env,
         ),
-        load_values(cfg.subject.routes_file),
+        spec,
+        cfg.subject.exclude,
     )
     for skip in skipped:
         note(f"route left out: {skip}")
@@ -61,7 +63,13 @@ def generate_routes(cfg: RunConfig, note: Callable[[str], None]) -> dict[str, An
             "given: "
             "add a TOML file with --routes (see 'python bench.py run --help')"
         )
-    return {"routes": routes, "skipped": skipped}
+    # the login's fields go to the run folder too, so the run can be repeated: the README
+    # asks for a benchmark account
+    return {
+        "routes": routes,
+        "skipped": skipped,
+        "login": spec.login.to_json() if spec.login else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -92,10 +100,13 @@ def prepare_workload(
             str(locustfile_path(arg)), tuple(SCENARIOS[arg].user_classes), verify=verified
         )
     if arg == GENERATED_SCENARIO:
-        from harness.load.routes import verify_routes
+        from harness.load.routes import Login, verify_routes
 
-        routes = json.loads((run_dir / "routes.json").read_text())["routes"]
-        good, failed = verify_routes(stack.url, routes)
+        generated = json.loads((run_dir / "routes.json").read_text())
+        routes, login = generated["routes"], generated.get("login")
+        good, failed, redirects = verify_routes(
+            stack.url, routes, Login(**login) if login else None
+        )
         if failed:
             (cell_dir / "verify.txt").write_text("\n".join(failed) + "\n")
         if not good:
@@ -104,14 +115,16 @@ def prepare_workload(
                 f"({failed[0] if failed else 'no routes'}); see {cell_dir / 'verify.txt'}"
             )
         routes_path = cell_dir / "routes.json"
-        storage.write_json(routes_path, good)
-        notes = tuple(f"route left out, it failed verify: {f}" for f in failed)
+        storage.write_json(routes_path, {"routes": good, "login": login})
+        notes = (*redirects, *(f"route left out, it failed verify: {f}" for f in failed))
         return Workload(
             str(LOADTESTS / "app_routes.py"),
             ("AppRoutesUser",),
             ("--bench-routes", str(routes_path)),
             notes,
-            verify=f"passed: {len(good)} routes" + (f", {len(failed)} left out" if failed else ""),
+            verify=f"passed: {len(good)} routes"
+            + (f", {len(redirects)} redirecting" if redirects else "")
+            + (f", {len(failed)} left out" if failed else ""),
         )
     # the user's own locustfile, with the recorder loaded beside it
     return Workload(

@@ -78,3 +78,27 @@ def test_report_and_comparison_render_in_chromium(
         finally:
             browser.close()
     assert counts[DEFAULT] >= 12
+
+
+def test_report_tables_fit_a_1400_px_window(runs_dir: Path, tmp_path: Path, reports) -> None:
+    """No table needs a horizontal scroll bar at 1400 px, and the lead comes first."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            for name in (DEFAULT, PROFILED, OPEN, STEP):
+                page.goto((runs_dir / name / "report.html").resolve().as_uri())
+                wide = page.eval_on_selector_all(
+                    ".table-wrap",
+                    "els => els.filter(e => e.scrollWidth > e.clientWidth + 1)"
+                    ".map(e => [e.closest('section').id, e.scrollWidth, e.clientWidth])",
+                )
+                assert wide == [], (name, wide)
+                assert page.evaluate("document.documentElement.scrollWidth") <= 1400
+                first = page.eval_on_selector("main section", "s => s.id")
+                assert first == "lead", name
+                page.screenshot(path=str(tmp_path / f"{name}-1400.png"))
+        finally:
+            browser.close()

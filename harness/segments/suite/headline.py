@@ -8,18 +8,22 @@ slow, and in which function" (the login's password hash, most often).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from harness.cells import Cell
 from harness.run.engine import Progress, run_cell
 from harness.segments.sides import RunFolder
+from reports.lead import (
+    SLOWEST,
+    functions_clause,
+    read_hotspot_cells,
+    slowest_clause,
+    top_functions,
+)
 
 TARGET, SERVER = "sync", "gunicorn-gthread"
 USERS = 16
-TOP_FUNCTIONS = 3
-SLOWEST = 3  # endpoints whose hotspots the headline names
 
 
 def run_headline(run: RunFolder, thorough: bool, progress: Progress) -> dict[str, Any]:
@@ -83,19 +87,11 @@ def run_headline(run: RunFolder, thorough: bool, progress: Progress) -> dict[str
 
 def add_hotspots(run_dir: Path, headline: dict[str, Any]) -> None:
     """The slowest endpoints' top functions (self ms per request) from profiles/hotspots.json,
-    and a sentence saying where the journey's time goes."""
-    try:
-        cells = json.loads((run_dir / "profiles" / "hotspots.json").read_text())["cells"]
-    except (OSError, ValueError, KeyError, TypeError):
-        cells = {}
+    and a sentence saying where the journey's time goes (the wording of ``reports.lead``)."""
+    cells = read_hotspot_cells(run_dir)
     profiled = (cells.get(headline["cell_id"]) or {}).get("endpoints") or {}
     for ep in headline["endpoints"][:SLOWEST]:
-        spots = (profiled.get(ep["endpoint"]) or {}).get("hotspots") or []
-        named = [h for h in spots if str(h.get("function") or "").strip()]
-        top = sorted(named, key=lambda h: -float(h.get("self_ms") or 0.0))[:TOP_FUNCTIONS]
-        ep["hotspots"] = [
-            {"function": h["function"], "self_ms": round(float(h["self_ms"]), 2)} for h in top
-        ]
+        ep["hotspots"] = top_functions((profiled.get(ep["endpoint"]) or {}).get("hotspots") or [])
     headline["sentence"] = sentence(headline)
 
 
@@ -104,13 +100,9 @@ def sentence(headline: dict[str, Any]) -> str:
     if not eps:
         return "the browse journey recorded no successful requests"
     slow = eps[0]
-    p99 = f"{slow['p99']:.1f} ms" + (" (thin)" if "p99" in slow["thin"] else "")
-    text = (
+    return (
         f"browse on {headline['target']} · {headline['server']}: "
-        f"{headline['rps'] or 0:.0f} req/s with {headline['users']} users; the slowest "
-        f"step is {slow['endpoint']} (p99 {p99})"
+        f"{headline['rps'] or 0:.0f} req/s with {headline['users']} users; "
+        + slowest_clause(slow["endpoint"], slow["p99"], "p99" in slow["thin"], noun="step")
+        + functions_clause(slow["hotspots"])
     )
-    if slow["hotspots"]:
-        spot = slow["hotspots"][0]
-        text += f", where {spot['function']} takes {spot['self_ms']:.1f} ms per request"
-    return text
