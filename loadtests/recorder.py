@@ -478,6 +478,10 @@ def _on_init(environment: Any, runner: Any = None, **_kw: Any) -> None:
     # registered now, after the runner's own quitting listener: quitting fires in reverse
     # order, so a worker sends its final report before Locust tells the master it quit
     environment.events.quitting.add_listener(_on_quitting)
+    # gevent's loop caches its clock, and a slow start (imports on a busy machine) leaves
+    # it seconds stale: Locust arms its --run-time timer right after this event, which
+    # then fired that much early (a 4 s run stopping after 0.3 s). Refresh the clock.
+    gevent.get_hub().loop.update_now()
 
 
 @events.test_start.add_listener
