@@ -93,7 +93,8 @@ def interval_widths(run_dir: Path) -> tuple[float, float] | None:
     """(paired, unpaired) widths in percentage points of goodput's interval, all
     endpoints, on one ``ab`` folder's rows; None where either has no finite interval."""
     sys.path.insert(0, str(REPO))
-    from reports.compare import compare_loaded, split_sides
+    from reports.compare import compare_loaded
+    from reports.comparison import split_sides
     from runfolder.figures import ALL
     from runfolder.reader import load_run
 

@@ -1,24 +1,8 @@
 """Run folders -> DataFrames -> charts -> self-contained HTML; comparisons of runs.
 
-Reads run folders only: never servers, never Locust (docs/architecture.md).
-``reports.render_report`` and ``reports.compare_runs`` are imported lazily so that
-``import harness.cli.compare`` (done by every ``bench.py`` command) does not load matplotlib.
+Reads run folders only: never servers, never Locust, never ``harness/`` (docs/architecture.md).
+Entry points: ``reports.report.render_report(run_dir)`` builds a run's report,
+``reports.compare.compare_runs(...)`` a comparison, rendered by ``reports.render``.
+Nothing heavy is imported here, so that importing ``reports.gate`` for a command's
+options does not load pandas or matplotlib.
 """
-
-from __future__ import annotations
-
-from typing import Any
-
-__all__ = ["compare_runs", "render_report"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "render_report":
-        from reports.report import render_report
-
-        return render_report
-    if name == "compare_runs":
-        from reports.compare import compare_runs
-
-        return compare_runs
-    raise AttributeError(f"module 'reports' has no attribute {name!r}")

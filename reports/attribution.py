@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as _stats
 
+from reports.comparison import cell_key
 from reports.stats import BOOTSTRAP_RESAMPLES, CONFIDENCE, SEED
 from runfolder.reader import Run
 
@@ -27,9 +28,8 @@ Key = tuple[str, str, str]  # endpoint, function, file
 def per_repetition(run: Run) -> dict[str, list[dict[Key, float]]]:
     """Match key of a cell -> one {(endpoint, function, file): ms/request} per repetition."""
     from profiles.aggregate import _load_cell, _Tables, hotspot_table
-    from reports.compare import _cell_key
 
-    keys = _cell_key(run)
+    keys = cell_key(run)
     out: dict[str, list[dict[Key, float]]] = {}
     for cid in run.cell_ids():
         reps = []

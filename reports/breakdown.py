@@ -251,7 +251,7 @@ def regression_part(
     ``verdicts`` maps metric -> verdict (``reports.stats``). The tail is looked at when
     a tail percentile regressed, else the median.
     """
-    from reports.stats import REGRESSED
+    from reports.comparison import REGRESSED
 
     regressed = [m for m, v in verdicts.items() if v == REGRESSED]
     if not regressed:

@@ -19,216 +19,37 @@ says so (``Comparison.tests``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from reports.attribution import function_changes
 from reports.breakdown import regression_part
-from reports.gate import (
-    Finding,
-    Threshold,
-    exit_code,
-    fails,
-    gated_metrics,
-    parse_fail_on,
-)
-from reports.sequential import compare_pairs
-from reports.stats import (
-    ERROR_RISE_PP,
+from reports.comparison import (
+    CPU,
+    METRIC,
+    METRICS,
     REGRESSED,
     UNDECIDED,
     Change,
-    compare_errors,
-    compare_values,
+    Comparison,
+    ComparisonRow,
+    Finding,
+    Threshold,
+    cell_key,
+    endpoint_label,
+    figure,
+    split_sides,
 )
+from reports.gate import fails, gated_metrics, parse_fail_on
+from reports.sequential import compare_pairs
+from reports.stats import ERROR_RISE_PP, compare_errors, compare_values
 from runfolder.errors import ConfigError
 from runfolder.figures import ALL
 from runfolder.reader import Run, load_run
 
-Figure = Callable[[dict[str, Any], dict[str, Any]], float | None]
-"""One metric's figure from an endpoint's entry of a row and the row itself."""
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A compared, gateable figure per endpoint and row (repetition or segment)."""
-
-    name: str
-    unit: str
-    higher_is_better: bool
-    threshold: float  # the default practical threshold, percent of the baseline
-    figure: Figure
-    shown: bool = False  # a column of the verdict tables
-
-
-def goodput(entry: dict[str, Any], row: dict[str, Any]) -> float | None:
-    """Successful responses per second: failed requests are not throughput."""
-    requests = int(entry.get("requests", 0))
-    failed = sum(int(v) for v in (entry.get("failures") or {}).values())
-    seconds = row.get("steady_seconds")
-    if seconds:
-        return (requests - failed) / float(seconds)
-    rps = entry.get("rps")
-    return None if rps is None else float(rps) * (1 - failed / requests if requests else 1)
-
-
-def cpu_per_request(entry: dict[str, Any], row: dict[str, Any]) -> float | None:
-    """ms of CPU per request: an endpoint's request-thread mean (Server-Timing ``cpu``); for
-    all endpoints the server processes' CPU per request served, which gevent and async
-    views do not hide."""
-    if entry is (row.get("endpoints") or {}).get(ALL):
-        value = row.get("server_cpu_ms_per_request")
-    else:
-        value = (entry.get("cpu_ms") or {}).get("mean")
-    return None if value is None else float(value)
-
-
-def latency(q: str) -> Figure:
-    """The figure of latency percentile ``q`` (ms)."""
-
-    def figure(entry: dict[str, Any], row: dict[str, Any]) -> float | None:
-        value = (entry.get("latency_ms") or {}).get(q)
-        return None if value is None else float(value)
-
-    return figure
-
-
-METRICS = (
-    Metric("rps", "req/s", True, 5.0, goodput, shown=True),
-    Metric("p50", "ms", False, 5.0, latency("p50"), shown=True),
-    Metric("p90", "ms", False, 10.0, latency("p90")),
-    Metric("p99", "ms", False, 10.0, latency("p99"), shown=True),
-    Metric("p99.9", "ms", False, 10.0, latency("p99.9")),
-    Metric("cpu", "ms/req", False, 5.0, cpu_per_request, shown=True),
-)
-"""Every compared metric, in table order: a new metric is one line here (its figure
-function beside it); the gate, the statistics and the outputs read it from here."""
-METRIC = {m.name: m for m in METRICS}
-SHOWN = (*(m.name for m in METRICS if m.shown), "errors")
-CPU = "cpu"
 MACHINE_KEYS = ("hostname", "cpu_model", "cpus", "memory_gb", "os")
 CONFIG_IGNORED = {"name", "out", "repeat"}
-SIDES = ("baseline", "candidate")
-
-
-@dataclass
-class ComparisonRow:
-    """One endpoint of one matched cell: baseline vs one candidate."""
-
-    candidate: str
-    cell: str
-    target: str
-    server: str
-    scenario: str
-    endpoint: str
-    changes: dict[str, Change]
-    grew: str | None = None  # a regression: the part of the request that grew
-
-    @property
-    def error_pct_baseline(self) -> float:
-        return float(self.changes["errors"].baseline or 0.0)
-
-    @property
-    def error_pct_candidate(self) -> float:
-        return float(self.changes["errors"].candidate or 0.0)
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "candidate": self.candidate,
-            "cell": self.cell,
-            "endpoint": self.endpoint,
-            "grew": self.grew,
-        }
-        for metric, c in self.changes.items():
-            out[metric] = {
-                "baseline": c.baseline,
-                "candidate": c.candidate,
-                "change": c.change_pct,
-                "ci": [c.ci_low, c.ci_high],
-                "p": c.p_value,
-                "threshold": c.threshold,
-                "reps": [c.n_baseline, c.n_candidate],
-                "test": c.test,
-                "verdict": c.verdict,
-                "reasons": list(c.reasons) if c.verdict != UNDECIDED or c.reasons else [c.why()],
-            }
-        return out
-
-
-@dataclass
-class Comparison:
-    baseline: Run
-    candidates: list[Run]
-    rows: list[ComparisonRow]
-    thresholds: list[Threshold]
-    violations: list[Finding]
-    undecided: list[Finding]
-    warnings: list[str]
-    tests: dict[str, str] = field(default_factory=dict)  # candidate -> which test, and why
-    profile_diffs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    html_path: Path | None = None
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.violations)
-
-    def exit_code(self, allow_undecided: bool = False) -> int:
-        """The gate's exit code: 0 pass, 1 regression, 3 undecided on a gated metric."""
-        if not self.thresholds:
-            return 0
-        return exit_code(self.violations, self.undecided, allow_undecided)
-
-
-class SideRun(Run):
-    """One side (baseline or candidate) of an ``ab`` run folder, as a run of its own."""
-
-    side: str = ""
-
-    @property
-    def name(self) -> str:
-        return f"{self.path.name} {self.side}"
-
-
-def split_sides(run: Run) -> tuple[Run, Run]:
-    """The baseline and candidate rows of an ``ab`` run folder as two runs."""
-    sides = []
-    for side in SIDES:
-        part = SideRun(
-            path=run.path,
-            meta=run.meta,
-            rows=[r for r in run.rows if r.get("side") == side],
-            hotspots=run.hotspots,
-            warnings=list(run.warnings),
-        )
-        part.side = side
-        if not part.rows:
-            raise ConfigError(f"{run.path} has no {side} rows: is it an 'ab' run folder?")
-        sides.append(part)
-    return sides[0], sides[1]
-
-
-def _cell_key(run: Run) -> dict[str, tuple[str, ...]]:
-    """cell_id -> matching key: (target, server, scenario), or (cell_id,) if not unique."""
-    firsts = {cid: run.cell_rows(cid)[0] for cid in run.cell_ids()}
-    triples = {  # an ab side's targets may differ (sync vs cached): matched without them
-        cid: tuple(
-            str(r.get(k))
-            for k in (("server", "scenario") if r.get("side") else ("target", "server", "scenario"))
-        )
-        for cid, r in firsts.items()
-    }
-    counts: dict[tuple[str, ...], int] = {}
-    for t in triples.values():
-        counts[t] = counts.get(t, 0) + 1
-    return {
-        cid: (t if counts[t] == 1 else (_unsided(cid, firsts[cid]),)) for cid, t in triples.items()
-    }
-
-
-def _unsided(cell_id: str, row: dict[str, Any]) -> str:
-    side = str(row.get("side") or "")
-    return cell_id.removesuffix(f"-{side}") if side else cell_id
 
 
 def _per_rep(rows: list[dict[str, Any]], endpoint: str, metric: str) -> list[float | None]:
@@ -250,12 +71,6 @@ def _pairs(
         if eb and ec and c:
             out.append((figure(eb, b), figure(ec, c)))
     return out
-
-
-def figure(row: dict[str, Any], endpoint: str, metric: str) -> float | None:
-    """One summary row's figure of ``metric`` for ``endpoint`` (None: it has none)."""
-    entry = row["endpoints"].get(endpoint)
-    return None if entry is None else METRIC[metric].figure(entry, row)
 
 
 def cpu_missing(rows: list[dict[str, Any]], side: str, endpoint: str) -> list[str]:
@@ -437,12 +252,12 @@ def compare_loaded(
         warnings += [f"{run.name}: {w}" for w in run.warnings]
     for cand in cands:
         warnings += environment_warnings(base, cand)
-    base_keys = _cell_key(base)
+    base_keys = cell_key(base)
     base_by_key = {k: cid for cid, k in base_keys.items()}
     rows: list[ComparisonRow] = []
     tests: dict[str, str] = {}
     for cand in cands:
-        cand_keys = _cell_key(cand)
+        cand_keys = cell_key(cand)
         matched = 0
         why_not = "unpaired was asked for" if unpaired else pairing(base, cand)
         tests[cand.name] = f"{UNPAIRED_TEST}: {why_not}" if why_not else PAIRED_TEST + _orders(base)
@@ -493,17 +308,13 @@ def compare_loaded(
             c = r.changes[CPU]
             if unmeasured(c):
                 warnings.append(
-                    f"{r.cell} {_label(r.endpoint)}: {gated_metrics(thresholds)[CPU]} not "
+                    f"{r.cell} {endpoint_label(r.endpoint)}: {gated_metrics(thresholds)[CPU]} not "
                     f"judged, neither side has a CPU figure ({c.why()})"
                 )
     violations, undecided = judge(rows, thresholds)
     return Comparison(
         base, cands, rows, thresholds, violations, undecided, list(dict.fromkeys(warnings)), tests
     )
-
-
-def _label(endpoint: str) -> str:
-    return "all endpoints" if endpoint == ALL else endpoint
 
 
 def judge(
@@ -516,7 +327,7 @@ def judge(
     caps = [t for t in thresholds if t.sign == ">"]
     violations, undecided = [], []
     for r in rows:
-        where = (r.candidate, r.cell, _label(r.endpoint))
+        where = (r.candidate, r.cell, endpoint_label(r.endpoint))
         for metric, t in gated.items():
             c = r.changes[metric]
             if unmeasured(c):
@@ -549,14 +360,12 @@ def _observed(c: Change) -> str:
 
 
 def compare_runs(
-    run_dirs: list[Path], out_dir: Path, fail_on: str | None = None, force: bool = False
+    run_dirs: list[Path], fail_on: str | None = None, force: bool = False
 ) -> Comparison:
-    """Compare runs (first = baseline), write the comparison HTML into ``out_dir``.
+    """Compare stored runs (first = baseline); ``reports.render`` shows the result.
 
     One ``ab`` run folder alone compares its baseline side with its candidate side.
     """
-    from reports.comparison_output import write_html
-
     thresholds = parse_fail_on(fail_on)
     runs = [load_run(Path(p)) for p in run_dirs]
     if len(runs) == 1 and any(r.get("side") for r in runs[0].rows):
@@ -580,14 +389,11 @@ def compare_runs(
     comparison = compare_loaded(base, cands, thresholds)
     comparison.warnings[:0] = profiled_warnings
     attach_profile_diffs(comparison)
-    comparison.html_path = write_html(comparison, Path(out_dir))
     return comparison
 
 
 def attach_profile_diffs(comparison: Comparison) -> None:
     """Regression attribution when both sides were profiled (derived: never blocks)."""
-    from reports.attribution import function_changes
-
     base = comparison.baseline
     for cand in comparison.candidates:
         if base.profiled and cand.profiled:

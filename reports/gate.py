@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from reports.comparison import METRICS, Threshold
 from runfolder.errors import ConfigError
 
 _ITEM = re.compile(
@@ -23,8 +23,6 @@ _ITEM = re.compile(
 
 def relative_metrics() -> tuple[str, ...]:
     """The metrics a relative gate can name: those ``reports.compare`` compares."""
-    from reports.compare import METRICS  # the one list; compare imports this module
-
     return tuple(m.name for m in METRICS)
 
 
@@ -33,20 +31,6 @@ def _usage(relative: Sequence[str]) -> str:
         f"expected comma-separated <metric>:+N% or <metric>:-N% for {', '.join(relative)} "
         "and errors:>N%, e.g. --fail-on 'p99:+10%,rps:-5%,errors:>0.1%'"
     )
-
-
-@dataclass(frozen=True)
-class Threshold:
-    metric: str  # a metric of reports.compare.METRICS, or errors
-    sign: str  # "+", "-" (relative) or ">" (errors, absolute)
-    value: float  # percent
-
-    def __str__(self) -> str:
-        return (
-            f"{self.metric}:{self.sign}{self.value:g}%"
-            if self.sign != ">"
-            else (f"{self.metric}:>{self.value:g}%")
-        )
 
 
 def parse_fail_on(spec: str | None) -> list[Threshold]:
@@ -93,24 +77,6 @@ def parse_fail_on(spec: str | None) -> list[Threshold]:
 DEFAULT_FAIL_ON = "rps:-5%,p50:+5%,p99:+10%,cpu:+5%"
 """``ab``'s gate when ``--fail-on`` is not given."""
 
-EXIT_PASSED, EXIT_REGRESSED, EXIT_UNDECIDED = 0, 1, 3
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A gated metric of one endpoint that fails the gate or could not be decided."""
-
-    candidate: str
-    cell: str
-    endpoint: str
-    metric: str
-    gate: str  # the threshold, e.g. "p99:+10%", or "errors:+0.1pp" (the implicit rise rule)
-    observed: str
-    reasons: tuple[str, ...] = ()  # an undecided metric's flags from the measurement itself
-
-    def __str__(self) -> str:
-        return f"{self.gate} {self.candidate} {self.cell} {self.endpoint}: {self.observed}"
-
 
 def gated_metrics(thresholds: list[Threshold]) -> dict[str, Threshold]:
     """Relative metrics the gate judges, by metric (``errors:>N%`` is an absolute cap)."""
@@ -122,12 +88,3 @@ def fails(t: Threshold, verdict: str, change: float | None) -> bool:
     if verdict not in ("improved", "regressed") or change is None:
         return False
     return change > 0 if t.sign == "+" else change < 0
-
-
-def exit_code(violations: list[Finding], undecided: list[Finding], allow_undecided: bool) -> int:
-    """0 all same or improved; 1 a regression; 3 undecided on a gated metric."""
-    if violations:
-        return EXIT_REGRESSED
-    if undecided and not allow_undecided:
-        return EXIT_UNDECIDED
-    return EXIT_PASSED

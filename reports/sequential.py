@@ -69,16 +69,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reports.stats import (
-    IMPROVED,
-    MIN_PAIRS,
-    PAIRED,
-    REGRESSED,
-    UNDECIDED,
-    Change,
-    metric_defaults,
-)
-from reports.stats import SAME as SAME_VERDICT
+from reports.comparison import IMPROVED, MIN_PAIRS, PAIRED, REGRESSED, UNDECIDED, Change
+from reports.comparison import SAME as SAME_VERDICT
+from reports.stats import metric_defaults
 
 ALPHA = 0.05
 """The confidence sequence misses the true mean ratio at any look with at most this

@@ -30,86 +30,27 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats as _stats
 
+from reports.comparison import (
+    FISHER,
+    IMPROVED,
+    METRIC,
+    MIN_REPS,
+    REGRESSED,
+    SAME,
+    UNDECIDED,
+    UNPAIRED,
+    Change,
+)
+
 ALPHA = 0.01
 CONFIDENCE = 0.95
-MIN_REPS = 3
-MIN_PAIRS = 3  # paired (reports.sequential): no verdict on fewer pairs
 BOOTSTRAP_RESAMPLES = 2000
 SEED = 20240611
 ERROR_RISE_PP = 0.1  # a rise of the error share beyond this many percentage points regresses
-
-IMPROVED = "improved"
-REGRESSED = "regressed"
-SAME = "same"
-UNDECIDED = "undecided"
-DIFFERENT = (IMPROVED, REGRESSED)
-
-UNPAIRED, PAIRED, FISHER = "unpaired", "paired", "fisher"
-"""Which test decided a ``Change``: per-repetition figures unpaired (MWU + K-S, bootstrap),
-pairs of interleaved segments (``reports.sequential``), or pooled requests (errors)."""
-
-
-@dataclass(frozen=True)
-class Change:
-    """Baseline and candidate figures (medians over repetitions), the change and its verdict.
-
-    ``change_pct`` and its interval are percent of the baseline, except for ``errors``,
-    where they are percentage points of the error share.
-    """
-
-    metric: str
-    baseline: float | None
-    candidate: float | None
-    change_pct: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
-    n_baseline: int
-    n_candidate: int
-    threshold: float
-    verdict: str
-    reasons: tuple[str, ...] = ()
-    baseline_values: tuple[float, ...] = field(default=())
-    candidate_values: tuple[float, ...] = field(default=())
-    test: str = UNPAIRED
-    higher_is_better: bool = False
-
-    @property
-    def worse(self) -> bool:
-        """The candidate is worse in this metric (ignoring significance)."""
-        if self.change_pct is None:
-            return False
-        return self.change_pct < 0 if self.higher_is_better else self.change_pct > 0
-
-    @property
-    def test_text(self) -> str:
-        """Which test decided, on how much data: ``paired, 12 pairs``."""
-        if self.test == PAIRED:
-            return f"paired, {self.n_baseline} pairs"
-        if self.test == FISHER:
-            return "Fisher, pooled requests"
-        return f"unpaired, {self.n_baseline} vs {self.n_candidate} reps"
-
-    @property
-    def decided(self) -> bool:
-        return self.verdict != UNDECIDED
-
-    def why(self) -> str:
-        """Why the verdict is undecided, in one phrase."""
-        if self.reasons:
-            return "; ".join(self.reasons)
-        if self.test == PAIRED:
-            if self.n_baseline < MIN_PAIRS:
-                return f"{self.n_baseline} paired repetition(s), {MIN_PAIRS} needed"
-            return "the interval holds 0 and reaches past the threshold: more pairs needed"
-        if min(self.n_baseline, self.n_candidate) < MIN_REPS:
-            return f"{min(self.n_baseline, self.n_candidate)} repetition(s), {MIN_REPS} needed"
-        return "the interval straddles the threshold: more repetitions needed"
 
 
 def _clean(values: Sequence[float | None]) -> list[float]:
@@ -154,8 +95,6 @@ def ratio_interval(a: Sequence[float], b: Sequence[float]) -> tuple[float, float
 
 def metric_defaults(metric: str) -> tuple[float, bool]:
     """(default threshold in percent, higher is better) of a metric of ``METRICS``."""
-    from reports.compare import METRIC
-
     spec = METRIC[metric]
     return spec.threshold, spec.higher_is_better
 

@@ -14,9 +14,7 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from loadtests.histograms import merge_into
 from runfolder import hdr
@@ -24,6 +22,9 @@ from runfolder.errors import RunFolderError
 from runfolder.figures import ALL, PERCENTILES
 from runfolder.storage import FORMAT_VERSION, STATUSES, resolve_run
 from runfolder.window import SteadyWindow, steady_window
+
+if TYPE_CHECKING:  # pandas is loaded by the methods that build frames, not on import
+    import pandas as pd
 
 FORMAT_VERSIONS = (FORMAT_VERSION,)
 
@@ -174,6 +175,8 @@ class Run:
     @cached_property
     def summary(self) -> pd.DataFrame:
         """One row per cell, repetition and endpoint (``ALL`` included)."""
+        import pandas as pd
+
         records = []
         for row in self.rows:
             for endpoint, e in row["endpoints"].items():
@@ -240,6 +243,8 @@ class Run:
 
     def timeseries(self, row: dict[str, Any]) -> pd.DataFrame:
         """Per second and endpoint (plus ``ALL``): users, requests, rps, percentiles, steady."""
+        import pandas as pd
+
         path = self.rep_dir(row) / "timeseries.csv"
         if path.exists():
             try:
@@ -269,6 +274,8 @@ class Run:
         return _timeseries_from_recorder(recorder, self.steady(row, recorder))
 
     def cpu(self, row: dict[str, Any]) -> pd.DataFrame:
+        import pandas as pd
+
         path = self.rep_dir(row) / "cpu.csv"
         if not path.exists():
             return pd.DataFrame(

@@ -11,7 +11,7 @@ import click
 from harness.cli.compare import finish_gate, gate_options
 from harness.cli.options import DURATION, choice, config_from_options, run_options
 from harness.config import TARGETS
-from reports.stats import MIN_REPS
+from reports.comparison import MIN_REPS
 
 
 def _more_helps(rows: list[dict[str, Any]], fail_on: str) -> bool:
@@ -117,9 +117,10 @@ def ab_command(
         revision_checkouts,
         sides_from_options,
     )
-    from reports.compare import attach_profile_diffs, compare_loaded, split_sides
-    from reports.comparison_output import write_html
+    from reports.compare import attach_profile_diffs, compare_loaded
+    from reports.comparison import split_sides
     from reports.gate import DEFAULT_FAIL_ON, parse_fail_on
+    from reports.render.html import write_html
     from runfolder.errors import ConfigError
     from runfolder.reader import load_run
 
@@ -176,7 +177,7 @@ def ab_command(
     comparison.html_path = write_html(
         comparison, outcome.run_dir, outcome.run_dir / "comparison.html"
     )
-    from reports.comparison_output import write_outputs
+    from reports.render import write_outputs
 
     write_outputs(
         comparison,

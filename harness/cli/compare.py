@@ -93,7 +93,8 @@ def finish_gate(
     """Print the verdicts, write the CI files, and exit the way the gate says."""
     from rich.console import Console
 
-    from reports.comparison_output import render_terminal, write_outputs
+    from reports.render import write_outputs
+    from reports.render.terminal import render_terminal
 
     render_terminal(comparison, Console(soft_wrap=False))
     click.echo(f"Comparison: {comparison.html_path}")
@@ -139,9 +140,11 @@ def compare_command(
     a CI gate: exit 0 all same or improved, 1 a regression, 3 undecided, 2 bad input."""
     from reports.compare import compare_runs
     from reports.gate import parse_fail_on
+    from reports.render.html import write_html
     from runfolder.storage import resolve_run
 
     parse_fail_on(fail_on)  # a bad spec fails before any work
     dirs = [resolve_run(r, runs_dir) for r in runs]
-    comparison = compare_runs(dirs, out or runs_dir, fail_on=fail_on, force=force)
+    comparison = compare_runs(dirs, fail_on=fail_on, force=force)
+    comparison.html_path = write_html(comparison, out or runs_dir)
     finish_gate(comparison, markdown_path, json_path, allow_undecided)

@@ -4,11 +4,21 @@ every chart drawn. Screenshots land in pytest's tmp_path."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from reports.compare import compare_runs
+from reports.compare import compare_runs as compare
+from reports.render.html import write_html
 from tests.reports.samples import DEFAULT, HOSTILE, OPEN, PROFILED, REG_A, REG_B, STEP
+
+
+def compare_runs(dirs: list[Path], out: Path, **kw: Any) -> Any:
+    """compare_runs, with the HTML page written into ``out`` as the CLI does."""
+    cmp = compare(dirs, **kw)
+    cmp.html_path = write_html(cmp, out)
+    return cmp
+
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

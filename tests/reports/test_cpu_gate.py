@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from reports.compare import compare_loaded, figure
+from reports.compare import compare_loaded
+from reports.comparison import REGRESSED, SAME, UNDECIDED, figure
 from reports.endpoints import cpu_text
 from reports.gate import DEFAULT_FAIL_ON, parse_fail_on
-from reports.stats import REGRESSED, SAME, UNDECIDED
 from runfolder.errors import ConfigError
 from runfolder.figures import ALL
 from runfolder.reader import Run

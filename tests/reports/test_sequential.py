@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 
+from reports.comparison import IMPROVED, PAIRED, REGRESSED, UNDECIDED
 from reports.sequential import (
     ALPHA,
     DIFFERENT,
@@ -23,7 +24,6 @@ from reports.sequential import (
     interval,
     simulate,
 )
-from reports.stats import IMPROVED, PAIRED, REGRESSED, UNDECIDED
 
 SEQUENCES = 2000
 LOOKS = 40

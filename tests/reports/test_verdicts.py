@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from reports.compare import compare_loaded
+from reports.comparison import REGRESSED, SAME, UNDECIDED
 from reports.gate import parse_fail_on
-from reports.stats import REGRESSED, SAME, UNDECIDED
 from runfolder.figures import ALL
 from runfolder.reader import Run
 
@@ -207,7 +207,8 @@ def test_sides_of_two_ab_folders_do_not_pair() -> None:
 
 
 def test_outputs_name_the_test_and_interval() -> None:
-    from reports.comparison_output import as_json, markdown
+    from reports.render.json import as_json
+    from reports.render.markdown import markdown
 
     base, cand = _sides(_ab_rows(12, 1 / 1.05, seed=3))
     cmp = compare_loaded(base, [cand], GATE)
@@ -221,22 +222,27 @@ def test_outputs_name_the_test_and_interval() -> None:
 
 
 def test_a_new_metric_is_one_entry_in_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
-    """CPU per request as a stand-in: listed once, it is gated, compared and shown."""
+    """A stand-in metric (memory per request): one entry of METRICS, and it is parsed by the
+    gate, compared and judged like the others."""
     from reports import compare as compare_module
-    from reports.compare import METRICS, Metric
+    from reports import comparison, gate, stats
+    from reports.comparison import METRICS, Metric
 
-    def cpu(entry: dict, row: dict) -> float | None:
-        return entry.get("cpu_ms")
+    def mem(entry: dict, row: dict) -> float | None:
+        return entry.get("mem_kb")
 
-    metrics = (*METRICS, Metric("cpu", "ms", False, 5.0, cpu, shown=True))
-    monkeypatch.setattr(compare_module, "METRICS", metrics)
-    monkeypatch.setattr(compare_module, "METRIC", {m.name: m for m in metrics})
+    metrics = (*METRICS, Metric("mem", "kB", False, 5.0, mem, shown=True))
+    for module in (comparison, compare_module, gate, stats):  # the modules that read the list
+        if hasattr(module, "METRICS"):
+            monkeypatch.setattr(module, "METRICS", metrics)
+        if hasattr(module, "METRIC"):
+            monkeypatch.setattr(module, "METRIC", {m.name: m for m in metrics})
     rows = _ab_rows(12, 1.0, seed=7)
     rng = random.Random(7)
     for r in rows:
         for e in r["endpoints"].values():
-            e["cpu_ms"] = (1.3 if r["side"] == "candidate" else 1.0) * rng.lognormvariate(0, 0.02)
+            e["mem_kb"] = (1.3 if r["side"] == "candidate" else 1.0) * rng.lognormvariate(0, 0.02)
     base, cand = _sides(rows)
-    cmp = compare_loaded(base, [cand], parse_fail_on("cpu:+5%"))
-    assert cmp.rows[0].changes["cpu"].verdict == REGRESSED
-    assert [f.metric for f in cmp.violations] == ["cpu", "cpu"]  # all endpoints, GET /json
+    cmp = compare_loaded(base, [cand], parse_fail_on("mem:+5%"))
+    assert cmp.rows[0].changes["mem"].verdict == REGRESSED
+    assert [f.metric for f in cmp.violations] == ["mem", "mem"]  # all endpoints, GET /json
