@@ -1,0 +1,214 @@
+"""The default suite end to end on a fake segment engine: no process starts.
+
+``python bench.py`` (no command) runs in-process through click's CliRunner with the
+live engine, the clock and the headline journey replaced; what is checked is the
+suite's arithmetic (ratios and intervals against the known truth), its allocation
+(pairs go where the interval is widest), its stopping (targets met, or the time budget)
+and the answers table in the terminal, in summary.json and in the HTML report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli.main import cli
+from harness.segments.suite import run as suite_run
+from harness.segments.suite.paired import PairLog, PairPlan, run_pairs
+from harness.segments.suite.studies import Study, group_cells
+from runfolder.storage import resolve_run
+from tests.harness.fake_segments import FakeClock, FakeEngine, fake_engine_for
+
+# true saturated throughput per (scenario, target): caching doubles it, async triples it
+TRUTH = {
+    ("queries", "uncached"): 100.0,
+    ("queries", "sync"): 100.0,
+    ("queries", "cached"): 210.0,
+    ("upstream", "sync"): 260.0,
+    ("upstream", "async"): 780.0,
+}
+NOISE = {"cached": 0.06}  # per-segment noise sd in log space; 0.02 for the others
+
+
+def _headline(*_: Any) -> dict[str, Any]:
+    return {
+        "cell_id": "sync-gunicorn-gthread-browse",
+        "target": "sync",
+        "server": "gunicorn-gthread",
+        "users": 16,
+        "rps": 50.0,
+        "endpoints": [
+            {
+                "endpoint": "POST /login",
+                "requests": 40,
+                "rps": 4.0,
+                "error_pct": 0.0,
+                "p50": 90.0,
+                "p99": 180.0,
+                "thin": ["p99"],
+                "hotspots": [],
+            }
+        ],
+    }
+
+
+def _install(monkeypatch: pytest.MonkeyPatch, engines: list[FakeEngine]) -> FakeClock:
+    clock = FakeClock()
+
+    def open_fake(run: Any, groups: list[list[Study]], plan: Any) -> Any:
+        truth, noise = {}, {}
+        for group in groups:
+            for cell in group_cells(run.cfg, group):
+                truth[cell.cell_id] = TRUTH[(cell.scenario, cell.target)]
+                noise[cell.cell_id] = NOISE.get(cell.target, 0.02)
+        engine = FakeEngine(truth, noise, clock)
+        engines.append(engine)
+        original = engine.segment
+
+        def segment(cell_id: str, rate: float, seconds: float, row: Any = None) -> Any:
+            seg = original(cell_id, rate, seconds, row)
+            if row is not None:
+                run.add_row(engine.rows[-1])  # the common-rate step's summary row
+            return seg
+
+        engine.segment = segment  # type: ignore[method-assign]
+        return fake_engine_for(engine)
+
+    monkeypatch.setattr(suite_run, "open_engine", open_fake)
+    monkeypatch.setattr(suite_run, "CLOCK", clock)
+    monkeypatch.setattr("harness.segments.suite.headline.run_headline", _headline)
+    return clock
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``python bench.py`` once, on the fake engine, in a folder of its own."""
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("suite")
+    mp.chdir(home)
+    engines: list[FakeEngine] = []
+    _install(mp, engines)
+    try:
+        with warnings.catch_warnings():
+            # the fake rows carry no per-second series: the report's time charts are empty
+            warnings.filterwarnings("ignore", "No artists with labels", UserWarning)
+            result = CliRunner().invoke(cli, [], catch_exceptions=False)
+    finally:
+        mp.undo()
+    run_dir = resolve_run("latest", home / "runs")
+    return {
+        "result": result,
+        "dir": run_dir,
+        "summary": json.loads((run_dir / "summary.json").read_text()),
+        "meta": json.loads((run_dir / "meta.json").read_text()),
+        "engine": engines[0],
+    }
+
+
+def _studies(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {st["key"]: st for st in run["summary"]["studies"]["studies"]}
+
+
+def test_default_command_runs_the_suite_and_prints_the_answers(
+    default_run: dict[str, Any],
+) -> None:
+    result = default_run["result"]
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "What each technique buys" in out
+    assert "noise floor" in out and "caching" in out and "async views" in out
+    assert "2.10" in out or "2.1" in out  # caching's ratio, near its true 2.1x
+    assert "Headline: the browse journey" in out and "POST /login" in out
+    assert "pairs stopped: every interval met its target" in out
+    assert default_run["meta"]["status"] == "complete"
+    assert default_run["meta"]["seed"] == 0
+
+
+def test_intervals_hold_the_true_ratios_and_meet_their_targets(
+    default_run: dict[str, Any],
+) -> None:
+    studies = _studies(default_run)
+    truths = {"aa-control": 1.0, "caching-queries": 2.1, "async-upstream": 3.0}
+    for key, truth in truths.items():
+        st = studies[key]
+        lo, hi = st["ci"]
+        assert lo <= truth <= hi, (key, st["ratio"], st["ci"])
+        assert st["met"] and math.log(hi / lo) / 2 <= st["target"] + 1e-9
+        assert st["pairs"] >= 4 and len(st["orders"]) == st["pairs"]
+    assert studies["aa-control"]["answer"].startswith("noise floor")
+    assert studies["caching-queries"]["answer"].startswith("2.")
+    # the control's CPU per request: the fake's 1 s of CPU per 100 requests
+    assert studies["aa-control"]["baseline"]["cpu_ms"] == pytest.approx(10.0)
+
+
+def test_pairs_go_where_the_interval_is_widest(default_run: dict[str, Any]) -> None:
+    studies = _studies(default_run)
+    # cached is the noisy side: caching needs more pairs than async for its target
+    assert studies["caching-queries"]["pairs"] > studies["async-upstream"]["pairs"]
+    orders = [o for st in studies.values() for o in st["orders"]]
+    assert {"AB", "BA"} <= set(orders)  # both orders drawn
+
+
+def test_common_rate_steps_and_why_lines(default_run: dict[str, Any]) -> None:
+    studies = _studies(default_run)
+    caching = studies["caching-queries"]
+    common = caching["common"]
+    # 0.7 x the group's lowest throughput: uncached's, over all its segments
+    assert common["rate"] == pytest.approx(0.7 * caching["baseline"]["throughput"], rel=0.05)
+    assert common["base_within_slo"] and common["variant_within_slo"]
+    why = caching["why"]
+    assert why.startswith("why: CPU per request (server processes, at saturation) 10.00 ->")
+    assert "the request thread's own CPU" in why and "queueing p50" in why
+    assert "self time" not in why  # a cpu part was sent: no fallback to wall self time
+
+
+def test_html_report_opens_with_the_same_table(default_run: dict[str, Any]) -> None:
+    result = default_run["result"]
+    assert "Report:" in result.output, [ln for ln in result.stderr.splitlines() if "warn" in ln]
+    html = (default_run["dir"] / "report.html").read_text()
+    caching = _studies(default_run)["caching-queries"]
+    lo, hi = caching["ci"]
+    assert "What each technique buys" in html
+    assert f"{caching['ratio']:.2f}× ({lo:.2f}–{hi:.2f})" in html
+    assert "throughput at saturation per pair" in html
+
+
+def test_the_time_budget_stops_the_pairs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    engines: list[FakeEngine] = []
+    _install(monkeypatch, engines)
+    result = CliRunner().invoke(cli, ["suite", "--max-time", "100"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "pairs stopped: the time budget (--max-time) ran out" in result.output
+    summary = json.loads((resolve_run("latest", tmp_path / "runs") / "summary.json").read_text())
+    assert summary["studies"]["plan"]["max_time"] == 100.0
+    # every study still got its first pairs before the budget ended the rest
+    assert all(st["pairs"] >= 1 for st in summary["studies"]["studies"])
+
+
+def test_bad_max_time_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["suite", "--max-time", "5"])
+    assert result.exit_code == 2 and "--max-time" in result.output
+
+
+def test_width_based_stopping_keeps_the_coverage() -> None:
+    """600 simulated A/A studies, each stopped when its interval is narrow enough: the
+    95% interval holds the true ratio (1.0) in at least 93% of them (a plain t interval
+    held it in 88%)."""
+    held = 0
+    sims = 600
+    for seed in range(sims):
+        clock = FakeClock()
+        engine = FakeEngine({"a": 100.0, "b": 100.0}, {"a": 0.04, "b": 0.04}, clock, seed=seed)
+        log = PairLog("aa", "a", "b", target=0.03)
+        run_pairs(engine, [log], PairPlan(1.0, 4, 40, math.inf), random.Random(seed), clock)
+        mean = sum(log.logs) / len(log.logs)
+        held += abs(mean) <= log.half()
+    assert held / sims >= 0.93
