@@ -71,8 +71,8 @@ def execute_suite(
     kind = "Thorough" if thorough else "Quick"
     console.print(
         f"{kind} suite: {len(studies)} studies, paired segments in random order (seed "
-        f"{plan.seed}) until each interval is within ±{plan.target:.0%} "
-        f"(the control ±{plan.control_target:.0%}) or {plan.max_time:.0f} s are spent"
+        f"{plan.seed}) until each interval is within ±{plan.target:.1%} "
+        f"(the control ±{plan.control_target:.1%}) or {plan.max_time:.0f} s are spent"
     )
     for note in skipped:
         console.print(note)

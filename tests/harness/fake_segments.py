@@ -39,6 +39,8 @@ class FakeEngine:
     rows: list[dict[str, Any]] = field(default_factory=list)
     calls: list[tuple[str, float]] = field(default_factory=list)
     drift: float = 0.0
+    warming: dict[str, int] = field(default_factory=dict)  # cell -> segments until warm
+    served: dict[str, int] = field(default_factory=dict)  # cell -> segments so far
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -49,7 +51,10 @@ class FakeEngine:
         self.calls.append((cell_id, rate))
         self.clock.now += SEGMENT_COST_S + seconds
         self.drift = 0.9 * self.drift + self.rng.gauss(0.0, 0.01)  # shared by every side
-        true = self.truth[cell_id]
+        done = self.served[cell_id] = self.served.get(cell_id, 0) + 1
+        # a side that warms (a cache filling) starts at half its throughput
+        warm = min(1.0, 0.5 + 0.5 * done / self.warming[cell_id]) if cell_id in self.warming else 1
+        true = self.truth[cell_id] * warm
         seen = true * math.exp(self.drift + self.rng.gauss(0.0, self.noise[cell_id]))
         served = seen if rate == 0 else rate
         # p99 at an open-model rate grows as the rate nears the side's throughput
@@ -62,7 +67,7 @@ class FakeEngine:
             p99 / 3,
             p99,
             0.0,
-            cpu_ms=1000.0 * CPU_WORK_S / true,
+            cpu_ms=1000.0 * CPU_WORK_S / true,  # one busy core
             thin=rate > 0 and served * seconds < 1000,
             wall_s=SEGMENT_COST_S + seconds,
         )

@@ -124,13 +124,17 @@ def test_why_line_compares_cpu_and_queueing_when_the_cpu_part_is_sent(tmp_path: 
     }
     rows = [
         _row("a-cell", {"cpu": {"mean": 7.0}, "queue": {"p50": 0.4}, "db": {"p50": 5.0}}),
-        _row("b-cell", {"cpu": {"mean": 2.5}, "queue": {"p50": 0.1}, "db": {"p50": 0.2}}),
+        _row(
+            "b-cell",
+            {"cpu": {"mean": 2.5}, "queue": {"p50": 0.1}, "db": {"p50": 0.2}, "up": {"p50": 0}},
+        ),
     ]
     add_why(tmp_path, section, rows)
     why = section["studies"][0]["why"]
     assert why.startswith("why: CPU per request (server processes, at saturation) 7.90 -> 3.10")
     assert "the request thread's own CPU at 80 req/s (mean) 7.00 -> 2.50 ms" in why
     assert "queueing p50 0.40 -> 0.10 ms" in why and "database p50 5.00 -> 0.20 ms" in why
+    assert "upstream" not in why  # no upstream wait on either side: not worth a word
     assert "self time" not in why
 
 

@@ -34,7 +34,7 @@ TRUTH = {
     ("upstream", "sync"): 260.0,
     ("upstream", "async"): 780.0,
 }
-NOISE = {"cached": 0.06}  # per-segment noise sd in log space; 0.02 for the others
+NOISE = {"cached": 0.035}  # per-segment noise sd in log space; 0.02 for the others
 
 
 def _headline(*_: Any) -> dict[str, Any]:
@@ -68,7 +68,8 @@ def _install(monkeypatch: pytest.MonkeyPatch, engines: list[FakeEngine]) -> Fake
             for cell in group_cells(run.cfg, group):
                 truth[cell.cell_id] = TRUTH[(cell.scenario, cell.target)]
                 noise[cell.cell_id] = NOISE.get(cell.target, 0.02)
-        engine = FakeEngine(truth, noise, clock)
+        warming = {c: 5 for c, t in truth.items() if t == TRUTH[("queries", "cached")]}
+        engine = FakeEngine(truth, noise, clock, warming=warming)
         engines.append(engine)
         original = engine.segment
 
@@ -148,12 +149,33 @@ def test_intervals_hold_the_true_ratios_and_meet_their_targets(
     assert studies["aa-control"]["baseline"]["cpu_ms"] == pytest.approx(10.0)
 
 
-def test_pairs_go_where_the_interval_is_widest(default_run: dict[str, Any]) -> None:
-    studies = _studies(default_run)
-    # cached is the noisy side: caching needs more pairs than async for its target
-    assert studies["caching-queries"]["pairs"] > studies["async-upstream"]["pairs"]
-    orders = [o for st in studies.values() for o in st["orders"]]
-    assert {"AB", "BA"} <= set(orders)  # both orders drawn
+def test_each_side_is_warmed_until_its_throughput_stops_rising(
+    default_run: dict[str, Any],
+) -> None:
+    caching = _studies(default_run)["caching-queries"]
+    # the fake's cached side reaches its throughput after 5 segments (a cache filling)
+    assert caching["variant"]["warmup_segments"] >= 5
+    assert caching["baseline"]["warmup_segments"] < caching["variant"]["warmup_segments"]
+
+
+def test_both_orders_are_drawn(default_run: dict[str, Any]) -> None:
+    orders = [o for st in _studies(default_run).values() for o in st["orders"]]
+    assert {"AB", "BA"} <= set(orders)
+
+
+def test_pairs_go_where_the_interval_is_widest() -> None:
+    clock = FakeClock()
+    truth = {"q0": 100.0, "q1": 100.0, "n0": 100.0, "n1": 200.0}
+    noise = {"q0": 0.01, "q1": 0.01, "n0": 0.06, "n1": 0.06}
+    engine = FakeEngine(truth, noise, clock, seed=3)
+    quiet = PairLog("quiet", "q0", "q1", target=0.05)
+    noisy = PairLog("noisy", "n0", "n1", target=0.05)
+    stopped = run_pairs(
+        engine, [quiet, noisy], PairPlan(1.0, 4, 40, math.inf), random.Random(0), clock
+    )
+    assert stopped == "every interval met its target"
+    assert len(quiet.logs) == 4 < len(noisy.logs)  # the noisy study got every extra pair
+    assert quiet.met() and noisy.met()
 
 
 def test_common_rate_steps_and_why_lines(default_run: dict[str, Any]) -> None:

@@ -9,7 +9,9 @@ The SLO still judges latency: at a common rate below both saturations each side'
 is measured and marked when it misses the SLO; capacity under an SLO stays the answer
 of ``bench.py capacity``.
 
-1. Every side's server starts once (``live.py``) and takes one unmeasured segment.
+1. Every side's server starts once (``live.py``) and is warmed by unmeasured segments
+   until its throughput stops rising (a cache filling, as the ``cached`` target's does
+   over its first few thousand requests, would otherwise bias the first pairs).
 2. Pairs (``paired.py``): one segment of each side of a study, back to back, the order
    drawn from ``random.Random(seed)``; the pair's log ratio carries the difference with
    the machine's drift removed. Each study first gets ``min_pairs``; every further pair
@@ -53,6 +55,8 @@ from harness.segments.suite.studies import (
     study_cells,
 )
 
+WARM_RISE = 0.05  # a side is warm once a segment's throughput rises by at most 5% ...
+WARM_MAX_SEGMENTS = 8  # ... (a cache fills, pools open), or after this many segments
 COMMON_SHARE = 0.7  # the common rate: 0.7 x the group's lowest saturated throughput
 NON_THIN_SAMPLES = 1000  # p99 with 10 samples above it
 SEGMENT_OVERHEAD_S = 1.5  # a step's cost beyond its measured seconds (start, stop, results)
@@ -139,9 +143,8 @@ def measure(
             ids += [c.cell_id for c in (base, var) if c.cell_id not in ids]
         cells.append(ids)
     every = [c for ids in cells for c in ids]
-    progress.message(f"warm-up: one segment on each of {len(every)} servers")
-    for cell_id in every:
-        engine.segment(cell_id, CLOSED, plan.segment_s)
+    progress.message(f"warm-up: {len(every)} servers, each until its throughput stops rising")
+    warm = {cell_id: warm_up(engine, cell_id, plan.segment_s) for cell_id in every}
     deadline = started + plan.max_time - reserve_s(plan, len(every))
     pair_plan = PairPlan(plan.segment_s, plan.min_pairs, plan.max_pairs, deadline)
     stopped = run_pairs(engine, logs, pair_plan, rng, CLOCK, progress.message)
@@ -153,8 +156,23 @@ def measure(
     studies = [s for g in groups for s in g]
     results = [study_result(s, by_key[s.key], common) for s in studies]
     for result in results:
+        for side in (result["baseline"], result["variant"]):
+            side["warmup_segments"] = warm[side["cell_id"]]
+    for result in results:
         progress.message(f"  {result['question']} {result['verdict']}")
     return results, stopped
+
+
+def warm_up(engine: SegmentEngine, cell_id: str, seconds: float) -> int:
+    """Closed-model segments on one side until one's throughput rises by at most
+    ``WARM_RISE`` over the one before (at most ``WARM_MAX_SEGMENTS``); how many it took."""
+    last = 0.0
+    for n in range(1, WARM_MAX_SEGMENTS + 1):
+        now = engine.segment(cell_id, CLOSED, seconds).throughput
+        if n > 1 and now <= last * (1 + WARM_RISE):
+            return n
+        last = now
+    return WARM_MAX_SEGMENTS
 
 
 def common_steps(

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 WHY_TOP = 3
+WAIT_FLOOR_MS = 0.005  # a wait shown only when a side's p50 reaches it
 WAIT_PARTS = (("queue", "queueing"), ("up", "upstream"), ("db", "database"))
 
 
@@ -68,11 +69,11 @@ def why_line(st: dict[str, Any], rows: dict[Any, dict[str, Any]], cells: dict[st
             f"the request thread's own CPU{at} (mean) "
             + _pair(*((p.get("cpu") or {}).get("mean") for p in parts))
         )
-    waits = [
-        f"{label} p50 " + _pair(*((p.get(part) or {}).get("p50") for p in parts))
-        for part, label in WAIT_PARTS
-        if part in parts[0] or part in parts[1]
-    ]
+    waits = []
+    for part, label in WAIT_PARTS:
+        p50s = [(p.get(part) or {}).get("p50") for p in parts]
+        if any(v is not None and v >= WAIT_FLOOR_MS for v in p50s):  # 0.00 -> 0.00 says nothing
+            waits.append(f"{label} p50 " + _pair(*p50s))
     if waits:
         said.append(f"waited{at}: " + ", ".join(waits))
     if not ("cpu" in parts[0] or "cpu" in parts[1]):
