@@ -60,6 +60,7 @@ WARM_MAX_SEGMENTS = 8  # ... (a cache fills, pools open), or after this many seg
 COMMON_SHARE = 0.7  # the common rate: 0.7 x the group's lowest saturated throughput
 NON_THIN_SAMPLES = 1000  # p99 with 10 samples above it
 SEGMENT_OVERHEAD_S = 1.5  # a step's cost beyond its measured seconds (start, stop, results)
+STOP_RESERVE_S = 1.5  # stopping one side's server and upstream service
 HEADLINE_RESERVE_S = (25.0, 40.0)  # the headline journey and its start-up: quick, thorough
 REPORT_RESERVE_S = 10.0  # profile aggregation and the HTML report
 CLOCK = time.monotonic  # what the time budget is measured on (tests use a fake clock)
@@ -73,8 +74,9 @@ def open_engine(
 
 
 def reserve_s(plan: SuitePlan, sides: int) -> float:
-    """Seconds kept back from the pairs for the common-rate steps, headline and report."""
-    common = sides * (plan.common_max_s + plan.warmup_s + SEGMENT_OVERHEAD_S)
+    """Seconds kept back from the pairs for the common-rate steps, stopping the servers,
+    the headline and the report (estimates for a quiet machine)."""
+    common = sides * (plan.common_max_s + plan.warmup_s + SEGMENT_OVERHEAD_S + STOP_RESERVE_S)
     headline = HEADLINE_RESERVE_S[plan.thorough] if plan.headline else 0.0
     return common + headline + REPORT_RESERVE_S
 

@@ -143,7 +143,7 @@ class SuitePlan:
     target: float = 0.05
     control_target: float = 0.035
     max_time: float = 150.0
-    common_max_s: float = 3.0  # the common-rate step's longest measured time
+    common_max_s: float = 2.0  # the common-rate step's longest measured time
     seed: int = 0
     headline: bool = True  # the browse journey and its hotspots (headline.py)
 
