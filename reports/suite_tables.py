@@ -10,9 +10,10 @@ the HTML table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,10 @@ def headline_table(headline: dict[str, Any]) -> TextTable:
 
 
 def frame(tab: TextTable) -> pd.DataFrame:
-    """The table for the HTML report (``reports.html.table`` escapes every cell)."""
+    """The table for the HTML report (``reports.html.table`` escapes every cell); pandas
+    is imported here, so that printing the tables (and ``bench.py --help``) does not."""
+    import pandas as pd
+
     return pd.DataFrame(tab.rows, columns=list(tab.columns))
 
 
