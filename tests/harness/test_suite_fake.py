@@ -147,6 +147,8 @@ def test_intervals_hold_the_true_ratios_and_meet_their_targets(
     assert studies["caching-queries"]["answer"].startswith("2.")
     # the control's CPU per request: the fake's 1 s of CPU per 100 requests
     assert studies["aa-control"]["baseline"]["cpu_ms"] == pytest.approx(10.0)
+    cpu = studies["caching-queries"]["cpu_ratio"]  # CPU per request, paired: 1 / 2.1
+    assert cpu["ratio"] == pytest.approx(1 / 2.1, rel=0.01) and cpu["pairs"] >= 4
 
 
 def test_each_side_is_warmed_until_its_throughput_stops_rising(
@@ -187,6 +189,7 @@ def test_common_rate_steps_and_why_lines(default_run: dict[str, Any]) -> None:
     assert common["base_within_slo"] and common["variant_within_slo"]
     why = caching["why"]
     assert why.startswith("why: CPU per request (server processes, at saturation) 10.00 ->")
+    assert "4.76 ms (0.48x, 0.4" in why  # the paired CPU ratio and its interval
     assert "the request thread's own CPU" in why and "queueing p50" in why
     assert "self time" not in why  # a cpu part was sent: no fallback to wall self time
 

@@ -157,6 +157,7 @@ def side_figures(segments: list[Segment]) -> dict[str, Any]:
     return {
         "throughput": round(sum(s.throughput for s in served) / len(served), 1) if served else None,
         "segments": [round(s.throughput, 1) for s in segments],
+        "cpu_segments": [None if s.cpu_ms is None else round(s.cpu_ms, 4) for s in segments],
         "cpu_ms": round(sum(c * n for c, n in cpu) / weight, 4) if weight else None,
         "generator_bound": sum(s.generator_bound for s in segments),
         "errors_max_pct": round(max((s.errors for s in segments), default=0.0), 3),

@@ -36,7 +36,7 @@ from typing import Any
 from harness.run.engine import Derive, Progress, RunOutcome
 from harness.segments.capacity.search import Slo
 from harness.segments.sides import RunFolder
-from harness.segments.suite.estimates import paired_interval, short_verdict, verdict
+from harness.segments.suite.estimates import log_ratio, paired_interval, short_verdict, verdict
 from harness.segments.suite.live import open_live
 from harness.segments.suite.paired import (
     CLOSED,
@@ -222,6 +222,7 @@ def study_result(study: Study, log: PairLog, common: dict[str, Segment]) -> dict
                 }
             )
     base, var = side_figures(log.base_segments), side_figures(log.variant_segments)
+    cpu = cpu_ratio(log)
     notes = [
         f"the generator was saturated in {side['generator_bound']} of the {label}'s segments: "
         "its throughput is the generator's, the ratio a bound"
@@ -241,6 +242,7 @@ def study_result(study: Study, log: PairLog, common: dict[str, Segment]) -> dict
         "ratio": _r(ratio),
         "ci": [_r(lo), _r(hi)] if lo is not None else None,
         "pairs": len(log.logs),
+        "cpu_ratio": cpu,
         "empty_pairs": log.empty,
         "orders": log.orders,
         "log_ratios": [round(x, 5) for x in log.logs],
@@ -253,6 +255,22 @@ def study_result(study: Study, log: PairLog, common: dict[str, Segment]) -> dict
         ),
         "answer": short_verdict(ratio, lo, hi, study.control),
     }
+
+
+def cpu_ratio(log: PairLog) -> dict[str, Any] | None:
+    """Variant / baseline CPU per request over the same pairs, with its interval: on a
+    shared machine far steadier than throughput (another tenant takes CPU time from the
+    server, not CPU per request), and when both sides are CPU-bound at saturation the
+    throughput ratio is its inverse."""
+    logs = [
+        x
+        for b, v in zip(log.base_segments, log.variant_segments, strict=True)
+        if b.cpu_ms and v.cpu_ms and (x := log_ratio(b.cpu_ms, v.cpu_ms)) is not None
+    ]
+    if not logs:
+        return None
+    ratio, lo, hi = paired_interval(logs)
+    return {"ratio": _r(ratio), "ci": [_r(lo), _r(hi)], "pairs": len(logs)}
 
 
 def common_words(at: dict[str, Any] | None) -> str:

@@ -57,9 +57,16 @@ def why_line(st: dict[str, Any], rows: dict[Any, dict[str, Any]], cells: dict[st
     base, var = st["baseline"], st["variant"]
     said: list[str] = []
     if base.get("cpu_ms") is not None or var.get("cpu_ms") is not None:
+        cpu = st.get("cpu_ratio") or {}
+        ratio = (
+            f" ({cpu['ratio']:.2f}x, {cpu['ci'][0]:.2f}-{cpu['ci'][1]:.2f})"
+            if cpu.get("ratio") is not None and cpu.get("ci")
+            else ""
+        )
         said.append(
             "CPU per request (server processes, at saturation) "
             + _pair(base.get("cpu_ms"), var.get("cpu_ms"))
+            + ratio
         )
     parts = (_parts(rows.get(base["cell_id"])), _parts(rows.get(var["cell_id"])))
     common = st.get("common") or {}
