@@ -237,3 +237,36 @@ def test_width_based_stopping_keeps_the_coverage() -> None:
         mean = sum(log.logs) / len(log.logs)
         held += abs(mean) <= log.half()
     assert held / sims >= 0.93
+
+
+def test_ctrl_c_during_the_pairs_keeps_the_pairs_so_far(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    engines: list[FakeEngine] = []
+    _install(monkeypatch, engines)
+    real = suite_run.open_engine
+
+    def interrupting(run: Any, groups: Any, plan: Any) -> Any:
+        ctx = real(run, groups, plan)
+        engine = engines[-1]
+        segment = engine.segment
+
+        def seg(cell_id: str, rate: float, seconds: float, row: Any = None) -> Any:
+            if len(engine.calls) >= 24:  # warm-up done (14 segments), 5 pairs in
+                raise KeyboardInterrupt
+            return segment(cell_id, rate, seconds, row)
+
+        engine.segment = seg  # type: ignore[method-assign]
+        return ctx
+
+    monkeypatch.setattr(suite_run, "open_engine", interrupting)
+    result = CliRunner().invoke(cli, ["suite"])
+    assert result.exit_code != 0
+    run_dir = resolve_run("latest", tmp_path / "runs")
+    meta = json.loads((run_dir / "meta.json").read_text())
+    section = json.loads((run_dir / "summary.json").read_text())["studies"]
+    assert meta["status"] == "interrupted"
+    assert section["stopped"].startswith("interrupted")
+    assert sum(st["pairs"] for st in section["studies"]) == 5
+    assert "What each technique buys" in result.output  # the table of the pairs so far

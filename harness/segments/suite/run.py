@@ -97,9 +97,7 @@ def run_suite(
     run.set_section("studies", section)
     with run.running(derive):
         with open_engine(run, groups, plan) as engine:
-            section["studies"], section["stopped"] = measure(
-                engine, run, groups, plan, progress, started
-            )
+            measure(engine, run, groups, plan, progress, started, section)
         section["wall_s"] = round(CLOCK() - started, 1)
         run.set_section("studies", section)
         if plan.headline:
@@ -130,9 +128,10 @@ def measure(
     plan: SuitePlan,
     progress: Progress,
     started: float,
-) -> tuple[list[dict[str, Any]], str]:
+    section: dict[str, Any],
+) -> None:
     """Warm-up, the pairs, the common-rate steps; each study's result and why the pairs
-    stopped."""
+    stopped go into ``section`` (on Ctrl-C during the pairs, the pairs so far)."""
     rng = random.Random(plan.seed)
     logs: list[PairLog] = []
     cells: list[list[str]] = []  # per group, its sides' cell ids
@@ -149,20 +148,26 @@ def measure(
     warm = {cell_id: warm_up(engine, cell_id, plan.segment_s) for cell_id in every}
     deadline = started + plan.max_time - reserve_s(plan, len(every))
     pair_plan = PairPlan(plan.segment_s, plan.min_pairs, plan.max_pairs, deadline)
-    stopped = run_pairs(engine, logs, pair_plan, rng, CLOCK, progress.message)
+    by_key = {log.key: log for log in logs}
+    studies = [s for g in groups for s in g]
+    try:
+        stopped = run_pairs(engine, logs, pair_plan, rng, CLOCK, progress.message)
+    except KeyboardInterrupt:
+        section["studies"] = [study_result(s, by_key[s.key], {}) for s in studies]
+        section["stopped"] = "interrupted (Ctrl-C): the pairs so far"
+        run.set_section("studies", section)
+        raise
     progress.message(f"pairs stopped: {stopped}")
     common: dict[str, Segment] = {}
     for group, ids in zip(groups, cells, strict=True):
         common.update(common_steps(engine, group, ids, logs, plan, rng))
-    by_key = {log.key: log for log in logs}
-    studies = [s for g in groups for s in g]
     results = [study_result(s, by_key[s.key], common) for s in studies]
     for result in results:
         for side in (result["baseline"], result["variant"]):
             side["warmup_segments"] = warm[side["cell_id"]]
     for result in results:
         progress.message(f"  {result['question']} {result['verdict']}")
-    return results, stopped
+    section["studies"], section["stopped"] = results, stopped
 
 
 def warm_up(engine: SegmentEngine, cell_id: str, seconds: float) -> int:
