@@ -66,7 +66,7 @@ def _install(monkeypatch: pytest.MonkeyPatch, engines: list[FakeEngine]) -> Fake
         truth, noise = {}, {}
         for group in groups:
             for cell in group_cells(run.cfg, group):
-                truth[cell.cell_id] = TRUTH[(cell.scenario, cell.target)]
+                truth[cell.cell_id] = TRUTH.get((cell.scenario, cell.target), 100.0)
                 noise[cell.cell_id] = NOISE.get(cell.target, 0.02)
         warming = {c: 5 for c, t in truth.items() if t == TRUTH[("queries", "cached")]}
         engine = FakeEngine(truth, noise, clock, warming=warming)
@@ -270,3 +270,21 @@ def test_ctrl_c_during_the_pairs_keeps_the_pairs_so_far(
     assert section["stopped"].startswith("interrupted")
     assert sum(st["pairs"] for st in section["studies"]) == 5
     assert "What each technique buys" in result.output  # the table of the pairs so far
+
+
+def test_thorough_runs_every_study_on_its_own_budget(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _install(monkeypatch, [])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "No artists with labels", UserWarning)
+        result = CliRunner().invoke(cli, ["suite", "--thorough", "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    run_dir = resolve_run("latest", tmp_path / "runs")
+    section = json.loads((run_dir / "summary.json").read_text())["studies"]
+    assert section["plan"]["thorough"] and section["plan"]["seed"] == 5
+    assert section["plan"]["max_time"] == 900.0 and section["plan"]["segment_s"] == 2.0
+    keys = {st["key"] for st in section["studies"]}
+    assert {"server-dev", "caching-fortunes", "gevent-upstream", "sync-workers"} <= keys
+    assert all(st["pairs"] >= 5 for st in section["studies"])
