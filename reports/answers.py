@@ -1,9 +1,10 @@
 """The report's first section: what each technique buys, and the capacity ladders.
 
 Read from ``summary.json`` alone: the ``studies`` section (``python bench.py`` / ``suite``)
-gives the table and one chart per study (each repetition's capacity, both sides); rows
-with ``capacity`` (``capacity`` and the suite) give the ladder chart: latency against
-offered rate with the SLO line and the knee (the capacity found).
+gives the table (``reports.suite_tables``, shared with the terminal) and one chart per
+study (each pair's throughput, both sides); rows with ``capacity`` (the ``capacity``
+command) give the ladder chart: latency against offered rate with the SLO line and the
+knee (the capacity found).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from reports import charts
+from reports import charts, suite_tables
 from reports.html import svg, table
 
 
@@ -31,81 +32,31 @@ def studies_section(run_path: Path) -> dict[str, Any] | None:
     return summary_section(run_path, "studies")
 
 
-def _thin(value: float | None, thin: bool) -> str:
-    if value is None:
-        return "–"
-    return f"thin ({value:.1f})" if thin else f"{value:.1f}"
-
-
-def answers_frame(section: dict[str, Any]) -> pd.DataFrame:
-    rows = []
-    for st in section.get("studies", []):
-        base, var = st["baseline"], st["variant"]
-        common = st.get("common") or {}
-        ci = st.get("ci")
-        rows.append(
-            {
-                "technique": st["technique"] + (" (noise floor)" if st.get("control") else ""),
-                "workload": st["workload"],
-                "SLO": st["slo"]["text"],
-                "baseline": f"{base['target']} · {base['server']}",
-                "variant": f"{var['target']} · {var['server']}",
-                "capacity req/s": f"{_n(base['capacity'])} → {_n(var['capacity'])}",
-                "ratio (95% CI)": (
-                    f"{st['ratio']:.2f}× ({ci[0]:.2f}–{ci[1]:.2f})"
-                    if st.get("ratio") is not None and ci
-                    else "–"
-                ),
-                "p99 ms at common rate": (
-                    f"{_thin(common.get('base_p99'), common.get('base_thin', False))} → "
-                    f"{_thin(common.get('variant_p99'), common.get('variant_thin', False))} "
-                    f"at {common['rate']:.0f}/s"
-                    if common.get("base_p99") is not None
-                    else "–"
-                ),
-                "verdict": st["verdict"],
-                "why (profiled samples)": st.get("why", "–"),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _n(value: float | None) -> str:
-    return "–" if value is None else f"{value:,.0f}"
-
-
 def study_chart(st: dict[str, Any]) -> str:
-    """Each repetition's capacity, baseline and variant side by side."""
+    """Each pair's throughput at saturation, baseline and variant side by side."""
     base, var = st["baseline"], st["variant"]
     frame = pd.DataFrame(
         {
-            f"{base['target']} · {base['server']}": pd.Series(base["repetitions"], dtype=float),
-            f"{var['target']} · {var['server']}": pd.Series(var["repetitions"], dtype=float),
+            f"{base['target']} · {base['server']}": pd.Series(base["segments"], dtype=float),
+            f"{var['target']} · {var['server']}": pd.Series(var["segments"], dtype=float),
         }
     )
-    frame.index = [f"rep {i + 1}" for i in range(len(frame))]
-    title = f"{st['technique']}: capacity per repetition ({st['workload']})"
-    return charts.bars_chart(frame, title, "req/s under " + st["slo"]["text"])
+    orders = list(st.get("orders") or [])
+    frame.index = [
+        f"{i + 1} {orders[i]}" if i < len(orders) else str(i + 1) for i in range(len(frame))
+    ]
+    title = f"{st['technique']}: throughput at saturation per pair ({st['workload']})"
+    return charts.bars_chart(frame, title, "req/s, every connection busy")
 
 
-def headline_frame(headline: dict[str, Any]) -> pd.DataFrame:
-    """The browse journey's endpoints, slowest first, with their top functions."""
-    rows = []
-    for ep in headline.get("endpoints", []):
-        rows.append(
-            {
-                "endpoint": ep["endpoint"],
-                "req/s": ep["rps"],
-                "p50 ms": _thin(ep.get("p50"), "p50" in ep.get("thin", [])),
-                "p99 ms": _thin(ep.get("p99"), "p99" in ep.get("thin", [])),
-                "errors %": ep.get("error_pct"),
-                "top functions (self ms per request)": ", ".join(
-                    f"{h['function']} {h['self_ms']:.1f}" for h in ep.get("hotspots", [])
-                )
-                or "–",
-            }
-        )
-    return pd.DataFrame(rows)
+def answers_frame(section: dict[str, Any]) -> pd.DataFrame:
+    """The answers table (``reports.suite_tables``, as the terminal prints it) plus each
+    study's sentence and why line."""
+    frame = suite_tables.frame(suite_tables.answers_table(section))
+    studies = section.get("studies", [])
+    frame["verdict"] = [st["verdict"] for st in studies]
+    frame["why"] = [st.get("why", "–") for st in studies]
+    return frame
 
 
 def answers_context(run_path: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -121,14 +72,14 @@ def answers_context(run_path: Path, rows: list[dict[str, Any]]) -> dict[str, Any
         "headline_sentence": None,
     }
     if headline and headline.get("endpoints"):
-        out["headline_table"] = table(headline_frame(headline))
+        out["headline_table"] = table(suite_tables.frame(suite_tables.headline_table(headline)))
         out["headline_sentence"] = headline.get("sentence")
     if section and section.get("studies"):
         out["answers_table"] = table(answers_frame(section))
         out["study_charts"] = [
             svg(study_chart(st))
             for st in section["studies"]
-            if st["baseline"]["repetitions"] and st["variant"]["repetitions"]
+            if st["baseline"].get("segments") and st["variant"].get("segments")
         ]
         out["answers_notes"] = list(section.get("skipped", []))
     if ladders:

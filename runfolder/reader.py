@@ -324,6 +324,8 @@ class Run:
 
 
 def _timeseries_from_recorder(recorder: dict[str, Any], window: SteadyWindow) -> pd.DataFrame:
+    import pandas as pd
+
     width = float(recorder.get("window_s") or 1.0)
     records = []
     for w in sorted(recorder["windows"], key=lambda w: w["t"]):

@@ -38,7 +38,7 @@ def cli(ctx: click.Context) -> None:
     """Benchmark and profile Flask apps with numbers you can trust.
 
     With no command, runs the default suite (the same as 'suite'): technique studies
-    that say what caching, async views and servers buy, as capacity ratios with
+    that say what caching, async views and servers buy, as throughput ratios with
     intervals, then where the run folder and report are.
     """
     if ctx.invoked_subcommand is None:

@@ -1,87 +1,73 @@
-"""The studies' statistics and choices, without processes."""
+"""The studies' statistics, choices and why lines, without processes."""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from harness.config import RunConfig
-from harness.segments.capacity.search import Slo, Step
-from harness.segments.suite.studies import (
-    STUDIES,
-    SuitePlan,
-    add_why,
-    chosen_studies,
-    group_cells,
-    group_studies,
-    interpolate,
-    ratio_interval,
-    repetition_estimate,
+from harness.segments.suite.estimates import (
+    half_width,
+    log_ratio,
+    paired_interval,
     short_verdict,
     verdict,
 )
-
-SLO = Slo(50.0, 0.1)
-
-
-def _step(rate: float, p99: float) -> Step:
-    s = Step(rate, rate, p99 / 3, p99, 0.0, requests=int(rate * 2))
-    s.passed = p99 <= SLO.p99_ms
-    return s
-
-
-def test_interpolate_finds_where_p99_crosses_the_slo() -> None:
-    # log-linear between (100, 25 ms) and (200, 100 ms): 50 ms at 150 req/s
-    crossing = interpolate([_step(100, 25), _step(200, 100)], SLO)
-    assert crossing is not None and abs(crossing - 150) < 1e-6
-    assert interpolate([_step(100, 25)], SLO) == 100  # no failure: the pass is a lower bound
-    assert interpolate([_step(100, 80)], SLO) is None
+from harness.segments.suite.paired import PairLog, Segment, next_study, side_figures
+from harness.segments.suite.studies import (
+    SuitePlan,
+    chosen_studies,
+    group_cells,
+    group_studies,
+    study_cells,
+)
+from harness.segments.suite.why import add_why
 
 
-def test_repetition_estimate_steps_up_after_a_pass_and_down_after_a_failure() -> None:
-    asked: list[float] = []
-
-    def run(rate: float) -> Step:
-        asked.append(rate)
-        return _step(rate, 50 * (rate / 150) ** 4)  # crosses the SLO at 150
-
-    est = repetition_estimate(run, 140, SLO)
-    assert asked == [140, 154] and 140 < est < 154 and abs(est - 150) < 1
-    asked.clear()
-    est = repetition_estimate(run, 160, SLO)
-    assert asked == [160, 144] and 144 < est < 160 and abs(est - 150) < 1
-    asked.clear()
-    est = repetition_estimate(run, 100, SLO)  # both pass: extrapolated, not the step's rate
-    assert asked == [100, 110] and 140 < est < 160
-
-
-def test_ratio_interval_contains_the_ratio_and_excludes_one_for_a_clear_gain() -> None:
-    ratio, lo, hi = ratio_interval([100, 104, 98], [410, 395, 420])
-    assert lo <= ratio <= hi and lo > 1.0
-    ratio, lo, hi = ratio_interval([100, 120, 90], [110, 95, 105])
+def test_paired_interval_contains_the_ratio_and_excludes_one_for_a_clear_gain() -> None:
+    logs = [math.log(v / b) for b, v in ((100, 410), (104, 395), (98, 420), (101, 400))]
+    ratio, lo, hi = paired_interval(logs)
+    assert lo <= ratio <= hi and lo > 1.0 and abs(ratio - 4.0) < 0.1
+    ratio, lo, hi = paired_interval([0.1, -0.12, 0.05, -0.02])
     assert lo < 1.0 < hi
-    # three A/A pairs all a little low: the ratio is below 1, the interval still holds 1
-    # (a percentile bootstrap of three pairs gave 0.75-0.92 on these)
-    ratio, lo, hi = ratio_interval([212, 236, 223], [158, 196, 205])
-    assert round(ratio, 2) == 0.83 and lo < 1.0 < hi
+    assert log_ratio(0.0, 10.0) is None  # a side that served nothing gives no pair
+    assert math.isinf(half_width([0.1]))
+    # the same spread over more pairs: a narrower interval
+    assert half_width([0.05, -0.05] * 8) < half_width([0.05, -0.05] * 2)
 
 
 def test_verdicts_in_words() -> None:
-    caching = next(s for s in STUDIES if s.key == "caching-queries")
-    common = {
-        "rate": 100,
-        "base_p99": 31.0,
-        "variant_p99": 4.0,
-        "base_thin": False,
-        "variant_thin": True,
-    }
-    text = verdict(caching, 4.1, 3.8, 4.4, common)
-    assert text.startswith("caching: 4.10x capacity on /queries?queries=20 (3.80-4.40)")
-    assert "31.0 ms -> thin (4.0 ms)" in text
+    text = verdict(
+        "caching", "/queries?queries=20", False, 2.1, 2.0, 2.2, "p99 at 70 req/s 31.0 ms -> 4.0 ms"
+    )
+    assert text.startswith("caching: 2.10x the throughput on /queries?queries=20 (2.00-2.20)")
+    assert text.endswith("31.0 ms -> 4.0 ms")
     assert short_verdict(1.01, 0.97, 1.04) == "no difference within ±5%"
     assert short_verdict(0.5, 0.45, 0.55).startswith("costs")
-    control = next(s for s in STUDIES if s.control)
-    assert "contains 1.0" in verdict(control, 1.0, 0.9, 1.1, None)
+    assert "contains 1.0" in verdict("A/A", "/q", True, 1.0, 0.97, 1.03)
+    assert short_verdict(1.0, 0.97, 1.04, control=True) == "noise floor ±4%"
+
+
+def test_the_next_pair_goes_to_the_youngest_then_the_widest_study() -> None:
+    a = PairLog("a", "a0", "a1", target=0.05, logs=[0.0, 0.01, -0.01, 0.0])
+    b = PairLog("b", "b0", "b1", target=0.05, logs=[0.3, -0.3, 0.2, -0.2])
+    c = PairLog("c", "c0", "c1", target=0.05, logs=[0.0])
+    assert next_study([a, b, c], 4, 40) is c  # below min_pairs first
+    c.logs += [0.0, 0.001, -0.001]
+    assert next_study([a, b, c], 4, 40) is b  # then the widest against its target
+    assert next_study([a, c], 4, 40) is None  # every interval met
+    assert next_study([a, b, c], 4, 4) is None  # the most pairs a study gets
+
+
+def test_side_figures_weigh_cpu_by_requests() -> None:
+    segs = [
+        Segment("x", 0.0, 100.0, 100, 1.0, 2.0, 0.0, cpu_ms=10.0),
+        Segment("x", 0.0, 300.0, 300, 1.0, 2.0, 0.0, cpu_ms=2.0, generator_bound=True),
+    ]
+    fig = side_figures(segs)
+    assert fig["throughput"] == 200.0 and fig["cpu_ms"] == 4.0
+    assert fig["generator_bound"] == 1 and fig["segments"] == [100.0, 300.0]
 
 
 def test_quick_suite_has_the_control_and_skips_instances_on_two_cpus() -> None:
@@ -99,19 +85,66 @@ def test_studies_sharing_a_side_run_as_one_group() -> None:
     keys = [[s.key for s in g] for g in groups]
     assert ["aa-control", "caching-queries"] in keys  # both have uncached as baseline
     cfg = RunConfig.build()
-    cells = group_cells(cfg, next(g for g in groups if len(g) == 2))
+    group = next(g for g in groups if len(g) == 2)
+    cells = group_cells(cfg, group)
     assert [c.target for c in cells] == ["uncached", "sync", "cached"]
     assert len({c.cell_id for c in cells}) == 3
+    pairs = study_cells(cfg, group)
+    assert pairs["aa-control"][0] is pairs["caching-queries"][0] or (
+        pairs["aa-control"][0].cell_id == pairs["caching-queries"][0].cell_id
+    )  # one uncached server for both studies
 
 
-def test_why_lines_name_each_sides_top_functions(tmp_path: Path) -> None:
+def test_plan_defaults_fit_the_budget_and_the_seed_is_kept() -> None:
+    quick = SuitePlan.of(False, seed=7)
+    assert quick.max_time == 150.0 and quick.seed == 7 and not quick.thorough
+    assert SuitePlan.of(False, max_time=90.0).max_time == 90.0
+    thorough = SuitePlan.of(True)
+    assert thorough.target < quick.target and thorough.max_time > quick.max_time
+
+
+def _side(cell: str, target: str, cpu: float | None) -> dict[str, object]:
+    return {"cell_id": cell, "target": target, "server": "gthread", "cpu_ms": cpu}
+
+
+def _row(cell: str, parts: dict[str, object]) -> dict[str, object]:
+    ep = {"requests": 100, "breakdown": {"parts": parts}}
+    return {"cell_id": cell, "common_rate": {"rate": 80}, "endpoints": {"GET /q": ep}}
+
+
+def test_why_line_compares_cpu_and_queueing_when_the_cpu_part_is_sent(tmp_path: Path) -> None:
+    section = {
+        "studies": [
+            {
+                "baseline": _side("a-cell", "uncached", 7.9),
+                "variant": _side("b-cell", "cached", 3.1),
+                "common": {"rate": 80.0},
+            }
+        ]
+    }
+    rows = [
+        _row("a-cell", {"cpu": {"mean": 7.0}, "queue": {"p50": 0.4}, "db": {"p50": 5.0}}),
+        _row(
+            "b-cell",
+            {"cpu": {"mean": 2.5}, "queue": {"p50": 0.1}, "db": {"p50": 0.2}, "up": {"p50": 0}},
+        ),
+    ]
+    add_why(tmp_path, section, rows)
+    why = section["studies"][0]["why"]
+    assert why.startswith("why: CPU per request (server processes, at saturation) 7.90 -> 3.10")
+    assert "the request thread's own CPU at 80 req/s (mean) 7.00 -> 2.50 ms" in why
+    assert "queueing p50 0.40 -> 0.10 ms" in why and "database p50 5.00 -> 0.20 ms" in why
+    assert "upstream" not in why  # no upstream wait on either side: not worth a word
+    assert "self time" not in why
+
+
+def test_why_line_falls_back_to_self_time_with_a_note(tmp_path: Path) -> None:
     hot = {
         "cells": {
             "b-cell": {
                 "endpoints": {
                     "GET /q": {
                         "profiled_requests": 40,
-                        "wall_ms_mean": 1.5,
                         "hotspots": [
                             {"function": "cache_get", "self_ms": 0.2},
                             {"function": "render", "self_ms": 0.4},
@@ -126,12 +159,13 @@ def test_why_lines_name_each_sides_top_functions(tmp_path: Path) -> None:
     section = {
         "studies": [
             {
-                "baseline": {"cell_id": "a-cell", "target": "uncached", "server": "gthread"},
-                "variant": {"cell_id": "b-cell", "target": "cached", "server": "gthread"},
+                "baseline": _side("a-cell", "uncached", None),
+                "variant": _side("b-cell", "cached", None),
             }
         ]
     }
-    add_why(tmp_path, section)
+    add_why(tmp_path, section, [_row("a-cell", {"queue": {"p50": 0.4}})])
     why = section["studies"][0]["why"]
-    assert why.startswith("why: cached on gthread spends render 0.40 ms, cache_get 0.20 ms")
-    assert "uncached" not in why  # no samples for the baseline: left out, not invented
+    assert "no CPU part in Server-Timing" in why and "waiting for the GIL" in why
+    assert "cached on gthread render 0.40 ms, cache_get 0.20 ms" in why
+    assert "uncached on gthread" not in why  # no samples for the baseline: left out

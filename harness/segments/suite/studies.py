@@ -1,28 +1,8 @@
-"""Technique studies, the default suite: what caching, async views and servers buy.
+"""The default suite's studies: what caching, async views and servers buy.
 
 Each study is a question with a baseline, a variant and the workload where the technique
-matters. Both sides' servers start once (pinned to the server CPUs; the idle side costs
-nothing) and one persistent Locust drives them, every step sent to one side's URL, the
-sides taking turns (A B A B), so drift hits both alike:
-
-1. a closed-model probe step (every connection busy) measures each side's saturated
-   rate X, a hint of where the knee is (one noisy second of it is not a bound);
-2. the capacity search (``harness/capacity.py``) on each side from 0.7 X (x 1.3 up while
-   it passes, x 0.6 down while it fails, then bisection), interleaved, to a coarse
-   bracket: C is where p99 crosses the SLO, interpolated log-linearly between the
-   highest pass and the lowest failure;
-3. the search's crossing is the first repetition; ``repetitions - 1`` more, interleaved,
-   each measure afresh with two steps of their own: one at C, one 10% above (it passed)
-   or below (it failed); the repetition's capacity is where p99 crosses the SLO between
-   its two steps;
-4. the ratio variant / baseline (geometric mean of the pairs), with a 95% t interval on
-   the pairs' log ratios (``harness/estimates.py`` says why not a bootstrap);
-5. one step per side at a common rate (0.7 x the smallest capacity), long enough for a
-   p99 on 1,000 samples when the plan allows: p50 and p99 there, thin ones marked.
-
-Studies on one workload and SLO that share a side run as one group (the A/A control
-and caching share ``uncached``): every side of the group takes its turn, and the shared
-side is measured once.
+matters; ``harness/segments/suite/run.py`` measures them (see its docstring for how) and
+this module says which studies there are, which run, and which share a server.
 
 An A/A control (uncached against sync: the same app under two names) measures the
 suite's own noise floor; its interval should contain 1.0.
@@ -30,49 +10,13 @@ suite's own noise floor; its interval should contain 1.0.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import math
 import os
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, replace
 
 from harness.cells import Cell
 from harness.config import RunConfig
-from harness.run.engine import Derive, Progress, RunOutcome
-from harness.segments.capacity.search import Capacity, CapacitySearch, SearchPlan, Slo, Step, judge
-from harness.segments.engine import Stepper
-from harness.segments.sides import (
-    RunFolder,
-    Side,
-    StepTimes,
-    open_stepper,
-    start_side,
-    step_row,
-)
-from harness.segments.suite.estimates import (
-    SAME_WITHIN,
-    interpolate,
-    ratio_interval,
-    repetition_estimate,
-    short_verdict,
-)
-from harness.stack.processes import Supervisor
 
-SEARCH_START = 0.7  # the search starts at 0.7 x the saturated (closed-model) rate ...
-DESCEND = 0.6  # ... steps down by 0.6 while even that fails ...
-SEARCH_FACTOR = 1.3  # ... and up by 1.3 while it passes: a probe is a hint, not a bound
-NON_THIN_SAMPLES = 1000  # p99 with 10 samples above it
 INSTANCES_MIN_CPUS = 4
-COMMON_SHARE = 0.7  # the common rate: 0.7 x the smaller capacity
-# the share of requests profiled, for each study's "why" line: a profiled request costs
-# several times an unprofiled one's CPU, so few are taken, to leave capacity as it is
-PROFILE_RATE = 0.005
-WHY_TOP = 3
 
 
 @dataclass(frozen=True)
@@ -181,23 +125,40 @@ STUDIES: tuple[Study, ...] = (
 )
 
 
-QUICK_STEPS = StepTimes(warmup=0.5, duration=2.0, confirm=2.0)  # warm-up: to the next second
-
-
 @dataclass(frozen=True)
 class SuitePlan:
+    """How long segments are, how tight the intervals should get, how long it may take.
+
+    ``target`` and ``control_target`` are 95% half-widths in log space (0.03: the ratio
+    known to about ±3%): pairs go to the study whose interval is widest against its
+    target until every one meets it or ``max_time`` (seconds for the whole command,
+    start-up, headline and report included) would be overrun.
+    """
+
     thorough: bool = False
-    repetitions: int = 3
-    times: StepTimes = QUICK_STEPS
-    tolerance: float = 0.20  # the search only centres the repetitions
-    common_max_s: float = 4.0  # the common-rate step's longest measured time
-    headline: bool = True  # the browse journey and its hotspots (harness/headline.py)
+    segment_s: float = 1.0  # measured seconds of one segment (whole recorder seconds)
+    warmup_s: float = 0.0  # the partial second before the first whole one is warm-up enough
+    min_pairs: int = 4
+    max_pairs: int = 40
+    target: float = 0.05
+    control_target: float = 0.035
+    max_time: float = 150.0
+    common_max_s: float = 2.0  # the common-rate step's longest measured time
+    seed: int = 0
+    headline: bool = True  # the browse journey and its hotspots (headline.py)
 
     @classmethod
-    def of(cls, thorough: bool) -> SuitePlan:
+    def of(cls, thorough: bool, max_time: float | None = None, seed: int = 0) -> SuitePlan:
         if thorough:
-            return cls(True, 5, StepTimes(1.0, 3.0, 3.0), 0.05, 12.0)
-        return cls()
+            plan = cls(True, 2.0, 0.0, 5, 80, 0.025, 0.015, 900.0, 8.0, seed)
+        else:
+            plan = cls(seed=seed)
+        if max_time is not None:
+            plan = replace(plan, max_time=max_time)
+        return plan
+
+    def target_of(self, study: Study) -> float:
+        return self.control_target if study.control else self.target
 
 
 def chosen_studies(plan: SuitePlan, cpus: int | None = None) -> tuple[list[Study], list[str]]:
@@ -218,52 +179,17 @@ def chosen_studies(plan: SuitePlan, cpus: int | None = None) -> tuple[list[Study
     return run, skipped
 
 
-def verdict(
-    study: Study,
-    ratio: float | None,
-    lo: float | None,
-    hi: float | None,
-    common: dict[str, Any] | None,
-) -> str:
-    if ratio is None or lo is None or hi is None:
-        return "no ratio: a side has no capacity under the SLO (see its ladder)"
-    if study.control:
-        contains = "contains" if lo <= 1.0 <= hi else "does NOT contain"
-        return (
-            f"noise floor: {ratio:.2f}x ({lo:.2f}-{hi:.2f}), the interval {contains} 1.0; "
-            "a study's difference inside this band is noise"
-        )
-    at = ""
-    if common and common.get("base_p99") is not None and common.get("variant_p99") is not None:
-        at = (
-            f", p99 at {common['rate']:.0f} req/s {_thin_ms(common, 'base')} -> "
-            f"{_thin_ms(common, 'variant')}"
-        )
-    span = f"({lo:.2f}-{hi:.2f})"
-    if lo >= 1 - SAME_WITHIN and hi <= 1 + SAME_WITHIN:
-        return f"no difference within ±{SAME_WITHIN:.0%} {span}{at}"
-    if lo > 1.0:
-        return f"{study.technique}: {ratio:.2f}x capacity on {study.workload} {span}{at}"
-    if hi < 1.0:
-        return f"{study.technique} costs: {ratio:.2f}x capacity on {study.workload} {span}{at}"
-    return f"unclear: {ratio:.2f}x, the interval {span} spans 1.0{at}"
-
-
-def _thin_ms(common: dict[str, Any], side: str) -> str:
-    value = common[f"{side}_p99"]
-    return f"thin ({value:.1f} ms)" if common.get(f"{side}_thin") else f"{value:.1f} ms"
-
-
 SideKey = tuple[str, str, int]  # target, server, instances
 
 
 def side_keys(study: Study) -> tuple[SideKey, SideKey]:
+    """(baseline, variant) as (target, server, instances)."""
     return (*study.baseline, 1), (*study.variant, study.instances)
 
 
 def group_studies(studies: list[Study]) -> list[list[Study]]:
-    """Studies on one workload and SLO that share a side run together: the shared side
-    (the A/A control's and caching's ``uncached`` baseline) is measured once."""
+    """Studies on one workload and SLO that share a side run on one set of servers: the
+    shared side (the A/A control's and caching's ``uncached`` baseline) starts once."""
     groups: list[list[Study]] = []
     for study in studies:
         for group in groups:
@@ -280,6 +206,7 @@ def group_studies(studies: list[Study]) -> list[list[Study]]:
 
 
 def group_cells(cfg: RunConfig, group: list[Study]) -> list[Cell]:
+    """One cell (one server) per distinct side of the group."""
     keys: list[SideKey] = []
     for study in group:
         keys += [k for k in side_keys(study) if k not in keys]
@@ -299,230 +226,12 @@ def group_cells(cfg: RunConfig, group: list[Study]) -> list[Cell]:
     ]
 
 
-def run_suite(
-    run: RunFolder, plan: SuitePlan, progress: Progress, derive: Derive | None = None
-) -> RunOutcome:
-    """Every chosen study into ``run``; ``summary.json`` gets a ``studies`` section."""
-    studies, skipped = chosen_studies(plan)
-    started = time.monotonic()
-    results: list[dict[str, Any]] = []
-    section: dict[str, Any] = {
-        "plan": {
-            "thorough": plan.thorough,
-            "repetitions": plan.repetitions,
-            "tolerance": plan.tolerance,
-            "step_s": [plan.times.warmup, plan.times.duration],
-        },
-        "studies": results,
-        "skipped": skipped,
-    }
-    run.set_section("studies", section)
-    with run.running(derive):
-        groups = group_studies(studies)
-        for index, group in enumerate(groups):
-            names = "; ".join(
-                f"{st.technique}: {st.label(st.baseline)} vs {st.label(st.variant)}" for st in group
-            )
-            progress.message(f"[{index + 1}/{len(groups)}] {names}, {group[0].workload}")
-            results += run_group(run, group, plan, progress)
-            section["wall_s"] = round(time.monotonic() - started, 1)
-            run.set_section("studies", section)
-        if plan.headline:
-            from harness.segments.suite.headline import run_headline
-
-            run.set_section("headline", run_headline(run, plan.thorough, progress))
-    return RunOutcome(run.dir, "complete", run.rows, report=run.report)
-
-
-@dataclass
-class SideResult:
-    key: SideKey
-    side: Side
-    saturated: float = 0.0
-    capacity: Capacity | None = None
-    estimates: list[float] = field(default_factory=list)
-    ladder: list[Step] = field(default_factory=list)
-    common: Step | None = None
-
-
-def run_group(
-    run: RunFolder, group: list[Study], plan: SuitePlan, progress: Progress
-) -> list[dict[str, Any]]:
-    t0 = time.monotonic()
-    slo = Slo.parse(group[0].slo)
-    cells = group_cells(run.cfg, group)
-    with Supervisor() as sup:
-        sides = [start_side(sup, run, cell) for cell in cells]
-        stepper = open_stepper(sup, run, sides, run.dir / "studies" / group[0].key)
-        try:
-            keys = [(c.target, c.server, c.instances) for c in cells]
-            measured = _measure(
-                run,
-                plan,
-                slo,
-                [SideResult(k, s) for k, s in zip(keys, sides, strict=True)],
-                stepper,
-            )
-        finally:
-            stepper.close()
-    by_key = {m.key: m for m in measured}
-    wall = round(time.monotonic() - t0, 1)
-    out = []
+def study_cells(cfg: RunConfig, group: list[Study]) -> dict[str, tuple[Cell, Cell]]:
+    """Each study of the group: its (baseline, variant) cells."""
+    cells = group_cells(cfg, group)
+    by_key = {(c.target, c.server, c.instances): c for c in cells}
+    out = {}
     for study in group:
-        base, var = (by_key[k] for k in side_keys(study))
-        result = study_result(study, slo, base, var)
-        result["wall_s"] = wall
-        progress.message(f"  {result['verdict']}")
-        out.append(result)
-    progress.message(f"  [{wall:.0f}s]")
+        base, var = side_keys(study)
+        out[study.key] = (by_key[base], by_key[var])
     return out
-
-
-def _measure(
-    run: RunFolder, plan: SuitePlan, slo: Slo, sides: list[SideResult], stepper: Stepper
-) -> list[SideResult]:
-    times = plan.times
-
-    def step(i: int, rate: float, duration: float | None = None) -> tuple[Step, Any]:
-        s, folder = stepper.run(
-            rate, times.warmup, duration or times.duration, sides[i].side.stack.url
-        )
-        if rate > 0:
-            s.passed, s.reason = judge(s, slo)
-            sides[i].ladder.append(s)
-        return s, folder
-
-    order = range(len(sides))
-    for i in order:
-        sides[i].saturated = step(i, 0.0, 1.0)[0].achieved  # rate 0: the closed model
-    searches = [
-        CapacitySearch(
-            slo,
-            SearchPlan(
-                start=max(5.0, round(SEARCH_START * s.saturated, 1)),
-                factor=SEARCH_FACTOR,
-                descend=DESCEND,
-                tolerance=plan.tolerance,
-                confirm=False,
-                max_time=150.0,
-            ),
-            clock=time.monotonic,
-        )
-        for s in sides
-    ]
-    for _ in range(40):  # interleaved: one step of each side in turn
-        proposals = [s.next_step() for s in searches]
-        if all(p is None for p in proposals):
-            break
-        for i, proposal in enumerate(proposals):
-            if proposal is not None:
-                searches[i].record(step(i, proposal[0])[0])
-    centres: list[float | None] = []
-    for i in order:
-        result = sides[i].capacity = searches[i].result()
-        centre = interpolate(result.steps, slo) if result.rate is not None else None
-        centres.append(centre)
-        if centre is not None:
-            sides[i].estimates.append(centre)  # repetition 1: the search's own crossing
-    if all(c is not None for c in centres):
-        for _ in range(plan.repetitions - 1):  # A B A B: each repetition measures afresh
-            for i in order:
-                sides[i].estimates.append(
-                    repetition_estimate(partial(_first, step, i), float(centres[i] or 0), slo)
-                )
-        rate = round(COMMON_SHARE * min(sum(s.estimates) / len(s.estimates) for s in sides), 1)
-        duration = min(plan.common_max_s, max(times.confirm, math.ceil(NON_THIN_SAMPLES / rate)))
-        for i in order:
-            at, folder = step(i, rate, duration)
-            sides[i].common = at
-            row = step_row(run, sides[i].side, stepper, at, folder, times, duration=duration)
-            if row is not None:
-                found = sides[i].capacity
-                row["common_rate"] = {"rate": rate, "seconds": duration}
-                row["capacity"] = {
-                    **(found.to_json() if found else {}),
-                    "steps": [x.to_json() for x in sides[i].ladder],
-                }
-                run.add_row(row)
-    return sides
-
-
-def study_result(study: Study, slo: Slo, base: SideResult, var: SideResult) -> dict[str, Any]:
-    common: dict[str, Any] | None = None
-    if base.common is not None and var.common is not None:
-        common = {"rate": base.common.rate}
-        for name, s in (("base", base.common), ("variant", var.common)):
-            common.update({f"{name}_p50": s.p50, f"{name}_p99": s.p99, f"{name}_thin": s.thin})
-    ratio = lo = hi = None
-    if base.estimates and var.estimates:
-        with contextlib.suppress(ValueError):  # no pair of positive capacities: no ratio
-            ratio, lo, hi = ratio_interval(base.estimates, var.estimates)
-    return {
-        "key": study.key,
-        "technique": study.technique,
-        "question": study.question,
-        "workload": study.workload,
-        "scenario": study.scenario,
-        "control": study.control,
-        "baseline": _side_json(study.baseline, base),
-        "variant": _side_json(study.variant, var),
-        "ratio": _r(ratio),
-        "ci": [_r(lo), _r(hi)] if lo is not None else None,
-        "repetitions": min(len(base.estimates), len(var.estimates)),
-        "common": common,
-        "steps": len(base.ladder) + len(var.ladder),
-        "slo": slo.to_json(),
-        "verdict": verdict(study, ratio, lo, hi, common),
-        "answer": short_verdict(ratio, lo, hi, study.control),
-    }
-
-
-def add_why(run_dir: Path, section: dict[str, Any]) -> None:
-    """Each study's "why" line from the run's profiled samples (``profiles/hotspots.json``):
-    the variant's top functions by self time per request beside the baseline's."""
-    try:
-        cells = json.loads((run_dir / "profiles" / "hotspots.json").read_text())["cells"]
-    except (OSError, ValueError, KeyError, TypeError):
-        cells = {}
-    for st in section.get("studies", []):
-        parts = [why_part(st[name], cells) for name in ("variant", "baseline")]
-        found = [p for p in parts if p]
-        st["why"] = "why: " + "; ".join(found) if found else "why: no profiled samples"
-
-
-def why_part(side: dict[str, Any], cells: dict[str, Any]) -> str:
-    endpoints = (cells.get(side["cell_id"]) or {}).get("endpoints") or {}
-    if not endpoints:
-        return ""
-    ep = max(endpoints.values(), key=lambda e: e.get("profiled_requests", 0))
-    named = [h for h in ep.get("hotspots") or [] if str(h.get("function") or "").strip()]
-    top = sorted(named, key=lambda h: -float(h.get("self_ms", 0)))[:WHY_TOP]
-    funcs = ", ".join(f"{h['function']} {h['self_ms']:.2f} ms" for h in top) or "no hotspot"
-    return (
-        f"{side['target']} on {side['server']} spends {funcs} (self, per request; "
-        f"{ep.get('profiled_requests', 0)} profiled, {ep.get('wall_ms_mean', 0):.1f} ms "
-        "each)"
-    )
-
-
-def _first(step: Callable[[int, float], tuple[Step, Any]], side: int, rate: float) -> Step:
-    return step(side, rate)[0]
-
-
-def _side_json(side: tuple[str, str], result: SideResult) -> dict[str, Any]:
-    est = result.estimates
-    cap = result.capacity
-    return {
-        "target": side[0],
-        "server": side[1],
-        "cell_id": result.side.cell.cell_id,
-        "saturated_rps": _r(result.saturated),
-        "capacity": _r(sum(est) / len(est)) if est else None,
-        "repetitions": [_r(e) for e in est],
-        "search": cap.message if cap else "",
-        "outcome": cap.outcome if cap else "",
-    }
-
-
-def _r(value: float | None) -> float | None:
-    return None if value is None else round(float(value), 3)
