@@ -43,15 +43,13 @@ ab_options = use_options(
 
 
 def _decided(rows: list[dict[str, Any]], fail_on: str) -> bool:
-    """Whether ab can stop: no undecided gated metric that more pairs could decide."""
-    return not _more_helps(rows, fail_on)
-
-
-def _more_helps(rows: list[dict[str, Any]], fail_on: str) -> bool:
-    """Whether another repetition could decide something: an undecided gated metric without
-    a reason in the measurement itself (thin, generator-bound, dropped, verify) remains."""
-    undecided = _compare_rows(rows, fail_on).undecided
-    return any(not f.reasons for f in undecided)
+    """Whether ab can stop: a gated metric regressed (the gate fails whatever more pairs
+    say), or no undecided gated metric is left that more pairs could decide (one whose
+    reason is in the measurement itself: thin, generator-bound, dropped, verify)."""
+    comparison = _compare_rows(rows, fail_on)
+    if comparison.violations:
+        return True
+    return not any(not f.reasons for f in comparison.undecided)
 
 
 def _compare_rows(rows: list[dict[str, Any]], fail_on: str) -> Any:

@@ -53,7 +53,7 @@ def discover_routes(app: str, app_dir: Path | None, timeout: float = 60) -> list
             capture_output=True,
             text=True,
             timeout=timeout,
-            cwd=str(Path(__file__).resolve().parent.parent),
+            cwd=str(Path(__file__).resolve().parents[2]),  # the repository: no __init__.py
         )
     except subprocess.TimeoutExpired:
         raise HarnessError(
