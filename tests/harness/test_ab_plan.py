@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -100,3 +101,11 @@ def test_bad_sides_are_config_errors() -> None:
         sides_from_options((None, None), (None, None), ("main", "HEAD"), None)
     with pytest.raises(ConfigError, match="must both be given"):
         sides_from_options(("sync", None), (None, None), (None, None), None)
+
+
+def test_revisions_outside_a_repository_exit_2(tmp_path: Path) -> None:
+    revs = ["--baseline-rev", "x", "--candidate-rev", "y"]
+    args = ["ab", "--app", "myapp:app", "--app-dir", str(tmp_path), *revs]
+    result = CliRunner().invoke(cli, args, standalone_mode=True)
+    assert result.exit_code == 2, result.output
+    assert "not inside a git repository" in result.output
