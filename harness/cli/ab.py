@@ -29,7 +29,8 @@ from harness.config import TARGETS
 from harness.segments.ab.stopping import MAX_PAIRS, MAX_TIME_S
 from reports.stats import MIN_REPS
 
-# each segment: 0.5 s to settle (users start, connections open), 2 s measured
+# each segment: 0.5 s to settle (users start, connections open), then --segment (3 s)
+# measured: a p99 that is not thin needs 1,000 requests, so 3 s at >= 333 req/s
 SEGMENT_DEFAULTS = {"warmup": "0.5s"}
 ab_options = use_options(
     *SUBJECT,
@@ -69,7 +70,7 @@ def _compare_rows(rows: list[dict[str, Any]], fail_on: str) -> Any:
 @click.option(
     "--segment",
     type=DURATION,
-    default="2s",
+    default="3s",
     show_default=True,
     help="Measured seconds of each segment (whole seconds; one segment per side per pair).",
 )
