@@ -113,12 +113,13 @@ def test_order_is_randomized_from_the_seed_and_recorded(ab: Ab) -> None:
 
 
 def test_servers_started_once_per_side(ab: Ab) -> None:
-    servers = [c for c in ab.meta["commands"] if any("gunicorn" in part for part in c)]
+    servers = [c for c in ab.meta["commands"] if Path(c[0]).name == "gunicorn"]
     assert len(servers) == 2, servers
 
 
 def test_the_folder_alone_compares_again_with_the_same_verdict(ab: Ab) -> None:
-    again = bench(["compare", str(ab.run), "--out", str(ab.root)], cwd=ab.root, timeout=120)
+    gate = ["--fail-on", "rps:-5%,p50:+5%,p99:+10%"]  # ab's default gate
+    again = bench(["compare", str(ab.run), *gate, "--out", str(ab.root)], cwd=ab.root, timeout=120)
     assert again.returncode == 1, again.stdout + again.stderr
 
 
