@@ -8,7 +8,9 @@ repeated looks (a sequential test: ``reports/``); the rule here only says *when*
 
 It also stops at ``max_pairs`` pairs, or before a pair that would end after ``max_time``
 seconds counted from the command's start (servers, warm-up and checks included: what a CI
-job waits for). A pair's length is estimated as the mean of the pairs so far.
+job waits for). A pair's length is estimated as the mean of the pairs so far, and
+``FINISH_S`` is kept for what follows the last pair (stopping the servers, the report and
+the comparison files).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from runfolder.errors import ConfigError
 
 MAX_PAIRS = 60
 MAX_TIME_S = 300.0
+FINISH_S = 5.0  # after the last pair: servers stopped, report and comparison written
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,6 @@ class StoppingRule:
             return f"nothing left to decide after {pairs} pair(s)"
         if pairs >= self.max_pairs:
             return f"--max-repeat {self.max_pairs} reached"
-        if elapsed + measuring / pairs > self.max_time:
+        if elapsed + measuring / pairs + FINISH_S > self.max_time:
             return f"--max-time {self.max_time:g}s reached after {pairs} pair(s)"
         return None
