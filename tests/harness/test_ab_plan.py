@@ -64,8 +64,8 @@ def test_stops_at_max_pairs_when_never_decided() -> None:
 
 
 def test_stops_before_a_pair_would_pass_max_time() -> None:
-    # 20 s of start-up, 6 s a pair, 5 s to finish, 5 minutes: after 45 pairs (290 s) the
-    # 46th would end at 296 s and the folder be finished at 301 s
+    # 20 s of start-up, 6 s a pair, 10 s to finish, 5 minutes: after 45 pairs (290 s) the
+    # 46th would end at 296 s and the folder be finished at 306 s
     pairs, reason, _ = _stop(StoppingRule(3, 1000, 300), decide_at=None)
     assert pairs == 45 and "--max-time 300s" in reason
     assert 20 + pairs * 6 + FINISH_S <= 300 < 20 + (pairs + 1) * 6 + FINISH_S

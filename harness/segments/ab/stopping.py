@@ -22,7 +22,7 @@ from runfolder.errors import ConfigError
 
 MAX_PAIRS = 60
 MAX_TIME_S = 300.0
-FINISH_S = 5.0  # after the last pair: servers stopped, report and comparison written
+FINISH_S = 10.0  # after the last pair: servers stopped, report and comparison written
 
 
 @dataclass(frozen=True)
