@@ -1,24 +1,56 @@
-"""The ``ab`` command: a thin click layer over ``harness.segments.ab`` and ``reports.compare``."""
+"""The ``ab`` command: a thin click layer over ``harness.segments.ab`` and ``reports.compare``.
+
+The measurement (``harness/segments/ab/run.py``) asks ``_decided`` after each pair: that
+is statistics only (``reports.compare.compare_loaded`` over the rows so far). The report
+and the comparison files are written once, after the measurement.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from harness.cli.compare import finish_gate, gate_options
-from harness.cli.options import DURATION, choice, config_from_options, run_options
+from harness.cli.options import (
+    DURATION,
+    OUTPUT,
+    PINNING,
+    SERVING,
+    SUBJECT,
+    choice,
+    config_from_options,
+    use_options,
+)
 from harness.config import TARGETS
+from harness.segments.ab.stopping import MAX_PAIRS, MAX_TIME_S
 from reports.comparison import MIN_REPS
 
+# each segment: 0.5 s to settle (users start, connections open), then --segment (3 s)
+# measured: a p99 that is not thin needs 1,000 requests, so 3 s at >= 333 req/s
+SEGMENT_DEFAULTS = {"warmup": "0.5s"}
+ab_options = use_options(
+    *SUBJECT,
+    *SERVING,
+    "users",
+    "warmup",
+    *PINNING,
+    *OUTPUT,
+    **SEGMENT_DEFAULTS,
+)
 
-def _more_helps(rows: list[dict[str, Any]], fail_on: str) -> bool:
-    """Whether another repetition could decide something: an undecided gated metric without
-    a reason in the measurement itself (thin, generator-bound, dropped, verify) remains."""
-    undecided = _compare_rows(rows, fail_on).undecided
-    return any(not f.reasons for f in undecided)
+
+def _decided(rows: list[dict[str, Any]], fail_on: str) -> bool:
+    """Whether ab can stop: a gated metric regressed (the gate fails whatever more pairs
+    say), or no undecided gated metric is left that more pairs could decide (one whose
+    reason is in the measurement itself: thin, generator-bound, dropped, verify)."""
+    comparison = _compare_rows(rows, fail_on)
+    if comparison.violations:
+        return True
+    return not any(not f.reasons for f in comparison.undecided)
 
 
 def _compare_rows(rows: list[dict[str, Any]], fail_on: str) -> Any:
@@ -34,7 +66,20 @@ def _compare_rows(rows: list[dict[str, Any]], fail_on: str) -> Any:
 
 
 @click.command("ab")
-@run_options
+@ab_options
+@click.option(
+    "--segment",
+    type=DURATION,
+    default="3s",
+    show_default=True,
+    help="Measured seconds of each segment (whole seconds; one segment per side per pair).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed of the randomized order inside the pairs (default: a fresh one, in meta.json).",
+)
 @click.option(
     "--profile",
     is_flag=True,
@@ -73,17 +118,18 @@ def _compare_rows(rows: list[dict[str, Any]], fail_on: str) -> Any:
 )
 @click.option(
     "--max-repeat",
-    type=click.IntRange(1, 1000),
-    default=12,
+    type=click.IntRange(1, 10_000),
+    default=MAX_PAIRS,
     show_default=True,
-    help="At most this many repetitions per side.",
+    help="At most this many pairs (one segment per side each).",
 )
 @click.option(
     "--max-time",
     type=DURATION,
-    default="30m",
+    default=f"{MAX_TIME_S:g}s",
     show_default=True,
-    help="Stop before a repetition would end after this long.",
+    help="Stop before a pair would end after this long, counted from the command's start "
+    "(servers included).",
 )
 @gate_options
 def ab_command(
@@ -94,6 +140,8 @@ def ab_command(
     baseline_rev: str | None,
     candidate_rev: str | None,
     repo: Path | None,
+    segment: float,
+    seed: int | None,
     max_repeat: int,
     max_time: float,
     fail_on: str | None,
@@ -102,28 +150,40 @@ def ab_command(
     json_path: Path | None,
     **opts: Any,
 ) -> None:
-    """Baseline and candidate interleaved (A B A B ...) until every gated metric is decided.
+    """Baseline and candidate on servers that stay up, in pairs of short segments (the
+    order in each pair random) until every gated metric is decided.
 
     Sides: two reference targets (--baseline-target sync --candidate-target cached), two
     folders of your app (--app mod:app --baseline-dir X --candidate-dir Y), or two git
-    revisions (--app mod:app --baseline-rev main --candidate-rev HEAD). One run folder
-    holds both sides and comparison.html/.json/.md; exit codes as 'compare --fail-on'
-    (default gate: rps:-5%,p50:+5%,p99:+10%,cpu:+5%)."""
-    from harness.cli.console import derive_outputs, run_with_progress
+    revisions (--app mod:app --baseline-rev main --candidate-rev HEAD). Each segment is
+    closed-model load from --users users: --warmup to settle, --segment measured. One run
+    folder holds both sides and comparison.html/.json/.md; exit codes as 'compare
+    --fail-on' (default gate: rps:-5%,p50:+5%,p99:+10%,cpu:+5%)."""
+    import math
+
+    import psutil
+
+    from harness.cli.console import console, derive_outputs
+    from harness.run.engine import Progress
     from harness.segments.ab.plan import (
-        Side,
-        plan_ab,
+        SideSpec,
         repository_root,
         revision_checkouts,
         sides_from_options,
     )
+    from harness.segments.ab.run import AbPlan, run_ab
+    from harness.segments.ab.schedule import new_seed
+    from harness.segments.ab.stopping import StoppingRule
+    from harness.segments.sides import StepTimes
     from reports.compare import attach_profile_diffs, compare_loaded
     from reports.comparison import split_sides
     from reports.gate import DEFAULT_FAIL_ON, parse_fail_on
+    from reports.render import write_outputs
     from reports.render.html import write_html
     from runfolder.errors import ConfigError
     from runfolder.reader import load_run
 
+    started = psutil.Process().create_time()  # --max-time counts from the command's start
     fail_on = fail_on or DEFAULT_FAIL_ON
     thresholds = parse_fail_on(fail_on)
     kind = sides_from_options(
@@ -136,57 +196,74 @@ def ab_command(
         raise ConfigError("ab starts both sides itself: --host cannot be used with it")
     if kind == "targets" and opts.get("targets"):
         raise ConfigError("ab: --target cannot be combined with --baseline-target")
+    if segment < 1:
+        raise ConfigError(f"--segment must be at least 1s, got {segment:g}s")
     if kind == "targets":
         opts["targets"] = (baseline_target,)
+    rule = StoppingRule(min(MIN_REPS, max_repeat), max_repeat, max_time)
+    if max_repeat < MIN_REPS:
+        click.echo(
+            f"warning: --max-repeat {max_repeat} is below the {MIN_REPS} pairs a verdict "
+            "needs: the gate will say undecided",
+            err=True,
+        )
     profile = bool(opts.pop("profile"))
-    min_repeat = min(max(int(opts.get("repeat") or 1), MIN_REPS), max_repeat)
+    opts["duration"] = float(math.ceil(segment))
     with contextlib.ExitStack() as stack:
         if kind == "targets":
-            sides = [
-                Side("baseline", target=baseline_target),
-                Side("candidate", target=candidate_target),
-            ]
+            specs = (
+                SideSpec("baseline", target=baseline_target),
+                SideSpec("candidate", target=candidate_target),
+            )
         elif kind == "dirs":
-            sides = [
-                Side("baseline", app_dir=Path(str(baseline_dir)).resolve()),
-                Side("candidate", app_dir=Path(str(candidate_dir)).resolve()),
-            ]
-            opts["app_dir"] = sides[0].app_dir
+            specs = (
+                SideSpec("baseline", app_dir=Path(str(baseline_dir)).resolve()),
+                SideSpec("candidate", app_dir=Path(str(candidate_dir)).resolve()),
+            )
+            opts["app_dir"] = specs[0].app_dir
         else:
             where = Path(opts.get("app_dir") or Path.cwd()).resolve()
             root = repository_root(repo.resolve() if repo else where)
             sub = where.relative_to(root) if where.is_relative_to(root) else Path()
             revs = {"baseline": str(baseline_rev), "candidate": str(candidate_rev)}
             trees = stack.enter_context(revision_checkouts(root, revs))
-            sides = [Side(s, app_dir=trees[s] / sub, rev=revs[s]) for s in revs]
-            opts["app_dir"] = sides[0].app_dir
+            specs = (
+                SideSpec("baseline", app_dir=trees["baseline"] / sub, rev=revs["baseline"]),
+                SideSpec("candidate", app_dir=trees["candidate"] / sub, rev=revs["candidate"]),
+            )
+            opts["app_dir"] = specs[0].app_dir
         cfg = config_from_options(opts, profile=profile, default_name="ab")
-        plan = plan_ab(
-            cfg,
-            sides[0],
-            sides[1],
-            min_repeat=min_repeat,
-            max_repeat=max_repeat,
-            max_time=max_time,
-            decided=lambda rows: not _more_helps(rows, fail_on),
+        plan = AbPlan(
+            specs[0],
+            specs[1],
+            rule,
+            seed if seed is not None else new_seed(),
+            StepTimes(cfg.load.warmup, cfg.load.duration),
+            started,
         )
-        outcome = run_with_progress(cfg, derive_outputs, plan)
-    base, cand = split_sides(load_run(outcome.run_dir))
+        outcome = run_ab(
+            cfg,
+            plan,
+            lambda rows: _decided(rows, fail_on),
+            Progress(message=lambda text: console.print(text, highlight=False)),
+            lambda run_dir, _profiled: derive_outputs(run_dir, profile),
+        )
+    run = load_run(outcome.run_dir)
+    base, cand = split_sides(run)
     comparison = compare_loaded(base, [cand], thresholds)
     attach_profile_diffs(comparison)
     comparison.html_path = write_html(
         comparison, outcome.run_dir, outcome.run_dir / "comparison.html"
     )
-    from reports.render import write_outputs
-
     write_outputs(
         comparison,
         outcome.run_dir / "comparison.md",
         outcome.run_dir / "comparison.json",
         allow_undecided,
     )
-    reps = max(len(base.cell_rows(c)) for c in base.cell_ids())
-    stopped = load_run(outcome.run_dir).meta.get("ab_stopped")
-    click.echo(f"ab: {reps} repetition(s) per side ({stopped})")
+    pairs = len({r["repetition"] for r in base.rows})
+    click.echo(
+        f"ab: {pairs} pair(s) in {time.time() - started:.0f}s ({run.meta.get('ab_stopped')})"
+    )
     click.echo(f"Run folder: {outcome.run_dir}")
     finish_gate(comparison, markdown_path, json_path, allow_undecided)

@@ -10,8 +10,9 @@ from rich.table import Table
 from harness.cli.console import console, derive_outputs, stdout
 from harness.cli.options import DURATION, RUN, config_from_options, use_options
 from harness.run.engine import Progress
+from harness.segments.capacity.run import run_capacity
 from harness.segments.capacity.search import SearchPlan, Slo
-from harness.segments.sides import CONNECTIONS, StepTimes, run_capacity
+from harness.segments.sides import CONNECTIONS, StepTimes
 
 # every option of ``run`` except --rate (the search finds it); steps are short by default
 STEP_DEFAULTS = {"users": CONNECTIONS, "warmup": "1s", "duration": "2s"}

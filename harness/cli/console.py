@@ -234,13 +234,13 @@ def derive_outputs(run_dir: Path, profiled: bool) -> Path | None:
         return None
 
 
-def run_with_progress(cfg: RunConfig, derive: Any = None, plan: Any = None) -> Any:
+def run_with_progress(cfg: RunConfig, derive: Any = None) -> Any:
     """``run_benchmark`` with progress bars (or lines); returns its outcome."""
     from harness.run.engine import run_benchmark
 
     progress = _progress_reporter()
     try:
-        return run_benchmark(cfg, progress, derive, plan)
+        return run_benchmark(cfg, progress, derive)
     finally:
         bars = getattr(progress, "bars", None)
         if bars is not None and bars.live.is_started:

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,21 +58,6 @@ class RunOutcome:
     report: Path | None = None
 
 
-Work = Iterable[tuple[RunConfig, Cell, int]]
-"""What to measure, in order: (the cell's config, cell, repetition)."""
-
-
-@dataclass
-class Plan:
-    """A run other than cells x repetitions: ``schedule`` yields the work and may look at
-    the rows written so far to decide when to stop (``harness.segments.ab.plan``)."""
-
-    cells: list[Cell]
-    schedule: Callable[[RunWriter], Work]
-    planned: int
-    meta: dict[str, Any]
-
-
 Derive = Callable[[Path, bool], "Path | None"]
 """Builds a run folder's derived files (profiles, report) once it is written; returns the
 report's path. The CLI hands it in: the engine never imports ``reports``."""
@@ -110,26 +95,21 @@ def run_benchmark(
     cfg: RunConfig,
     progress: Progress | None = None,
     derive: Derive | None = None,
-    plan: Plan | None = None,
 ) -> RunOutcome:
-    """Run every cell of ``cfg`` ``cfg.repeat`` times (or ``plan``'s schedule); always
-    leaves a consistent run folder."""
+    """Run every cell of ``cfg`` ``cfg.repeat`` times, interleaved; always leaves a
+    consistent run folder."""
     progress = progress or Progress()
-    cells = plan.cells if plan else plan_cells(cfg)
+    cells = plan_cells(cfg)
     if cfg.subject.host:
         check_reachable(cfg.subject.host)  # before the run folder: an unreachable host is bad input
     routes = None
     if cfg.subject.app and GENERATED_SCENARIO in cfg.load.scenarios:
         # before the run folder: a bad --app is bad input
         routes = generate_routes(cfg, progress.message)
-    writer = RunWriter.create(
-        cfg.out, cfg.name, describe_run(cfg, cells, **(plan.meta if plan else {}))
-    )
+    writer = RunWriter.create(cfg.out, cfg.name, describe_run(cfg, cells))
     run_dir = writer.run_dir
     db_root = Path(tempfile.mkdtemp(prefix="flask-bench-db-"))
     schedule = interleave(cells, cfg.repeat)
-    work: Work = plan.schedule(writer) if plan else ((cfg, c, r) for c, r in schedule)
-    planned = plan.planned if plan else len(schedule)
     profiled = cfg.profiling.enabled or cfg.profiling.overhead
     with lifecycle(
         writer,
@@ -138,12 +118,10 @@ def run_benchmark(
     ) as life:
         if routes is not None:
             storage.write_json(run_dir / "routes.json", routes)
-        for index, (cell_cfg, cell, rep) in enumerate(work):
+        for index, (cell, rep) in enumerate(schedule):
             total = cfg.load.warmup + cfg.load.duration
-            progress.cell_started(index, planned, cell, rep, total)
-            row = run_cell(
-                cell_cfg, cell, rep, writer, db_root / f"{cell.cell_id}-r{rep}", progress
-            )
+            progress.cell_started(index, len(schedule), cell, rep, total)
+            row = run_cell(cfg, cell, rep, writer, db_root / f"{cell.cell_id}-r{rep}", progress)
             progress.cell_finished(row)
     return RunOutcome(run_dir, life.status, writer.rows, life.error, report=life.report)
 

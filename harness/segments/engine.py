@@ -1,12 +1,19 @@
 """Fixed-rate steps on a live stack through ONE persistent Locust.
 
 Starting Locust costs 1-2 s of a 2-core machine; a capacity search runs ten or more
-short steps. So Locust starts once per stack, headful on 127.0.0.1 with the recorder
-in ``--bench-per-test`` mode, and every step is a test started and stopped through
-Locust's web API: ``POST /swarm`` with the step's ``bench_rate`` (Locust copies form
-fields onto its parsed options, so the open-model schedule of that test uses it),
-then ``GET /stop``; the recorder writes ``steps/test-NNN/recorder.json``, which is
-the step's raw data in the run folder.
+short steps, ``ab`` a hundred short segments. So Locust starts once per stack (or pair
+of stacks), headful on 127.0.0.1 with the recorder in ``--bench-per-test`` mode, and
+every step is a test started and stopped through Locust's web API: ``POST /swarm``
+with the step's ``bench_rate`` (Locust copies form fields onto its parsed options, so
+the open-model schedule of that test uses it), then ``GET /stop``; the recorder writes
+``steps/test-NNN/recorder.json``, which is the step's raw data in the run folder.
+
+A step at rate 0 is a closed-model test: ``--users`` users each send their next request
+when the last one returned (``loadtests/openmodel.py`` starts no schedule then), so its
+throughput is what the server sustains at that concurrency. A Stepper made with
+``open_model=False`` starts Locust without a schedule, so scenarios that keep per-user
+sessions (``browse``), which the open model refuses, can run closed-model steps too;
+``harness/segments/pairs.py`` builds ``ab``'s pairs of segments on it.
 """
 
 from __future__ import annotations
@@ -33,8 +40,11 @@ RECORDER_WAIT_S = 30.0
 
 
 class Stepper:
-    """Run open-model steps against one or more stacks (the ``host`` of each step is sent
-    with it, so the two sides of a study share one Locust); start with ``open()``."""
+    """Run steps against one or more stacks (the ``host`` of each step is sent with it,
+    so the two sides of a study share one Locust); start with ``open()``.
+
+    ``open_model``: Locust starts on the open model (every step then needs a scenario
+    whose users hold no session); without it only closed-model steps (rate 0) run."""
 
     def __init__(
         self,
@@ -45,8 +55,10 @@ class Stepper:
         *,
         users: int,
         cpus: tuple[int, ...] | None,
+        open_model: bool = True,
     ) -> None:
         self.sup, self.stacks, self.workload = sup, stacks, workload
+        self.open_model = open_model
         self.out_dir = out_dir
         self.users = max(1, users)
         self.cpus = cpus
@@ -59,8 +71,9 @@ class Stepper:
     def open(self) -> Stepper:
         port = free_port()
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        # open model from the start (each step sets its own rate); short drain at a stop
-        step_flags = ("--stop-timeout", "2", "--bench-rate", "1")
+        # open model from the start (each step sets its own rate), or the closed model
+        # for good; a short drain at a stop
+        step_flags = ("--stop-timeout", "2", "--bench-rate", "1" if self.open_model else "0")
         self.argv = locust_web_argv(
             locustfile=self.workload.locustfile,
             user_classes=self.workload.user_classes,
@@ -104,9 +117,11 @@ class Stepper:
     def run(
         self, rate: float, warmup: float, duration: float, url: str | None = None
     ) -> tuple[Step, Path]:
-        """One step: ``rate`` req/s to ``url`` (default: the first stack) for ``warmup +
-        duration`` s; its Step and its raw folder."""
+        """One step: ``rate`` req/s (0: the closed model) to ``url`` (default: the first
+        stack) for ``warmup + duration`` s; its Step and its raw folder."""
         assert self.locust is not None, "open() first"
+        if rate > 0 and not self.open_model:
+            raise ValueError("an open-model step on a Stepper made with open_model=False")
         self.tests += 1
         folder = self.out_dir / f"test-{self.tests:03d}"
         asked = time.time()

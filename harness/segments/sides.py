@@ -1,41 +1,38 @@
-"""``python bench.py capacity``: per cell, the SLO search on a live server, into a run folder.
+"""Sides that stay up for the segment-based modes (capacity, the suite, ab).
 
-Each cell's server starts once; one persistent Locust (``harness/stepper.py``) runs every
-step of its search. The run folder is a normal one: ``meta.json`` (mode ``capacity``),
-``summary.json`` with one row per cell and search, each the figures of its confirmation
-step (at the capacity found) plus ``capacity`` = the whole ladder; every step's raw
-``recorder.json`` under ``cells/<cell>/r<N>/steps/test-NNN/``.
+A side is one cell's stack, started once (``start_side``) and driven by a persistent
+Locust (``open_stepper``, ``harness/segments/engine.py``) for as many steps or segments
+as the mode needs; ``step_row`` turns one step's folder into a summary row as ``run``
+makes it, so reports and comparisons read every mode alike. ``RunFolder`` is the run
+lifecycle of these modes (``runfolder/lifecycle.py``: complete / failed / interrupted).
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.cells import Cell, plan_cells
+from harness.cells import Cell
 from harness.config import RunConfig
 from harness.load.workload import Workload, prepare_workload
 from harness.run.engine import (
     Derive,
-    Progress,
-    RunOutcome,
     cell_row,
     describe_run,
     read_recorder,
     start_cell,
 )
-from harness.segments.capacity.search import Capacity, SearchPlan, Slo, Step, search
+from harness.segments.capacity.search import Step
 from harness.segments.engine import Stepper
 from harness.stack.monitor import CpuMonitor
 from harness.stack.processes import Supervisor
 from harness.stack.servers import Stack
-from runfolder.errors import ConfigError
+from runfolder import figures
 from runfolder.lifecycle import lifecycle
 from runfolder.writer import RunWriter
 
@@ -62,9 +59,11 @@ class Side:
 class RunFolder:
     """A run folder for step-based modes (capacity, suite), written through ``RunWriter``."""
 
-    def __init__(self, cfg: RunConfig, cells: list[Cell], mode: str) -> None:
+    def __init__(self, cfg: RunConfig, cells: list[Cell], mode: str, **meta: Any) -> None:
         self.cfg = cfg
-        self.writer = RunWriter.create(cfg.out, cfg.name, describe_run(cfg, cells, mode=mode))
+        self.writer = RunWriter.create(
+            cfg.out, cfg.name, describe_run(cfg, cells, mode=mode, **meta)
+        )
         self.dir = self.writer.run_dir
         self.db_root = Path(tempfile.mkdtemp(prefix="flask-bench-db-"))
         self.report: Path | None = None
@@ -94,20 +93,12 @@ class RunFolder:
         self.report = life.report
 
 
-def check_open_model(cfg: RunConfig, what: str) -> None:
-    from loadtests.catalog import SCENARIOS
-
-    if cfg.load.rate:
-        raise ConfigError(f"{what}: --rate is what the search finds; leave it out")
-    for sc in cfg.load.scenarios:
-        if sc in SCENARIOS and not SCENARIOS[sc].open_model_ok:
-            raise ConfigError(
-                f"{what}: scenario {sc} keeps per-user sessions and cannot run on the open "
-                "model; use an endpoint scenario such as json or db"
-            )
-
-
-def start_side(sup: Supervisor, run: RunFolder, cell: Cell, rep: int = 0) -> Side:
+def start_side(
+    sup: Supervisor, run: RunFolder, cell: Cell, rep: int = 0, cfg: RunConfig | None = None
+) -> Side:
+    """``cell``'s stack started and verified, its workload ready; ``cfg`` when the side's
+    configuration is not the run's (an ``ab`` side's own app folder)."""
+    cfg = cfg or run.cfg
     folder = run.dir / "cells" / cell.cell_id / f"r{rep}"
     folder.mkdir(parents=True)
     db = run.db_root / f"{cell.cell_id}-r{rep}"
@@ -115,13 +106,15 @@ def start_side(sup: Supervisor, run: RunFolder, cell: Cell, rep: int = 0) -> Sid
     # profiled steps sample from the first request on: the profiler's default of always
     # profiling each endpoint's first 50 requests would slow a probe or a first step
     env = {"FLASK_PROFILE_MIN_PER_ENDPOINT": "0"} if cell.profiled else None
-    stack = start_cell(sup, run.cfg, cell, folder, db / "bench.sqlite3", env)
+    stack = start_cell(sup, cfg, cell, folder, db / "bench.sqlite3", env)
     run.writer.add_commands(stack.commands)
-    workload = prepare_workload(run.cfg, cell, stack, folder, run.dir)
+    workload = prepare_workload(cfg, cell, stack, folder, run.dir)
     return Side(cell, stack, folder, workload)
 
 
-def open_stepper(sup: Supervisor, run: RunFolder, sides: list[Side], folder: Path) -> Stepper:
+def open_stepper(
+    sup: Supervisor, run: RunFolder, sides: list[Side], folder: Path, *, open_model: bool = True
+) -> Stepper:
     users = run.cfg.load.users
     stepper = Stepper(
         sup,
@@ -130,6 +123,7 @@ def open_stepper(sup: Supervisor, run: RunFolder, sides: list[Side], folder: Pat
         folder,
         users=users,
         cpus=run.cfg.pinning.generator_cpus,
+        open_model=open_model,
     ).open()
     run.writer.add_commands([stepper.argv])
     return stepper
@@ -156,95 +150,23 @@ def step_row(
     cfg = run.cfg.with_(
         rate=step.rate or None, warmup=times.warmup, duration=float(duration) + 1.0, repeat=1
     )
-    return cell_row(cfg, side.cell, 0, folder, run.dir, recorder)
+    row = cell_row(cfg, side.cell, 0, folder, run.dir, recorder)
+    if row is not None and row["generator_saturated"] and not step.generator_bound:
+        _busy_with_others(row)
+    return row
 
 
-def step_function(
-    stepper: Stepper, side: Side, times: StepTimes, progress: Progress, folders: list[Path]
-) -> Callable[[float, bool], Step]:
-    def run_step(rate: float, confirm: bool) -> Step:
-        duration = times.confirm if confirm else times.duration
-        step, folder = stepper.run(rate, times.warmup, duration, side.stack.url)
-        step.confirm = confirm
-        folders.append(folder)
-        kind = " (confirmation)" if confirm else ""
-        progress.message(
-            f"  {side.cell.cell_id}: {rate:g} req/s{kind} -> achieved "
-            f"{step.achieved:.0f}, p99 {_ms(step.p99)}"
-        )
-        return step
-
-    return run_step
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f} ms"
-
-
-def run_capacity(
-    cfg: RunConfig,
-    slo: Slo,
-    plan: SearchPlan,
-    times: StepTimes,
-    progress: Progress | None = None,
-    derive: Derive | None = None,
-) -> RunOutcome:
-    """The search for every cell (``--repeat`` times, interleaved); always a consistent folder."""
-    progress = progress or Progress()
-    check_open_model(cfg, "capacity")
-    cells = plan_cells(cfg)
-    plan = replace(
-        plan,
-        step_seconds=times.warmup + times.duration + 1.0,
-        confirm_seconds=times.warmup + times.confirm + 1.0,
+def _busy_with_others(row: dict[str, Any]) -> None:
+    """The generator's CPUs were busy but Locust itself was not (the step's own verdict,
+    ``step_from_recorder``): other programs competed for them. Between steps that follow
+    each other on one live stack, that hits every side alike, so it is noted, not judged,
+    as a capacity step judges it; an open model's shortfall still counts."""
+    row["warnings"] = [
+        *(w for w in row["warnings"] if not str(w).startswith("generator-bound:")),
+        "noted, not judged: " + "; ".join(str(r) for r in row["generator_saturated"]),
+    ]
+    row["generator_saturated"] = []
+    om = row.get("open_model") or {}
+    row["generator_bound"] = bool(
+        om and om["achieved_rps"] < (1 - figures.OPEN_MODEL_SHORTFALL) * float(om["rate"])
     )
-    run = RunFolder(cfg, cells, "capacity")
-    with run.running(derive):
-        for rep in range(cfg.repeat):
-            for index, cell in enumerate(cells):
-                progress.message(
-                    f"[{index + 1}/{len(cells)}] capacity of {cell.target} on "
-                    f"{cell.server}, {cell.scenario} ({slo.text})"
-                )
-                with Supervisor() as sup:
-                    side = start_side(sup, run, cell, rep)
-                    stepper = open_stepper(sup, run, [side], side.dir / "steps")
-                    try:
-                        cap = measure_capacity(run, side, stepper, slo, plan, times, progress, rep)
-                    finally:
-                        stepper.close()
-                progress.message(f"  {cell.cell_id}: {cap.message}")
-    return RunOutcome(run.dir, "complete", run.rows, report=run.report)
-
-
-def measure_capacity(
-    run: RunFolder,
-    side: Side,
-    stepper: Stepper,
-    slo: Slo,
-    plan: SearchPlan,
-    times: StepTimes,
-    progress: Progress,
-    rep: int = 0,
-) -> Capacity:
-    """One search on ``side``; its row (the last step's figures + ``capacity``) joins the run."""
-    folders: list[Path] = []
-    cap = search(
-        step_function(stepper, side, times, progress, folders), slo, plan, clock=time.monotonic
-    )
-    if folders:
-        last = cap.steps[-1]
-        row = step_row(
-            run,
-            side,
-            stepper,
-            last,
-            folders[-1],
-            times,
-            duration=times.confirm if last.confirm else times.duration,
-        )
-        if row is not None:
-            row["repetition"] = rep
-            row["capacity"] = cap.to_json()
-            run.add_row(row)
-    return cap

@@ -1,10 +1,15 @@
-"""``bench.py ab`` end to end: two folders of a small Flask app, two git revisions."""
+"""``bench.py ab`` end to end: two folders of a small Flask app, two git revisions.
+
+One real ``ab`` run (module-scoped) on two folders whose candidate does 30% more CPU work
+per request: every test reads what it measured.
+"""
 
 from __future__ import annotations
 
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,72 +18,108 @@ from tests.e2e.helpers import bench, latest_run, load
 pytestmark = pytest.mark.e2e
 
 APP = """
-import itertools
-
 from flask import Flask, jsonify
 
 app = Flask(__name__)
-FAIL_IN_TEN = {fail}  # of every 10 requests, the last FAIL_IN_TEN fail (the first succeeds)
-COUNTER = itertools.count()
+N = {n}  # the loop is most of a request's CPU time
 
 
 @app.get("/work")
 def work():
-    if next(COUNTER) % 10 >= 10 - FAIL_IN_TEN:
-        return "fail fast", 500
-    return jsonify(total=sum(range(2000)))
+    return jsonify(total=sum(i * i for i in range(N)))
 """
 
-SHORT = ["--duration", "3s", "--warmup", "1s", "--users", "4", "--app", "myapp:app"]
+BASE_N = 40_000
+# few-second segments; at most 12 pairs or 3 minutes, whichever comes first
+SHORT = ["--users", "8", "--app", "myapp:app", "--max-repeat", "12", "--max-time", "3m"]
 
 
-def _app(folder: Path, fail: int) -> Path:
+def _app(folder: Path, n: int = BASE_N) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "myapp.py").write_text(APP.format(fail=fail))
+    (folder / "myapp.py").write_text(APP.format(n=n))
     return folder
 
 
-def test_ab_two_folders_fail_fast_candidate_fails(workdir: Path, tmp_path: Path) -> None:
-    """30% of the candidate's requests answered 500 at once: a regression, exit 1."""
-    base, cand = _app(tmp_path / "v1", 0), _app(tmp_path / "v2", 3)
-    md, js = tmp_path / "gate.md", tmp_path / "gate.json"
-    result = bench(
-        [
-            "ab",
-            *SHORT,
-            "--baseline-dir",
-            str(base),
-            "--candidate-dir",
-            str(cand),
-            "--max-repeat",
-            "1",
-            "--fail-on",
-            "p50:+5%",
-            "--markdown",
-            str(md),
-            "--json",
-            str(js),
-        ],
-        cwd=workdir,
-    )
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "gate failed" in result.stderr
-    run = latest_run(workdir / "runs")
-    rows = load(run, "summary.json")["rows"]
-    assert {r["side"] for r in rows} == {"baseline", "candidate"}
-    data = json.loads(js.read_text())
+class Ab:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.js = root / "gate.json"
+        base, cand = _app(root / "v1"), _app(root / "v2", int(BASE_N * 1.3))
+        self.result = bench(
+            [
+                "ab",
+                *SHORT,
+                "--baseline-dir",
+                str(base),
+                "--candidate-dir",
+                str(cand),
+                "--seed",
+                "11",
+                "--json",
+                str(self.js),
+                "--out",
+                str(root / "runs"),
+            ],
+            cwd=root,
+            timeout=400,
+        )
+        self.run = latest_run(root / "runs")
+        self.rows: list[dict[str, Any]] = load(self.run, "summary.json")["rows"]
+        self.meta: dict[str, Any] = load(self.run, "meta.json")
+
+
+@pytest.fixture(scope="module")
+def ab(tmp_path_factory: pytest.TempPathFactory) -> Ab:
+    return Ab(tmp_path_factory.mktemp("ab"))
+
+
+def test_thirty_percent_more_cpu_is_a_regression(ab: Ab) -> None:
+    out = ab.result.stdout + ab.result.stderr
+    assert ab.result.returncode == 1, out[-3000:]
+    assert "gate failed" in ab.result.stderr
+    data = json.loads(ab.js.read_text())
     assert data["exit_code"] == 1
-    assert any(f["metric"] == "errors" for f in data["regressions"])
-    errors = data["rows"][0]["errors"]
-    assert errors["baseline"] == 0 and 20 < errors["candidate"] < 40
-    assert "FAILED" in md.read_text()
-    assert (run / "comparison.html").exists() and (run / "comparison.md").exists()
-    # the ab folder alone compares its two sides again, with the same verdict
-    again = bench(
-        ["compare", str(run), "--fail-on", "p50:+5%", "--out", str(tmp_path)],
-        cwd=workdir,
-        timeout=120,
-    )
+    regressed = {f["metric"] for f in data["regressions"]}
+    assert regressed & {"rps", "p50"}, data["regressions"]
+    for name in ("comparison.html", "comparison.md", "comparison.json", "report.html"):
+        assert (ab.run / name).exists(), name
+    assert ab.meta["status"] == "complete" and "ab_stopped" in ab.meta
+
+
+def test_each_segment_is_a_row_of_its_pair(ab: Ab) -> None:
+    pairs = sorted({r["repetition"] for r in ab.rows})
+    assert pairs == list(range(len(pairs))) and len(pairs) >= 3
+    for rep in pairs:
+        pair = [r for r in ab.rows if r["repetition"] == rep]
+        assert sorted(r["side"] for r in pair) == ["baseline", "candidate"]
+        (order,) = {r["order"] for r in pair}
+        first = "baseline" if order == "AB" else "candidate"
+        assert pair[0]["side"] == first  # rows in the order the segments ran
+    # the same figures as any run's row: goodput, corrected latencies, server CPU
+    total = ab.rows[0]["endpoints"]["ALL"]
+    assert total["requests"] > 0 and total["latency_ms"]["p50"] > 0
+    base = [r["endpoints"]["ALL"]["rps"] for r in ab.rows if r["side"] == "baseline"]
+    cand = [r["endpoints"]["ALL"]["rps"] for r in ab.rows if r["side"] == "candidate"]
+    assert sorted(base)[len(base) // 2] > sorted(cand)[len(cand) // 2]
+
+
+def test_order_is_randomized_from_the_seed_and_recorded(ab: Ab) -> None:
+    from harness.segments.ab.schedule import pair_orders
+
+    assert ab.meta["ab"]["seed"] == 11
+    orders = [r["order"] for r in ab.rows if r["side"] == "baseline"]
+    expected = [o for o, _ in zip(pair_orders(11), orders, strict=False)]
+    assert orders == expected
+
+
+def test_servers_started_once_per_side(ab: Ab) -> None:
+    servers = [c for c in ab.meta["commands"] if Path(c[0]).name == "gunicorn"]
+    assert len(servers) == 2, servers
+
+
+def test_the_folder_alone_compares_again_with_the_same_verdict(ab: Ab) -> None:
+    gate = ["--fail-on", "rps:-5%,p50:+5%,p99:+10%"]  # ab's default gate
+    again = bench(["compare", str(ab.run), *gate, "--out", str(ab.root)], cwd=ab.root, timeout=120)
     assert again.returncode == 1, again.stdout + again.stderr
 
 
@@ -88,18 +129,24 @@ def _git(repo: Path, *args: str) -> str:
     ).stdout
 
 
-def test_ab_two_git_revisions_one_repetition_is_undecided(workdir: Path, tmp_path: Path) -> None:
-    """Each revision in a temporary worktree, removed afterwards; 1 repetition: exit 3."""
-    repo = _app(tmp_path / "repo", 0)
+def test_ab_two_git_revisions_one_pair_is_undecided(workdir: Path, tmp_path: Path) -> None:
+    """Each revision in a temporary worktree, removed afterwards; 1 pair: exit 3."""
+    repo = _app(tmp_path / "repo")
+    who = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
     _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "add", "myapp.py")
-    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "v1")
-    (repo / "myapp.py").write_text(APP.format(fail=0) + "\n# v2\n")
-    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qam", "v2")
+    _git(repo, *who, "add", "myapp.py")
+    _git(repo, *who, "commit", "-qm", "v1")
+    (repo / "myapp.py").write_text(APP.format(n=BASE_N) + "\n# v2\n")
+    _git(repo, *who, "commit", "-qam", "v2")
     result = bench(
         [
             "ab",
-            *SHORT,
+            "--users",
+            "4",
+            "--app",
+            "myapp:app",
+            "--segment",
+            "1s",
             "--app-dir",
             str(repo),
             "--baseline-rev",
@@ -112,7 +159,7 @@ def test_ab_two_git_revisions_one_repetition_is_undecided(workdir: Path, tmp_pat
         cwd=workdir,
     )
     assert result.returncode == 3, result.stdout + result.stderr
-    assert "gate undecided" in result.stderr and "repetition(s)" in result.stdout
+    assert "gate undecided" in result.stderr and "1 pair(s)" in result.stdout
     assert len(_git(repo, "worktree", "list").splitlines()) == 1  # temporary worktrees gone
     run = latest_run(workdir / "runs")
     meta = load(run, "meta.json")
@@ -121,11 +168,5 @@ def test_ab_two_git_revisions_one_repetition_is_undecided(workdir: Path, tmp_pat
 
 
 def test_ab_bad_input_exits_2(workdir: Path, tmp_path: Path) -> None:
-    result = bench(["ab", *SHORT, "--baseline-dir", str(tmp_path)], cwd=workdir, timeout=60)
+    result = bench(["ab", "--baseline-dir", str(tmp_path)], cwd=workdir, timeout=60)
     assert result.returncode == 2 and "must both be given" in result.stderr
-    result = bench(
-        ["ab", *SHORT, "--app-dir", str(tmp_path), "--baseline-rev", "x", "--candidate-rev", "y"],
-        cwd=workdir,
-        timeout=60,
-    )
-    assert result.returncode == 2 and "not inside a git repository" in result.stderr

@@ -1,75 +1,112 @@
-"""ab's schedule: A B A B, stops once decided, at --max-repeat, never before the minimum."""
+"""ab's schedule and stopping rule: randomized balanced order, seeded; when it stops."""
 
 from __future__ import annotations
 
-from typing import Any
+import itertools
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from harness.config import RunConfig
-from harness.segments.ab.plan import Side, plan_ab, sides_from_options
+from harness.cli.main import cli
+from harness.segments.ab.plan import sides_from_options
+from harness.segments.ab.schedule import pair_orders
+from harness.segments.ab.stopping import FINISH_S, StoppingRule
 from runfolder.errors import ConfigError
 
 
-class FakeWriter:
-    def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
-        self.meta: dict[str, Any] = {}
-
-    def update_meta(self, **fields: Any) -> None:
-        self.meta.update(fields)
+def _orders(seed: int, n: int) -> list[str]:
+    return list(itertools.islice(pair_orders(seed), n))
 
 
-def _run(decide_after: int | None, max_repeat: int = 6, min_repeat: int = 3):
-    cfg = RunConfig.build(targets=("sync",), scenarios=("json",), name="ab")
-    checks: list[int] = []
-
-    def decided(rows: list[dict[str, Any]]) -> bool:
-        checks.append(len(rows))
-        return decide_after is not None and len(rows) >= 2 * decide_after
-
-    plan = plan_ab(
-        cfg,
-        Side("baseline", target="sync"),
-        Side("candidate", target="cached"),
-        decided=decided,
-        min_repeat=min_repeat,
-        max_repeat=max_repeat,
-        max_time=3600,
-    )
-    writer = FakeWriter()
-    work = []
-    for _cfg, cell, rep in plan.schedule(writer):  # type: ignore[arg-type]
-        work.append((cell.side, cell.target, rep))
-        writer.rows.append({"side": cell.side})
-    return work, writer.meta, checks, plan
+def test_order_is_balanced_in_every_block_of_two_pairs() -> None:
+    for seed in range(50):
+        orders = _orders(seed, 40)
+        assert set(orders) <= {"AB", "BA"}
+        for block in range(0, 40, 2):
+            assert sorted(orders[block : block + 2]) == ["AB", "BA"], (seed, orders)
 
 
-def test_interleaved_and_stops_once_decided() -> None:
-    work, meta, checks, plan = _run(decide_after=4)
-    assert work[:4] == [
-        ("baseline", "sync", 0),
-        ("candidate", "cached", 0),
-        ("baseline", "sync", 1),
-        ("candidate", "cached", 1),
-    ]
-    assert len(work) == 8 and checks == [6, 8]  # first asked after the minimum (3)
-    assert "after 4 repetition(s)" in meta["ab_stopped"]
-    assert {c.cell_id for c in plan.cells} == {
-        "sync-gunicorn-gthread-json-baseline",
-        "cached-gunicorn-gthread-json-candidate",
-    }
+def test_order_is_random_and_replayed_by_its_seed() -> None:
+    assert _orders(7, 30) == _orders(7, 30)
+    drawn = {tuple(_orders(seed, 10)) for seed in range(40)}
+    assert len(drawn) > 20  # 2**5 orders of 5 blocks: many of them drawn
+    firsts = [_orders(seed, 1)[0] for seed in range(200)]
+    assert 60 < firsts.count("AB") < 140  # neither side goes first by design
 
 
-def test_stops_at_max_repeat_when_never_decided() -> None:
-    work, meta, _, _ = _run(decide_after=None, max_repeat=5)
-    assert len(work) == 10 and "--max-repeat 5" in meta["ab_stopped"]
+def _stop(rule: StoppingRule, decide_at: int | None, pair_s: float = 6.0, start_s: float = 20.0):
+    """Pairs run until the rule stops: (pairs run, reason, pair counts ``decided`` saw)."""
+    asked: list[int] = []
+    pairs = 0
+    while True:
+        pairs += 1
+
+        def decided(n: int = pairs) -> bool:
+            asked.append(n)
+            return decide_at is not None and n >= decide_at
+
+        reason = rule.after_pair(pairs, start_s + pairs * pair_s, pairs * pair_s, decided)
+        if reason:
+            return pairs, reason, asked
+        assert pairs < 10_000
 
 
-def test_bad_limits_and_sides_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match="--max-repeat"):
-        _run(decide_after=None, max_repeat=2, min_repeat=3)
+def test_asks_only_from_the_minimum_and_stops_once_decided() -> None:
+    pairs, reason, asked = _stop(StoppingRule(3, 60, 3600), decide_at=5)
+    assert pairs == 5 and asked == [3, 4, 5]
+    assert "nothing left to decide after 5 pair(s)" in reason
+
+
+def test_stops_at_max_pairs_when_never_decided() -> None:
+    pairs, reason, _ = _stop(StoppingRule(3, 8, 3600), decide_at=None)
+    assert pairs == 8 and "--max-repeat 8" in reason
+
+
+def test_stops_before_a_pair_would_pass_max_time() -> None:
+    # 20 s of start-up, 6 s a pair, 10 s to finish, 5 minutes: after 45 pairs (290 s) the
+    # 46th would end at 296 s and the folder be finished at 306 s
+    pairs, reason, _ = _stop(StoppingRule(3, 1000, 300), decide_at=None)
+    assert pairs == 45 and "--max-time 300s" in reason
+    assert 20 + pairs * 6 + FINISH_S <= 300 < 20 + (pairs + 1) * 6 + FINISH_S
+
+
+@pytest.mark.parametrize(
+    ("limits", "needle"),
+    [((3, 2, 300.0), "--max-repeat must be at least 3"), ((3, 60, 0.0), "--max-time")],
+)
+def test_bad_limits_are_config_errors(limits: tuple[int, int, float], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        StoppingRule(*limits)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--max-time", "0s"], "--max-time must be > 0"),
+        (["--segment", "0.5s"], "--segment must be at least 1s"),
+        (["--host", "http://127.0.0.1:9"], "--host cannot be used"),
+    ],
+)
+def test_bad_ab_options_exit_2(args: list[str], needle: str) -> None:
+    sides = ["--baseline-target", "sync", "--candidate-target", "cached"]
+    result = CliRunner().invoke(cli, ["ab", *sides, *args], standalone_mode=True)
+    assert result.exit_code == 2, result.output
+    assert needle in result.output
+
+
+def test_bad_sides_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="one pair"):
         sides_from_options((None, None), (None, None), (None, None), None)
     with pytest.raises(ConfigError, match="--app"):
         sides_from_options((None, None), (None, None), ("main", "HEAD"), None)
+    with pytest.raises(ConfigError, match="must both be given"):
+        sides_from_options(("sync", None), (None, None), (None, None), None)
+
+
+def test_revisions_outside_a_repository_exit_2(tmp_path: Path) -> None:
+    revs = ["--baseline-rev", "x", "--candidate-rev", "y"]
+    args = ["ab", "--app", "myapp:app", "--app-dir", str(tmp_path), *revs]
+    result = CliRunner().invoke(cli, args, standalone_mode=True)
+    assert result.exit_code == 2, result.output
+    assert "not inside a git repository" in result.output

@@ -1,14 +1,10 @@
-"""``ab``: baseline and candidate measured interleaved (A B A B ...) until decided.
+"""``ab``'s two sides: what each one serves, and the cells that measure it.
 
-One run folder holds both sides: every cell is measured once per side per repetition,
-its rows labelled ``side`` ("baseline" / "candidate"). After each repetition from
-``min_repeat`` on, ``decided`` (the CLI hands in the comparison) says whether every gated
-metric has a verdict, or none left undecided could be decided by more repetitions (its
-reason is in the measurement itself: a thin percentile, a generator-bound row ...); the
-loop also stops at ``max_repeat`` or when another repetition
-would pass ``max_time``. The sides are two reference targets, two folders of the user's
-app, or two git revisions of the user's repository checked out in temporary worktrees
-that are removed afterwards, also on Ctrl-C or a crash.
+The sides are two reference targets, two folders of the user's app, or two git revisions
+of the user's repository checked out in temporary worktrees that are removed afterwards,
+also on Ctrl-C or a crash. Each cell of the run is measured on both sides, as two cells
+whose ids end in ``-baseline`` / ``-candidate`` and whose rows say ``side``; how they are
+measured is ``run.py``, in which order ``schedule.py``, until when ``stopping.py``.
 """
 
 from __future__ import annotations
@@ -17,26 +13,21 @@ import contextlib
 import shutil
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness.cells import Cell, plan_cells
+from harness.cells import Cell
 from harness.config import RunConfig
-from harness.run.engine import Plan, Work
 from runfolder.errors import ConfigError
-from runfolder.writer import RunWriter
 
 SIDES = ("baseline", "candidate")
 GIT_TIMEOUT_S = 120.0
 
-Decided = Callable[[list[dict[str, Any]]], bool]
-
 
 @dataclass(frozen=True)
-class Side:
+class SideSpec:
     """What one side measures: a reference target or the user's app from a folder."""
 
     name: str
@@ -52,63 +43,16 @@ class Side:
         }
 
 
-def side_config(cfg: RunConfig, side: Side) -> RunConfig:
+def side_config(cfg: RunConfig, side: SideSpec) -> RunConfig:
     if side.app_dir is None:
         return cfg
     return replace(cfg, subject=replace(cfg.subject, app_dir=side.app_dir))
 
 
-def side_cell(cell: Cell, side: Side) -> Cell:
+def side_cell(cell: Cell, side: SideSpec) -> Cell:
     return replace(
         cell, target=side.target or cell.target, suffix=f"{cell.suffix}-{side.name}", side=side.name
     )
-
-
-def plan_ab(
-    cfg: RunConfig,
-    baseline: Side,
-    candidate: Side,
-    *,
-    decided: Decided,
-    min_repeat: int,
-    max_repeat: int,
-    max_time: float,
-) -> Plan:
-    """The engine's plan: pairs of cells, A B A B, stopping once ``decided``."""
-    if not 1 <= min_repeat <= max_repeat:
-        raise ConfigError(f"--max-repeat must be at least {min_repeat}, got {max_repeat}")
-    if max_time <= 0:
-        raise ConfigError("--max-time must be > 0")
-    pairs = [(side_cell(c, baseline), side_cell(c, candidate)) for c in plan_cells(cfg)]
-    configs = {s.name: side_config(cfg, s) for s in (baseline, candidate)}
-
-    def schedule(writer: RunWriter) -> Work:
-        start = time.monotonic()
-        for rep in range(max_repeat):
-            for a, b in pairs:
-                yield configs[a.side], a, rep
-                yield configs[b.side], b, rep
-            done = rep + 1
-            if done >= min_repeat and decided(writer.rows):
-                writer.update_meta(ab_stopped=f"nothing left to decide after {done} repetition(s)")
-                return
-            elapsed = time.monotonic() - start
-            if elapsed + elapsed / done > max_time:
-                writer.update_meta(ab_stopped=f"--max-time reached after {done} repetition(s)")
-                return
-        writer.update_meta(ab_stopped=f"--max-repeat {max_repeat} reached")
-
-    cells = [c for pair in pairs for c in pair]
-    meta = {
-        "ab": {
-            "baseline": baseline.describe(),
-            "candidate": candidate.describe(),
-            "min_repeat": min_repeat,
-            "max_repeat": max_repeat,
-            "max_time_s": max_time,
-        }
-    }
-    return Plan(cells, schedule, planned=len(cells) * max_repeat, meta=meta)
 
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
