@@ -204,6 +204,7 @@ OVERSIZED_FOR_NOW = {
     "harness/config.py",
     "harness/cli/main.py",
     "harness/cli/options.py",
+    "harness/load/routes.py",
     "harness/segments/suite/studies.py",
     "harness/stack/nginx.py",
     "profiles/timing.py",
