@@ -25,9 +25,7 @@ serves it (pyinstrument samples only the thread that started it):
   when the profiled greenlet blocks, the wait is recorded as ``<out-of-context>``
   under the blocking call instead of other greenlets' frames.
 - ``async def`` views: a second profiler runs inside the coroutine, in the loop
-  thread, so the profile shows the view's frames and ``[await]`` time; its samples
-  are grafted under the request's stack at the call site, and the thread hop
-  (new loop + executor thread) is recorded as ``[async_to_sync thread hop]``.
+  thread, its samples grafted under the request's stack (``profiles.async_views``).
 
 Profiled requests carry the response header ``X-Bench-Profiled: 1``. Their wall time
 (``perf_counter``) and CPU time (``time.thread_time`` of the request thread plus the
@@ -37,53 +35,46 @@ that ran while the request waited) are recorded with the samples.
 Sessions are buffered in memory and written by a daemon thread every
 ``flush_interval`` seconds and at exit (atexit, which gunicorn workers reach on a
 graceful stop, plus a SIGTERM handler when the process had none, for the Werkzeug
-server). Files are ``<out_dir>/<pid>-<seq>.json``, written atomically; the format is
-described in ``profiles/README.md``.
+server). Files are ``<out_dir>/<pid>-<seq>.json``, written atomically by
+``profiles.session.SessionSink``; the format is described in ``profiles/README.md``.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import logging
 import os
 import random
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from inspect import iscoroutinefunction
 from pathlib import Path
 from time import perf_counter
 from typing import Any
 
 from flask import Flask, request
 from pyinstrument import Profiler
-from pyinstrument.stack_sampler import build_call_stack, timing_overhead
+from pyinstrument.stack_sampler import timing_overhead
+
+from profiles.async_views import ActiveRequest, AsyncMode, View, wrap_ensure_sync
+from profiles.session import DEFAULT_INTERVAL, SessionRecord, SessionSink
 
 log = logging.getLogger(__name__)
 
-RAW_FORMAT_VERSION = 1
-RAW_KIND = "flask-bench-profile-sessions"
 HEADER = "X-Bench-Profiled"
 DEFAULT_RATE = 0.05
 DEFAULT_MIN_PER_ENDPOINT = 50  # so a 30 s browse run gives every busy endpoint >= 50 profiles
-# pyinstrument's default 1 ms would leave most sub-millisecond requests without a
-# sample; at 100 µs a profiled gunicorn worker was measured here spending its whole core
-# on the sampler (9 requests in 3 s instead of 263 at 300 µs, memory growing 50 MB/s)
-DEFAULT_INTERVAL = 0.0003
 DEFAULT_FLUSH_INTERVAL = 2.0
 # Profiling may cost an endpoint at most this fraction of its serving time; None: no cap.
 DEFAULT_OVERHEAD_BUDGET = 0.04
 PLAIN_ALPHA = 0.02
 PROFILED_ALPHA = 0.2
 UNMATCHED = "<unmatched>"
-HOP_FRAME = "[async_to_sync thread hop]\x00<asgiref>\x000"
 EXTENSION_KEY = "bench_profiler"
 
 
@@ -97,11 +88,6 @@ def _gevent_patched() -> bool:
     return bool(monkey is not None and monkey.is_module_patched("threading"))
 
 
-def _identifier(frame_info: str) -> str:
-    i = frame_info.find("\x01")
-    return frame_info if i < 0 else frame_info[:i]
-
-
 @dataclass
 class _Endpoint:
     label: str
@@ -111,181 +97,6 @@ class _Endpoint:
     pending: int = 0  # turns owed: sampled while the profiling slot was busy (gevent)
     plain_s: float = 0.0  # moving average wall time of unprofiled requests (0: none yet)
     profiled_s: float = 0.0  # same, profiled requests
-
-
-@dataclass
-class _Record:
-    """One profiled request, as buffered until the flusher writes it."""
-
-    endpoint: str
-    start: float
-    wall_ms: float
-    cpu_ms: float
-    status: int | None
-    forced: bool
-    is_async: bool
-    root: int  # frames above (and including) the middleware's own frame
-    duration: float
-    samples: list[tuple[list[str], float]]
-
-
-class _AsyncPart:
-    """One ``async def`` call inside a profiled request (a plain class: its frames are ours)."""
-
-    __slots__ = ("cpu", "duration", "elapsed", "prefix", "samples")
-
-    def __init__(self, prefix: list[str]) -> None:
-        self.prefix = prefix
-        self.samples: list[tuple[list[str], float]] = []
-        self.duration = 0.0
-        self.cpu = 0.0
-        self.elapsed = 0.0
-
-
-class _Active:
-    """The profiled request running on this thread (or greenlet)."""
-
-    __slots__ = ("async_parts", "profiler")
-
-    def __init__(self, profiler: Profiler) -> None:
-        self.profiler = profiler
-        self.async_parts: list[_AsyncPart] = []
-
-
-class SessionSink:
-    """Per-process buffer of profiled requests, written to ``out_dir`` off the request path."""
-
-    def __init__(
-        self,
-        out_dir: Path,
-        flush_interval: float,
-        interval: float,
-        stats: Callable[[], dict[str, Any]] | None = None,
-    ) -> None:
-        self.out_dir = out_dir
-        self.stats = stats
-        self.flush_interval = flush_interval
-        self.interval = interval
-        self._lock = threading.RLock()  # a SIGTERM flush may interrupt add()
-        self._flush_lock = threading.Lock()
-        self._buffer: list[_Record] = []
-        self._pid = -1
-        self._seq = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.mode = ""
-
-    def add(self, record: _Record) -> None:
-        with self._lock:
-            self._buffer.append(record)
-        if self._pid != os.getpid():
-            self._start_thread()
-
-    def _start_thread(self) -> None:
-        with self._lock:
-            if self._pid == os.getpid():
-                return
-            self._pid = os.getpid()
-            self._seq = 0
-            self._stop = threading.Event()
-            self._thread = threading.Thread(
-                target=self._run, name="bench-profile-flusher", daemon=True
-            )
-            self._thread.start()
-
-    def after_fork(self) -> None:
-        """A forked child inherits neither the flusher thread nor the parent's buffer."""
-        self._lock = threading.RLock()  # a SIGTERM flush may interrupt add()
-        self._flush_lock = threading.Lock()
-        self._buffer = []
-        self._thread = None
-        self._pid = -1
-
-    def _run(self) -> None:
-        stop = self._stop
-        while not stop.wait(self.flush_interval):
-            try:
-                self.flush()
-            except Exception:  # never let the flusher die silently mid-run
-                log.exception("profiling: could not write sessions to %s", self.out_dir)
-
-    def flush(self, timeout: float = -1) -> Path | None:
-        """Write buffered sessions as one file; returns its path (None: nothing to write)."""
-        if not self._flush_lock.acquire(timeout=timeout):
-            return None
-        try:
-            with self._lock:
-                records, self._buffer = self._buffer, []
-            if not records:
-                return None
-            return self._write(records)
-        finally:
-            self._flush_lock.release()
-
-    def stop(self) -> None:
-        """Stop the flusher thread and write what is left (atexit, tests)."""
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=1)
-        self._thread = None
-        self._pid = -1
-        self.flush(timeout=5)
-
-    def _write(self, records: list[_Record]) -> Path:
-        frames: dict[str, int] = {}
-        stacks: dict[tuple[int, ...], int] = {}
-        sessions = []
-        for rec in records:
-            samples = []
-            for stack, seconds in rec.samples:
-                key = tuple(frames.setdefault(f, len(frames)) for f in stack)
-                samples.append([stacks.setdefault(key, len(stacks)), round(seconds, 7)])
-            sessions.append(
-                {
-                    "endpoint": rec.endpoint,
-                    "start": rec.start,
-                    "duration": round(rec.duration, 7),
-                    "wall_ms": round(rec.wall_ms, 4),
-                    "cpu_ms": round(rec.cpu_ms, 4),
-                    "status": rec.status,
-                    "forced": rec.forced,
-                    "async": rec.is_async,
-                    "root": rec.root,
-                    "samples": samples,
-                }
-            )
-        pid = os.getpid()
-        doc = {
-            "format_version": RAW_FORMAT_VERSION,
-            "kind": RAW_KIND,
-            "pid": pid,
-            "written": time.time(),
-            "interval": self.interval,
-            "mode": self.mode,
-            "sys_path": [p or os.getcwd() for p in sys.path],
-            "endpoints": self.stats() if self.stats else {},
-            "frames": list(frames),
-            "stacks": [list(s) for s in stacks],
-            "sessions": sessions,
-        }
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{pid}-", suffix=".tmp", dir=self.out_dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, separators=(",", ":"))
-            os.chmod(tmp, 0o644)
-            while True:  # never overwrite: a pid can be reused by a later worker
-                final = self.out_dir / f"{pid}-{self._seq:05d}.json"
-                self._seq += 1
-                try:
-                    os.link(tmp, final)
-                    return final
-                except FileExistsError:
-                    continue
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
 class RequestProfiler:
@@ -316,7 +127,7 @@ class RequestProfiler:
         self._local = threading.local()
         self._mode_pid = -1
         self._exclusive = False
-        self._async_mode = "enabled"
+        self._async_mode: AsyncMode = "enabled"
         self._busy = False
         self._random = random.random
         self._warned = False
@@ -373,7 +184,7 @@ class RequestProfiler:
             self._busy = True
         local = self._local
         profiler = Profiler(interval=self.interval, async_mode=self._async_mode)
-        active = _Active(profiler)
+        active = ActiveRequest(profiler, self.interval, self._async_mode)
         start = time.time()
         t0 = time.perf_counter()
         c0 = time.thread_time()
@@ -405,7 +216,7 @@ class RequestProfiler:
             if response is not None:
                 response.headers[HEADER] = "1"
             self.sink.add(
-                _Record(
+                SessionRecord(
                     endpoint=ep.label,
                     start=start,
                     wall_ms=wall * 1000,
@@ -442,93 +253,18 @@ class RequestProfiler:
             for ep in list(self._endpoints.values())
         }
 
-    def wrap_ensure_sync(self, original_async_to_sync: Callable[[Any], Any]) -> Callable:
-        local_ref = self
-
-        def ensure_sync(func: Callable[..., Any]) -> Callable[..., Any]:
-            if not iscoroutinefunction(func):
-                return func
-            active = getattr(local_ref._local, "active", None)
-            if active is None:
-                return original_async_to_sync(func)
-            return local_ref._profiled_async(func, active, original_async_to_sync)
-
-        return ensure_sync
-
-    def _profiled_async(
-        self, func: Callable[..., Any], active: _Active, async_to_sync: Callable[[Any], Any]
-    ) -> Callable[..., Any]:
-        interval = self.interval
-        async_mode = self._async_mode
-        part_holder: list[_AsyncPart] = []
-
-        @wraps(func)
-        async def _bench_profiled_coroutine(*args: Any, **kwargs: Any) -> Any:
-            part = part_holder[0]
-            profiler = Profiler(interval=interval, async_mode=async_mode)
-            c0 = time.thread_time()
-            try:
-                profiler.start(caller_frame=sys._getframe(), target_description="async view")
-            except Exception:
-                return await func(*args, **kwargs)
-            try:
-                return await func(*args, **kwargs)
-            finally:
-                session = profiler.stop()
-                part.cpu = time.thread_time() - c0
-                part.duration = session.duration
-                part.samples = _graft(session.frame_records, part.prefix, _CORO_ID)
-
-        runner = async_to_sync(_bench_profiled_coroutine)
-
-        @wraps(func)
-        def run_async_view(*args: Any, **kwargs: Any) -> Any:
-            part = _AsyncPart(prefix=build_call_stack(sys._getframe(), "initial", None))
-            part_holder.append(part)
-            profiler = active.profiler
-            paused = profiler.is_running
-            if paused:  # its context must not hold an active profiler when asgiref copies it
-                profiler.stop()
-            t0 = time.perf_counter()
-            try:
-                return runner(*args, **kwargs)
-            finally:
-                part.elapsed = time.perf_counter() - t0
-                hop = part.elapsed - part.duration
-                if hop > 0:
-                    part.samples.append(([*part.prefix, HOP_FRAME], hop))
-                active.async_parts.append(part)
-                if paused:
-                    profiler.start(caller_frame=sys._getframe())
-
-        return run_async_view
+    def wrap_ensure_sync(
+        self, original_async_to_sync: Callable[[View], View]
+    ) -> Callable[[View], View]:
+        """``async def`` views of a profiled request are profiled in their loop thread."""
+        return wrap_ensure_sync(
+            original_async_to_sync, lambda: getattr(self._local, "active", None)
+        )
 
     def _warn(self, message: str) -> None:
         if not self._warned:
             self._warned = True
             log.warning(message)
-
-
-def _graft(
-    records: list[tuple[list[str], float]], prefix: list[str], marker: str
-) -> list[tuple[list[str], float]]:
-    """Re-root the coroutine's samples under the request thread's stack at the call site."""
-    out = []
-    for stack, seconds in records:
-        for i, frame in enumerate(stack):
-            if frame.startswith(marker) and _identifier(frame) == marker:
-                out.append(([*prefix, *stack[i + 1 :]], seconds))
-                break
-        else:
-            out.append(([*prefix, HOP_FRAME], seconds))
-    return out
-
-
-def _code_id(code: Any) -> str:
-    return f"{code.co_name}\x00{code.co_filename}\x00{code.co_firstlineno}"
-
-
-_CORO_ID = ""  # set below, once the function exists
 
 
 def install_profiler(
@@ -548,7 +284,7 @@ def install_profiler(
     ``PROFILE_OVERHEAD_BUDGET`` (0.04; None turns the cap off, see ``_observe_profiled``).
     Installing twice returns the first installation.
     """
-    existing = app.extensions.get(EXTENSION_KEY)
+    existing: RequestProfiler | None = app.extensions.get(EXTENSION_KEY)
     if existing is not None:
         return existing
     cfg = app.config
@@ -577,7 +313,7 @@ def install_profiler(
     app.extensions[EXTENSION_KEY] = prof
     # instance attributes shadow the class methods: only this app is affected
     app.full_dispatch_request = prof.wrap_dispatch(app.full_dispatch_request)  # type: ignore[method-assign]
-    app.ensure_sync = prof.wrap_ensure_sync(app.async_to_sync)  # type: ignore[method-assign]
+    app.ensure_sync = prof.wrap_ensure_sync(app.async_to_sync)  # type: ignore[method-assign,assignment]
     sink = prof.sink
     atexit.register(sink.stop)
     os.register_at_fork(after_in_child=sink.after_fork)
@@ -611,18 +347,5 @@ def _install_sigterm_flush(sink: SessionSink) -> None:
 
 def profiler_of(app: Flask) -> RequestProfiler | None:
     """The installed middleware of ``app`` (tests flush it with ``.sink.flush()``)."""
-    return app.extensions.get(EXTENSION_KEY)
-
-
-def _set_coro_id() -> None:
-    global _CORO_ID
-    # the coroutine function is created per call; its code object is shared
-    code = RequestProfiler._profiled_async.__code__
-    for const in code.co_consts:
-        if getattr(const, "co_name", None) == "_bench_profiled_coroutine":
-            _CORO_ID = _code_id(const)
-            return
-    raise RuntimeError("profiles.middleware: coroutine wrapper code not found")
-
-
-_set_coro_id()
+    prof: RequestProfiler | None = app.extensions.get(EXTENSION_KEY)
+    return prof

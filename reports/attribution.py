@@ -27,7 +27,8 @@ Key = tuple[str, str, str]  # endpoint, function, file
 
 def per_repetition(run: Run) -> dict[str, list[dict[Key, float]]]:
     """Match key of a cell -> one {(endpoint, function, file): ms/request} per repetition."""
-    from profiles.aggregate import _load_cell, _Tables, hotspot_table
+    from profiles.aggregate import hotspot_table
+    from profiles.stacks import Tables, load_cell
 
     keys = cell_key(run)
     out: dict[str, list[dict[Key, float]]] = {}
@@ -38,9 +39,9 @@ def per_repetition(run: Run) -> dict[str, list[dict[Key, float]]]:
             files = sorted((run.rep_dir(row) / "profiles").glob("*.json"))
             if not files:
                 continue
-            tables = _Tables()
+            tables = Tables()
             figures: dict[Key, float] = {}
-            for endpoint, ep in _load_cell(files, tables).items():
+            for endpoint, ep in load_cell(files, tables).items():
                 if measured and endpoint not in measured:
                     continue  # verify's requests to endpoints the scenario does not measure
                 for h in hotspot_table(ep.requests, tables):

@@ -9,7 +9,6 @@ without a summary, bad JSON, an unknown format version) raises
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,13 +19,13 @@ from loadtests.histograms import merge_into
 from runfolder import hdr
 from runfolder.errors import RunFolderError
 from runfolder.figures import ALL, PERCENTILES
-from runfolder.storage import FORMAT_VERSION, STATUSES, resolve_run
+from runfolder.storage import resolve_run
+from runfolder.validate import read_json, validate_meta, validate_rows
 from runfolder.window import SteadyWindow, steady_window
 
-if TYPE_CHECKING:  # pandas is loaded by the methods that build frames, not on import
+if TYPE_CHECKING:  # loaded by the methods that build frames: importing reports stays light
     import pandas as pd
 
-FORMAT_VERSIONS = (FORMAT_VERSION,)
 
 SUMMARY_COLUMNS = [
     "cell_id",
@@ -62,57 +61,6 @@ SUMMARY_COLUMNS = [
     "failures",
     "generator_bound",
 ]
-
-
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RunFolderError(f"{path} is missing: {what}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunFolderError(
-            f"{path} is not valid JSON ({exc.__class__.__name__}: {exc}): the run folder is "
-            "corrupt; rerun the benchmark"
-        ) from None
-    except OSError as exc:
-        raise RunFolderError(f"{path} cannot be read: {exc.strerror}") from None
-    if not isinstance(data, dict):
-        raise RunFolderError(f"{path} holds a {type(data).__name__}, not an object: corrupt")
-    version = data.get("format_version")
-    if version not in FORMAT_VERSIONS:
-        raise RunFolderError(
-            f"{path} has format_version {version!r}, this harness reads {FORMAT_VERSIONS}: "
-            "use the harness version that wrote it"
-        )
-    return data
-
-
-def _validate_meta(meta: dict[str, Any], path: Path) -> None:
-    status = meta.get("status")
-    if status not in STATUSES:
-        raise RunFolderError(f"{path}: status {status!r} is not one of {', '.join(STATUSES)}")
-    cells = meta.get("cells", [])
-    if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
-        raise RunFolderError(f"{path}: 'cells' must be a list of objects")
-
-
-def _validate_rows(rows: Any, path: Path) -> list[dict[str, Any]]:
-    if not isinstance(rows, list):
-        raise RunFolderError(f"{path}: 'rows' must be a list; the summary is corrupt")
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise RunFolderError(f"{path}: rows[{i}] is not an object")
-        for key in ("cell_id", "repetition", "endpoints"):
-            if key not in row:
-                raise RunFolderError(f"{path}: rows[{i}] has no {key!r}; the summary is corrupt")
-        if not isinstance(row["endpoints"], dict):
-            raise RunFolderError(f"{path}: rows[{i}].endpoints must be an object")
-        for name, entry in row["endpoints"].items():
-            if not isinstance(entry, dict) or "requests" not in entry or "rps" not in entry:
-                raise RunFolderError(
-                    f"{path}: rows[{i}].endpoints[{name!r}] lacks requests/rps; corrupt summary"
-                )
-    return rows
 
 
 @dataclass
@@ -221,7 +169,7 @@ class Run:
         path = self.rep_dir(row) / "recorder.json"
         if not path.exists():
             return None
-        data = _read_json(path, "the recorder output of this repetition")
+        data = read_json(path, "the recorder output of this repetition")
         if data.get("unit", "us") != "us":
             raise RunFolderError(f"{path}: unit {data.get('unit')!r}, expected 'us'")
         if not isinstance(data.get("windows"), list):
@@ -364,8 +312,8 @@ def _timeseries_from_recorder(recorder: dict[str, Any], window: SteadyWindow) ->
 def load_run(ref: str | Path, runs_dir: Path = Path("runs")) -> Run:
     """Load and validate a run folder (a path, a name under ``runs_dir``, or ``latest``)."""
     path = resolve_run(ref, runs_dir)
-    meta = _read_json(path / "meta.json", "this is not a run folder, or its run never started")
-    _validate_meta(meta, path / "meta.json")
+    meta = read_json(path / "meta.json", "this is not a run folder, or its run never started")
+    validate_meta(meta, path / "meta.json")
     summary_path = path / "summary.json"
     warnings: list[str] = []
     if not summary_path.exists():
@@ -379,8 +327,8 @@ def load_run(ref: str | Path, runs_dir: Path = Path("runs")) -> Run:
             f"{path} has no summary.json (status {status!r}): no cell finished; "
             "see the logs under cells/ and run it again"
         )
-    summary = _read_json(summary_path, "the run has no summary")
-    rows = _validate_rows(summary.get("rows"), summary_path)
+    summary = read_json(summary_path, "the run has no summary")
+    rows = validate_rows(summary.get("rows"), summary_path)
     if meta["status"] == "running":
         warnings.append(
             "meta.json still says 'running': the run may have crashed after writing its "
@@ -395,7 +343,7 @@ def load_run(ref: str | Path, runs_dir: Path = Path("runs")) -> Run:
     hotspots_path = path / "profiles" / "hotspots.json"
     if hotspots_path.exists():
         try:
-            hotspots = _read_json(hotspots_path, "")
+            hotspots = read_json(hotspots_path, "")
         except RunFolderError as exc:  # derived and rebuildable: warn, don't refuse
             warnings.append(f"hotspots ignored: {exc.message}")
     return Run(path=path, meta=meta, rows=rows, hotspots=hotspots, warnings=warnings)

@@ -191,3 +191,45 @@ def test_the_check_itself_sees_imports(tmp_path: Path, source: str, expected: bo
         if n != "targets"
     )
     assert found is expected
+
+
+MAX_MODULE_LINES = 400
+PACKAGES = ("runfolder", "harness", "reports", "profiles", "loadtests", "targets")
+# Over the limit while other branches of issue 17 split them: the lead empties this list
+# as those land (harness/config.py is being split on its own branch).
+OVERSIZED_FOR_NOW = {
+    "harness/config.py",
+    "harness/cli/main.py",
+    "harness/cli/options.py",
+    "harness/load/routes.py",
+    "harness/segments/suite/studies.py",
+    "harness/stack/nginx.py",
+    "profiles/timing.py",
+    "reports/compare.py",
+    "reports/report.py",
+    "runfolder/figures.py",
+    "targets/verify.py",
+}
+
+
+def oversized_modules(root: Path) -> list[str]:
+    found = []
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            lines = len(path.read_text().splitlines())
+            if lines > MAX_MODULE_LINES:
+                found.append(f"{path.relative_to(root).as_posix()} ({lines} lines)")
+    return found
+
+
+def test_no_module_over_400_lines() -> None:
+    """A module a newcomer can read in one sitting; split a longer one by concern."""
+    over = [m for m in oversized_modules(REPO) if m.split(" ")[0] not in OVERSIZED_FOR_NOW]
+    assert over == []
+
+
+def test_the_size_check_sees_a_long_module(tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "short.py").write_text("x = 1\n" * MAX_MODULE_LINES)
+    (tmp_path / "profiles" / "long.py").write_text("x = 1\n" * (MAX_MODULE_LINES + 1))
+    assert oversized_modules(tmp_path) == ["profiles/long.py (401 lines)"]

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 SIMULATION = r"""
 import json, random
-import loadtests.recorder as R
+import loadtests.recording as R
 from loadtests import histograms as H
 
 class Resp:

@@ -124,7 +124,7 @@ def test_same_clock_only_for_loopback_hosts() -> None:
 
 SIMULATION = r"""
 import json, random
-import loadtests.recorder as R
+import loadtests.recording as R
 from loadtests import histograms as H, servertiming as ST
 
 class Resp:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from profiles.middleware import RAW_FORMAT_VERSION, RAW_KIND
+from profiles.session import RAW_FORMAT_VERSION, RAW_KIND
 
 ROOT = ["MainThread\x00<thread>\x001", "_profiled\x00/srv/profiles/middleware.py\x00300"]
 APP = "/srv/app"

@@ -9,7 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from profiles.aggregate import aggregate_run, percentile, safe_name
+from profiles.aggregate import aggregate_run, percentile
+from profiles.export import safe_name
 from tests.profiles.conftest import close_app, flush
 from tests.profiles.profiled_app import create_app
 from tests.profiles.synth import write_raw

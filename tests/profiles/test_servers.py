@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from harness.stack.processes import LOOPBACK, Supervisor, free_port, wait_http_ready
-from profiles.aggregate import aggregate_run, raw_session_files
+from profiles.aggregate import aggregate_run
 from profiles.middleware import HEADER
+from profiles.session import raw_session_files
 from tests.profiles.test_aggregate import validate_speedscope
 
 pytestmark = pytest.mark.e2e
