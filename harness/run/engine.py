@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from harness.load.workload import check_reachable, generate_routes, prepare_work
 from harness.run.cells import Cell, interleave, plan_cells
 from harness.stack.machine import environment
 from harness.stack.monitor import CpuMonitor
+from harness.stack.postgres import Databases
 from harness.stack.processes import Child, Supervisor, tail
 from harness.stack.servers import ServerSpec, Stack, debug_settings, start_stack
 from runfolder import figures, storage
@@ -86,6 +85,8 @@ def describe_run(cfg: RunConfig, cells: list[Cell], **extra: Any) -> dict[str, A
         "pinning": cfg.pinning.to_json(),
         # measured servers never run in debug mode, whatever the environment says
         "debug": debug_settings(False),
+        # the kind and pool now; the server's version and settings once it ran
+        "database": {"kind": cfg.database.database, "db_pool": cfg.database.db_pool},
         "config": cfg.to_json(),
         "cells": [c.to_json(cfg) for c in cells],
     }
@@ -107,12 +108,13 @@ def run_benchmark(
     if cfg.subject.app and GENERATED_SCENARIO in cfg.load.scenarios:
         # before the run folder: a bad --app is bad input
         routes = generate_routes(cfg, progress.message)
+    databases = databases_for(cfg, cells)  # before the run folder: a missing server is bad input
     writer = RunWriter.create(
         cfg.out, cfg.name, describe_run(cfg, cells, **(plan.meta if plan else {}))
     )
     run_dir = writer.run_dir
+    databases.log_dir = run_dir
     status, error = "complete", None
-    db_root = Path(tempfile.mkdtemp(prefix="flask-bench-db-"))
     schedule = interleave(cells, cfg.repeat)
     work: Work = plan.schedule(writer) if plan else ((cfg, c, r) for c, r in schedule)
     planned = plan.planned if plan else len(schedule)
@@ -123,9 +125,7 @@ def run_benchmark(
         for index, (cell_cfg, cell, rep) in enumerate(work):
             total = cfg.load.warmup + cfg.load.duration
             progress.cell_started(index, planned, cell, rep, total)
-            row = run_cell(
-                cell_cfg, cell, rep, writer, db_root / f"{cell.cell_id}-r{rep}", progress
-            )
+            row = run_cell(cell_cfg, cell, rep, writer, databases, progress)
             progress.cell_finished(row)
     except KeyboardInterrupt:
         status, error = "interrupted", "interrupted by the user (Ctrl-C)"
@@ -135,7 +135,8 @@ def run_benchmark(
         status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
         (run_dir / "error.txt").write_text(_traceback_text())
     finally:
-        shutil.rmtree(db_root, ignore_errors=True)
+        writer.update_meta(database=database_meta(cfg, databases))
+        databases.close()
         writer.finish(status, error)
     outcome = RunOutcome(run_dir, status, writer.rows, error)
     if derive is not None:
@@ -146,6 +147,28 @@ def run_benchmark(
     if status == "failed":
         raise RunFailed(f"{error} (run folder: {run_dir})", exit_code)
     return outcome
+
+
+def databases_for(cfg: RunConfig, cells: list[Cell]) -> Databases:
+    """The run's databases, checked: PostgreSQL asked for and missing is a one-line error
+    before anything starts."""
+    db = cfg.database
+    databases = Databases(
+        db.database,
+        db.database_url,
+        allow_remote=cfg.subject.allow_remote,
+        cpus=cfg.pinning.server_cpus,
+    )
+    kinds = {db.database, *(c.database for c in cells if c.database)}
+    if "postgres" in kinds and any(c.reference for c in cells):
+        databases.check()
+    return databases
+
+
+def database_meta(cfg: RunConfig, databases: Databases) -> dict[str, Any]:
+    """meta.json's ``database``: the kind, the pool per worker, the server's version and
+    settings when one was used."""
+    return {**databases.describe(), "db_pool": cfg.database.db_pool}
 
 
 def _traceback_text() -> str:
@@ -173,18 +196,19 @@ def run_cell(
     cell: Cell,
     rep: int,
     writer: RunWriter,
-    db_dir: Path,
+    databases: Databases,
     progress: Progress,
+    db_label: str | None = None,
 ) -> dict[str, Any]:
     """Measure one repetition of one cell; its row is written even when the cell fails."""
     run_dir = writer.run_dir
     cell_dir = run_dir / "cells" / cell.cell_id / f"r{rep}"
     cell_dir.mkdir(parents=True)
-    db_dir.mkdir(parents=True, exist_ok=True)
     pin = cfg.pinning
     failure: BaseException | None = None
     with Supervisor() as sup:
-        stack = start_cell(sup, cfg, cell, cell_dir, db_dir / "bench.sqlite3")
+        db_env = cell_database(cfg, cell, databases, db_label or f"{cell.cell_id}-r{rep}")
+        stack = start_cell(sup, cfg, cell, cell_dir, db_env)
         writer.add_commands(stack.commands)
         workload = prepare_workload(cfg, cell, stack, cell_dir, run_dir)
         argv = locust_argv(
@@ -213,6 +237,7 @@ def run_cell(
             lambda: [locust.pid],
             lambda: [c.pid for c in stack.server_side()],
             generator_cpus=cfg.pinning.generator_cpus,
+            database_pids=databases.pids,
         )
         monitor.start()
         notes: list[str] = []
@@ -220,7 +245,7 @@ def run_cell(
         grace = LOCUST_GRACE_S + (600.0 if cfg.distribution.expect_workers else 0.0)
         try:
             seconds = cfg.load.warmup + cfg.load.duration
-            notes = wait_for_load(locust, stack, seconds, progress, grace)
+            notes = wait_for_load(locust, stack, seconds, progress, grace, databases.check_alive)
         except (KeyboardInterrupt, ProcessError) as exc:
             failure = exc
             stop_locust_gracefully(locust)
@@ -246,12 +271,21 @@ def run_cell(
     return row
 
 
+def cell_database(cfg: RunConfig, cell: Cell, databases: Databases, label: str) -> dict[str, str]:
+    """The environment that gives a cell its own fresh database (none for a --host)."""
+    if cfg.subject.host:
+        return {}
+    kind = (cell.database or cfg.database.database) if cell.reference else "sqlite"
+    pool = cell.db_pool or cfg.database.db_pool
+    return databases.env_for(label, kind, pool)
+
+
 def start_cell(
     sup: Supervisor,
     cfg: RunConfig,
     cell: Cell,
     log_dir: Path,
-    db_path: Path,
+    database_env: dict[str, str],
     extra_env: dict[str, str] | None = None,
 ) -> Stack:
     """What a cell measures, started: a reference target or the user's app, or a --host."""
@@ -269,7 +303,7 @@ def start_cell(
         sup,
         spec,
         log_dir,
-        db_path=db_path,
+        database_env=database_env,
         cpus=cfg.pinning.server_cpus,
         instances=cell.instances,
         redis=cfg.servers.redis,
@@ -289,7 +323,12 @@ def _profile_env(cfg: RunConfig, cell: Cell, extra: dict[str, str] | None) -> di
 
 
 def wait_for_load(
-    locust: Child, stack: Stack, seconds: float, progress: Progress, grace: float = LOCUST_GRACE_S
+    locust: Child,
+    stack: Stack,
+    seconds: float,
+    progress: Progress,
+    grace: float = LOCUST_GRACE_S,
+    check_database: Callable[[], None] = lambda: None,
 ) -> list[str]:
     """Wait for Locust to finish; returns notes on instances lost behind the proxy.
 
@@ -302,6 +341,7 @@ def wait_for_load(
     while locust.alive():
         now = time.monotonic()
         progress.tick(min(now - start, seconds))
+        check_database()  # a dead database server fails every request that follows
         dead = stack.dead()
         survivors = [c for c in stack.instances if c.alive()]
         fatal = [c for c in dead if c is stack.proxy or not survivors or stack.proxy is None]

@@ -9,8 +9,6 @@ step (at the capacity found) plus ``capacity`` = the whole ladder; every step's 
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,7 +23,10 @@ from harness.run.engine import (
     Derive,
     Progress,
     RunOutcome,
+    cell_database,
     cell_row,
+    database_meta,
+    databases_for,
     describe_run,
     read_recorder,
     start_cell,
@@ -63,9 +64,11 @@ class RunFolder:
 
     def __init__(self, cfg: RunConfig, cells: list[Cell], mode: str) -> None:
         self.cfg = cfg
+        # before the run folder: PostgreSQL asked for and missing is bad input
+        self.databases = databases_for(cfg, cells)
         self.writer = RunWriter.create(cfg.out, cfg.name, describe_run(cfg, cells, mode=mode))
         self.dir = self.writer.run_dir
-        self.db_root = Path(tempfile.mkdtemp(prefix="flask-bench-db-"))
+        self.databases.log_dir = self.dir
         self.report: Path | None = None
 
     @property
@@ -92,7 +95,8 @@ class RunFolder:
         except HarnessError as exc:
             status, error, exit_code = "failed", exc.format_message(), exc.exit_code
         finally:
-            shutil.rmtree(self.db_root, ignore_errors=True)
+            self.writer.update_meta(database=database_meta(self.cfg, self.databases))
+            self.databases.close()
             self.writer.finish(status, error)
         if derive is not None:
             self.report = derive(self.dir, False)
@@ -118,12 +122,11 @@ def check_open_model(cfg: RunConfig, what: str) -> None:
 def start_side(sup: Supervisor, run: RunFolder, cell: Cell, rep: int = 0) -> Side:
     folder = run.dir / "cells" / cell.cell_id / f"r{rep}"
     folder.mkdir(parents=True)
-    db = run.db_root / f"{cell.cell_id}-r{rep}"
-    db.mkdir(parents=True, exist_ok=True)
+    db_env = cell_database(run.cfg, cell, run.databases, f"{cell.cell_id}-r{rep}")
     # profiled steps sample from the first request on: the profiler's default of always
     # profiling each endpoint's first 50 requests would slow a probe or a first step
     env = {"FLASK_PROFILE_MIN_PER_ENDPOINT": "0"} if cell.profiled else None
-    stack = start_cell(sup, run.cfg, cell, folder, db / "bench.sqlite3", env)
+    stack = start_cell(sup, run.cfg, cell, folder, db_env, env)
     run.writer.add_commands(stack.commands)
     workload = prepare_workload(run.cfg, cell, stack, folder, run.dir)
     return Side(cell, stack, folder, workload)

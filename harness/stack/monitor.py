@@ -23,6 +23,7 @@ FIELDS = (
     "generator_cpus_busy_pct",
     "server_cpu_pct",
     "server_rss_mb",
+    "database_cpu_pct",
 )
 
 
@@ -41,7 +42,8 @@ def _tree(pids: list[int]) -> list[psutil.Process]:
 
 @dataclass
 class CpuMonitor:
-    """Samples two process trees every ``interval`` seconds on a background thread."""
+    """Samples the generator's, the server's and the database's process trees every
+    ``interval`` seconds on a background thread."""
 
     generator_pids: Callable[[], list[int]]
     server_pids: Callable[[], list[int]]
@@ -49,6 +51,9 @@ class CpuMonitor:
     rows: list[dict[str, float]] = field(default_factory=list)
     # the CPUs the generator was pinned to: how busy they were, whoever used them
     generator_cpus: tuple[int, ...] | None = None
+    # a database server's processes (PostgreSQL: the postmaster and its backends), apart
+    # from the app's: is the database, not the app, the limit?
+    database_pids: Callable[[], list[int]] = lambda: []
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _last: dict[int, float] = field(default_factory=dict)
@@ -93,6 +98,7 @@ class CpuMonitor:
         self._prev_t = now
         gen_total, gen_peak, _ = self._cpu(_tree(self.generator_pids()), elapsed)
         srv_total, _, srv_rss = self._cpu(_tree(self.server_pids()), elapsed)
+        db_total, _, _ = self._cpu(_tree(self.database_pids()), elapsed)
         per_cpu = psutil.cpu_percent(percpu=True)
         ids = [i for i in (self.generator_cpus or range(len(per_cpu))) if i < len(per_cpu)]
         busy = sum(per_cpu[i] for i in ids) / len(ids) if ids else 0.0
@@ -105,6 +111,7 @@ class CpuMonitor:
                     "generator_cpus_busy_pct": round(busy, 1),
                     "server_cpu_pct": round(srv_total, 1),
                     "server_rss_mb": round(srv_rss, 1),
+                    "database_cpu_pct": round(db_total, 1),
                 }
             )
 
