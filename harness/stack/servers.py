@@ -202,6 +202,10 @@ def uwsgi_argv(spec: ServerSpec, bin_dir: Path, bind: str) -> list[str]:
         "--disable-logging",  # no access log line per request, like gunicorn's default
         "--buffer-size",
         "32768",  # session cookies and long query strings
+        # read every request body before the app runs: a body the app never reads (a 400
+        # before parsing) must not be taken for the next request on a kept-alive connection
+        "--post-buffering",
+        "65536",
         "--listen",
         str(_listen_backlog()),
     ]
