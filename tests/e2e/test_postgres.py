@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -103,9 +104,10 @@ def test_meta_records_the_server_version_settings_and_pool(pg_run: Path) -> None
 
 
 def _serve(work: Path, port: int) -> subprocess.Popen[str]:
-    """``bench.py serve --database postgres`` in a session of its own, as a shell job."""
-    args = [sys.executable, str(REPO / "bench.py"), "serve", "--target", "sync"]
-    args += ["--server", "gunicorn-sync", "--workers", "1", "--database", "postgres"]
+    """``bench.py serve --instances 2 --database postgres`` in a session of its own, as a
+    shell job: two instances behind nginx on one PostgreSQL."""
+    args = [sys.executable, str(REPO / "bench.py"), "serve", "--target", "sync", "--instances"]
+    args += ["2", "--server", "gunicorn-sync", "--workers", "1", "--database", "postgres"]
     args += ["--port", str(port), "--db", str(work / "serve.sqlite3")]
     return subprocess.Popen(
         args,
@@ -140,7 +142,10 @@ def test_ctrl_c_to_the_process_group_leaves_no_postgres(tmp_path: Path) -> None:
     proc = _serve(tmp_path, port)
     try:
         _wait_serving(proc, port)
-        pid, data = _own_postmaster(proc)
+        pid, data = _own_postmaster(proc)  # one server for both instances
+        for _ in range(4):  # round robin: both instances answer from the shared database
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/db", timeout=30) as resp:
+                assert resp.status == 200
         os.killpg(proc.pid, signal.SIGINT)
         proc.communicate(timeout=60)
     finally:
