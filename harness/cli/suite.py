@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from harness.cli.console import console, derive_outputs, stdout
+from harness.cli.options import use_options
 from harness.config import RunConfig
 from harness.run.engine import Progress
 from harness.segments.sides import CONNECTIONS, RunFolder
@@ -106,7 +107,9 @@ def _ms(value: float | None, thin: bool) -> str:
     return f"thin ({value:.1f} ms)" if thin else f"{value:.1f} ms"
 
 
-def execute_suite(thorough: bool = False, out: Any = None) -> None:
+def execute_suite(thorough: bool = False, out: Any = None, **database: Any) -> None:
+    """``database``: the ``--database``, ``--database-url`` and ``--db-pool`` of every side a
+    study does not set itself."""
     from pathlib import Path
 
     started = time.monotonic()
@@ -121,6 +124,7 @@ def execute_suite(thorough: bool = False, out: Any = None) -> None:
         name="suite",
         profile=True,
         profile_rate=PROFILE_RATE,
+        **{k: v for k, v in database.items() if v is not None},
     )
     studies, skipped = chosen_studies(plan)
     cells = [c for group in group_studies(studies) for c in group_cells(cfg, group)]
@@ -187,6 +191,9 @@ def execute_suite(thorough: bool = False, out: Any = None) -> None:
 @click.option(
     "--out", type=click.Path(), default="runs", show_default=True, help="Where run folders go."
 )
-def suite_command(thorough: bool, out: str) -> None:
+@use_options("database", "database_url", "db_pool")
+def suite_command(thorough: bool, out: str, **database: Any) -> None:
     """The technique studies: what caching, async views and servers buy, with intervals."""
-    execute_suite(thorough, out)
+    if database.get("database_url"):
+        database["database"] = "postgres"
+    execute_suite(thorough, out, **database)
