@@ -16,11 +16,13 @@ The server is tuned as a throwaway: no fsync, no synchronous commit (recorded in
 
 from __future__ import annotations
 
+import glob
 import ipaddress
 import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -28,7 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.stack.processes import LOOPBACK, Child, Supervisor, free_port, port_in_use, tail
+from harness.stack.processes import (
+    LOOPBACK,
+    Child,
+    Supervisor,
+    account,
+    free_port,
+    port_in_use,
+    tail,
+)
 from runfolder.errors import ConfigError, ProcessError
 
 INSTALL_HINT = "run 'bash scripts/setup.sh --test' or 'apt-get install postgresql'"
@@ -52,7 +62,7 @@ KINDS = ("sqlite", "postgres")
 def find_binary(name: str) -> Path:
     """``initdb`` / ``postgres`` of the newest PostgreSQL installed, or a one-line error."""
     override = os.environ.get(BIN_ENV)
-    folders = [Path(override)] if override else _versioned(Path(p) for p in _glob(SEARCH))
+    folders = [Path(override)] if override else _versioned(Path(p) for p in glob.glob(SEARCH))
     for folder in folders:
         candidate = folder / name
         if candidate.is_file() and os.access(candidate, os.X_OK):
@@ -62,12 +72,6 @@ def find_binary(name: str) -> Path:
         return Path(found)
     where = override or SEARCH
     raise ProcessError(f"PostgreSQL's '{name}' was not found (looked in {where}): {INSTALL_HINT}")
-
-
-def _glob(pattern: str) -> list[str]:
-    import glob
-
-    return glob.glob(pattern)
 
 
 def _versioned(folders: Any) -> list[Path]:
@@ -121,7 +125,6 @@ class Postgres:
     port: int
     url: str  # the SQLAlchemy URL of the administrative database
     child: Child | None = None
-    data_root: Path | None = None
     version: str = ""
     settings: dict[str, str] = field(default_factory=dict)
 
@@ -219,8 +222,6 @@ def start_postgres(
     settings = {**SETTINGS, "unix_socket_directories": str(data)}
     for key, value in settings.items():
         argv += ["-c", f"{key}={value}"]
-    import signal
-
     child = sup.start(
         "postgres",
         argv,
@@ -230,7 +231,7 @@ def start_postgres(
         user=user,
         stop_signal=signal.SIGINT,  # fast shutdown: clients are cut off, not waited for
     )
-    pg = Postgres(LOOPBACK, port, sql_url(LOOPBACK, port, "postgres"), child, root)
+    pg = Postgres(LOOPBACK, port, sql_url(LOOPBACK, port, "postgres"), child)
     _wait_ready(pg, child)
     return pg
 
@@ -247,10 +248,7 @@ def _initdb(initdb: Path, data: Path, user: str | None, log_path: Path) -> None:
         "--locale=C",
         "--no-sync",
     ]
-    extra: dict[str, Any] = {}
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        extra = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    uid, gid, groups = account(user)
     with log_path.open("ab") as log:
         try:
             done = subprocess.run(
@@ -261,7 +259,9 @@ def _initdb(initdb: Path, data: Path, user: str | None, log_path: Path) -> None:
                 cwd=str(data.parent),
                 timeout=120,
                 check=False,
-                **extra,
+                user=uid,
+                group=gid,
+                extra_groups=groups,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise ProcessError(f"initdb failed ({exc}); log: {log_path}") from exc

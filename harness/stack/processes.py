@@ -166,7 +166,7 @@ def start_child(
     if os.sep not in exe and shutil.which(exe) is None:
         require_executable(exe)
     cpu_set = tuple(sorted(set(cpus))) if cpus else None
-    account = _account(user)
+    ids = account(user)
     handle = None
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -191,9 +191,9 @@ def start_child(
             start_new_session=True,
             # after the switch of user (which clears the parent-death signal), before exec
             preexec_fn=_in_child,
-            user=account[0],
-            group=account[1],
-            extra_groups=account[2],
+            user=ids[0],
+            group=ids[1],
+            extra_groups=ids[2],
         )
     except OSError as exc:
         if handle:
@@ -204,7 +204,7 @@ def start_child(
     return child
 
 
-def _account(user: str | None) -> tuple[int | None, int | None, list[int] | None]:
+def account(user: str | None) -> tuple[int | None, int | None, list[int] | None]:
     """Popen's user, group and extra groups that run a child as ``user`` (all None when it
     is who we are already)."""
     if user is None:
