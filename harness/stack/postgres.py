@@ -26,6 +26,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,9 +113,12 @@ def sql_url(host: str, port: int, database: str, user: str = DB_USER) -> str:
 
 
 def database_name(label: str) -> str:
-    """A safe PostgreSQL identifier from a cell label (63 bytes at most)."""
-    name = re.sub(r"[^a-z0-9_]+", "_", label.lower()).strip("_") or "bench"
-    return ("c_" + name)[:63]
+    """A safe PostgreSQL identifier from a cell label (63 bytes at most; a long label keeps
+    a hash of the whole, so two cells never share a database)."""
+    name = "c_" + (re.sub(r"[^a-z0-9_]+", "_", label.lower()).strip("_") or "bench")
+    if len(name) > 63:
+        name = f"{name[:54]}_{zlib.crc32(label.encode()):08x}"
+    return name
 
 
 @dataclass

@@ -55,9 +55,12 @@ def test_target_env_carries_the_pool_only_when_set(tmp_path: Path) -> None:
 
 
 def test_database_names_are_safe_identifiers() -> None:
-    name = database_name("Sync-gunicorn-gthread-queries-postgres-queries-s1-r0" * 3)
-    assert name.startswith("c_sync_gunicorn") and len(name) <= 63
+    long = "Uncached-gunicorn-gthread-upstream-server-granian-upstream-s4"
+    name = database_name(long + "-r0")
+    assert name.startswith("c_uncached_gunicorn") and len(name) <= 63
     assert set(name) <= set("abcdefghijklmnopqrstuvwxyz0123456789_")
+    assert database_name(long + "-r1") != name  # cut to length, still one per cell
+    assert database_name("sync-granian-db-r0") == "c_sync_granian_db_r0"
 
 
 def test_granian_serves_a_factory_through_its_wsgi_interface() -> None:
