@@ -247,7 +247,7 @@ def _initdb(initdb: Path, data: Path, user: str | None, log_path: Path) -> None:
         str(data),
         "-U",
         DB_USER,
-        "--auth=trust",  # loopback and a socket in a private folder: nobody else reaches it
+        "--auth=trust",  # a throwaway server reachable from this machine only (loopback)
         "--encoding=UTF8",
         "--locale=C",
         "--no-sync",
