@@ -182,11 +182,17 @@ UWSGI_LISTEN = 2048  # uWSGI refuses a backlog above net.core.somaxconn
 
 
 def uwsgi_argv(spec: ServerSpec, bin_dir: Path, bind: str) -> list[str]:
-    """uWSGI's native HTTP/1.1 socket (keep-alive, as gthread and granian have), each
-    worker loading the app itself (``--lazy-apps``, as gunicorn does), SIGTERM stopping it."""
+    """uWSGI's native HTTP socket, each worker loading the app itself (``--lazy-apps``, as
+    gunicorn does), SIGTERM stopping it.
+
+    The connection closes after each response, as with gunicorn's sync workers: uWSGI's
+    keep-alive socket (``--http11-socket``) holds a thread on every idle connection, so
+    with more clients than threads a request waits for another client's connection to
+    time out (4 s), which measures the timeout, not the server.
+    """
     return [
         str(bin_dir / "uwsgi"),
-        "--http11-socket",
+        "--http-socket",
         bind,
         "--module",
         spec.app_spec,  # uWSGI calls a ``factory()`` itself
@@ -202,10 +208,6 @@ def uwsgi_argv(spec: ServerSpec, bin_dir: Path, bind: str) -> list[str]:
         "--disable-logging",  # no access log line per request, like gunicorn's default
         "--buffer-size",
         "32768",  # session cookies and long query strings
-        # read every request body before the app runs: a body the app never reads (a 400
-        # before parsing) must not be taken for the next request on a kept-alive connection
-        "--post-buffering",
-        "65536",
         "--listen",
         str(_listen_backlog()),
     ]

@@ -71,9 +71,9 @@ def test_granian_serves_a_factory_through_its_wsgi_interface() -> None:
     assert argv[-2:] == ["--factory", "targets.sync_app:create_app"]
 
 
-def test_uwsgi_keeps_connections_alive_and_stops_on_sigterm() -> None:
+def test_uwsgi_serves_http_itself_and_stops_on_sigterm() -> None:
     argv = server_argv(ServerSpec("sync", "uwsgi", workers=2, threads=4), 8124, host="::1")
-    assert argv[argv.index("--http11-socket") + 1] == "[::1]:8124"
+    assert argv[argv.index("--http-socket") + 1] == "[::1]:8124"
     assert argv[argv.index("--module") + 1] == "targets.sync_app:create_app()"
     assert {"--die-on-term", "--lazy-apps", "--enable-threads"} <= set(argv)
 
