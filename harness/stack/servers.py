@@ -206,6 +206,9 @@ def uwsgi_argv(spec: ServerSpec, bin_dir: Path, bind: str) -> list[str]:
         "--need-app",
         "--die-on-term",
         "--disable-logging",  # no access log line per request, like gunicorn's default
+        # say so: without it a client keeps the connection and its next request is reset
+        "--add-header",
+        "Connection: close",
         "--buffer-size",
         "32768",  # session cookies and long query strings
         "--listen",

@@ -76,6 +76,7 @@ def test_uwsgi_serves_http_itself_and_stops_on_sigterm() -> None:
     assert argv[argv.index("--http-socket") + 1] == "[::1]:8124"
     assert argv[argv.index("--module") + 1] == "targets.sync_app:create_app()"
     assert {"--die-on-term", "--lazy-apps", "--enable-threads"} <= set(argv)
+    assert argv[argv.index("--add-header") + 1] == "Connection: close"
 
 
 def test_postgres_studies_are_skipped_with_the_reason_when_it_is_missing() -> None:
