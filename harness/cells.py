@@ -27,6 +27,8 @@ class Cell:
     profiled: bool = False
     scenario_arg: str = ""  # what --scenario said: a name or a locustfile path
     side: str = ""  # "baseline" or "candidate" in an ``ab`` run (harness.segments.ab.plan)
+    database: str = ""  # "sqlite" / "postgres" for this cell alone (a study's side); "": the run's
+    db_pool: int | None = None  # connections per worker for this cell alone; None: the run's
 
     @property
     def reference(self) -> bool:
@@ -46,6 +48,8 @@ class Cell:
             "workers": self.workers,
             "threads": self.threads,
             "instances": self.instances,
+            "database": self.database or cfg.database.database,
+            "db_pool": self.db_pool or cfg.database.db_pool,
             "profiled": self.profiled,
             "users": cfg.load.users,
             "rate": cfg.load.rate,

@@ -16,7 +16,7 @@ from harness.userenv import check_python, mask_env
 from runfolder.errors import ConfigError
 from targets.catalog import DESCRIPTIONS as TARGETS
 
-__all__ = ["SERVERS", "SHAPES", "TARGETS", "RunConfig"]
+__all__ = ["DATABASES", "SERVERS", "SHAPES", "TARGETS", "RunConfig"]
 
 SERVERS: dict[str, str] = {
     "werkzeug": "Werkzeug development server (flask run), threaded",
@@ -24,6 +24,13 @@ SERVERS: dict[str, str] = {
     "gunicorn-gthread": "gunicorn, gthread workers (threads, keep-alive)",
     "gunicorn-gevent": "gunicorn, gevent workers (greenlets, monkey-patched I/O)",
     "waitress": "waitress, a pure-Python threaded WSGI server",
+    "granian": "granian, a Rust HTTP server, WSGI interface (--threads blocking threads)",
+    "uwsgi": "uWSGI (the pyuwsgi wheel), HTTP socket, --threads threads per worker",
+}
+
+DATABASES: dict[str, str] = {
+    "sqlite": "SQLite, embedded: one file per cell, shared by its workers and instances",
+    "postgres": "PostgreSQL: a server started per run from the Debian package (or --database-url)",
 }
 
 SHAPES: dict[str, str] = {
@@ -202,6 +209,17 @@ class Servers:
 
 
 @dataclass(frozen=True)
+class Database:
+    """What the reference targets store their data in."""
+
+    database: str = "sqlite"
+    database_url: str | None = None  # an existing PostgreSQL server instead of our own
+    # SQLAlchemy pool per worker process: at most this many connections (None: the
+    # targets' own 10 + 10 overflow)
+    db_pool: int | None = None
+
+
+@dataclass(frozen=True)
 class Profiling:
     enabled: bool = False
     rate: float = 0.05
@@ -223,6 +241,7 @@ SECTIONS: dict[str, type] = {
     "subject": Subject,
     "load": Load,
     "servers": Servers,
+    "database": Database,
     "profiling": Profiling,
     "distribution": Distribution,
 }
@@ -255,6 +274,7 @@ class RunConfig:
     subject: Subject = field(default_factory=Subject)
     load: Load = field(default_factory=Load)
     servers: Servers = field(default_factory=Servers)
+    database: Database = field(default_factory=Database)
     pinning: Pinning = field(default_factory=Pinning.default)
     profiling: Profiling = field(default_factory=Profiling)
     distribution: Distribution = field(default_factory=Distribution)
@@ -300,6 +320,10 @@ class RunConfig:
         for key in ("app_dir", "routes_file", "app_python", "env_file"):
             data[key] = str(data[key]) if data[key] is not None else None
         data["env"] = mask_env(dict(self.subject.env))  # secret-looking values never stored
+        if self.database.database_url:  # a password never reaches meta.json
+            data["database_url"] = re.sub(
+                r"://([^:/@]*):[^@]*@", r"://\1:***@", self.database.database_url
+            )
         data["pinning"] = self.pinning.to_json()
         master = self.distribution.master_bind
         data["master_bind"] = f"{master[0]}:{master[1]}"
@@ -421,6 +445,23 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError("--expect-workers must not be negative")
     if load.think_ms < 0:
         raise ConfigError("--think-ms must not be negative")
+    validate_database(cfg.database, sub)
+
+
+def validate_database(db: Database, sub: Subject) -> None:
+    if db.database not in DATABASES:
+        raise _choices_error("--database", db.database, DATABASES)
+    if db.database_url is not None and db.database != "postgres":
+        raise ConfigError(
+            "--database-url names a PostgreSQL server: use it with --database postgres"
+        )
+    if db.db_pool is not None and db.db_pool <= 0:
+        raise ConfigError(f"--db-pool must be > 0 connections per worker (got {db.db_pool})")
+    if (sub.app or sub.host) and (db.database != "sqlite" or db.db_pool is not None):
+        raise ConfigError(
+            "--database and --db-pool set up the reference targets' database; "
+            "with --app or --host your app keeps its own"
+        )
 
 
 def parse_host_port(text: str, option: str, default_port: int | None = None) -> tuple[str, int]:

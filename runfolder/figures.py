@@ -210,6 +210,8 @@ def summarize_cell(
     srv_mean = (
         sum(r["server_cpu_pct"] for r in steady_cpu) / len(steady_cpu) if steady_cpu else None
     )
+    db_cpu = [r["database_cpu_pct"] for r in steady_cpu if "database_cpu_pct" in r]
+    db_mean = sum(db_cpu) / len(db_cpu) if db_cpu else None
     health, warnings = generator_health(recorder, steady_cpu, window, generator_cpus)
     generator_bound = bool(health["generator_saturated"])
     open_model = recorder.get("open_model")
@@ -247,6 +249,8 @@ def summarize_cell(
         "generator_cpu_mean_peak_pct": round(gen_mean_peak, 1) if gen_mean_peak else gen_mean_peak,
         "server_cpu_mean_pct": round(srv_mean, 1) if srv_mean is not None else None,
         "server_cpu_ms_per_request": server_cpu,
+        # a database server's own processes (PostgreSQL), apart from the app's
+        "database_cpu_mean_pct": round(db_mean, 1) if db_mean else None,
         **health,
         "open_model": open_model,
         "warnings": warnings,
@@ -425,6 +429,7 @@ def scaling(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "rps": _cell_figure(cell_rows, ALL, "rps"),
                 "p99_ms": _cell_figure(cell_rows, ALL, "p99"),
                 "server_cpu_pct": _median([r.get("server_cpu_mean_pct") for r in cell_rows]),
+                "database_cpu_pct": _median([r.get("database_cpu_mean_pct") for r in cell_rows]),
                 "generator_bound": any(r["generator_bound"] for r in cell_rows),
             }
         )
@@ -436,5 +441,14 @@ def scaling(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for entry in family:
             per = entry["rps"] / entry["processes"] if entry["rps"] else None
             entry["efficiency"] = round(per / base_per, 3) if per and base_per else None
+            entry["database_bound"] = database_bound(entry)
             out.append(entry)
     return out
+
+
+def database_bound(entry: dict[str, Any]) -> bool:
+    """The database, not the app, limits a scale cell: its server used at least as much
+    CPU as every app process together (they share the server CPUs, so the app cannot
+    grow past it)."""
+    db, app = entry.get("database_cpu_pct"), entry.get("server_cpu_pct")
+    return bool(db and app and db >= app)

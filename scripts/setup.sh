@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the project needs into .venv (and, with --test, the Debian
-# packages the test suite drives: nginx, wrk, redis-server, chromium).
+# packages the test suite drives: nginx, wrk, redis-server, chromium, postgresql).
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +21,7 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
 fi
 
 if [ "$want_test" = 1 ]; then
-  debs=(nginx wrk redis-server chromium)
+  debs=(nginx wrk redis-server chromium postgresql)
   missing=()
   for p in "${debs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -36,6 +36,8 @@ if [ "$want_test" = 1 ]; then
       if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
       service nginx stop >/dev/null 2>&1 || true
       service redis-server stop >/dev/null 2>&1 || true
+      # the harness starts its own PostgreSQL per run (initdb into a temporary folder)
+      service postgresql stop >/dev/null 2>&1 || true
     else
       echo "setup: not root, so these Debian packages were not installed: ${missing[*]}" >&2
       echo "setup: run 'sudo apt-get install ${missing[*]}' and then this script again" >&2

@@ -280,9 +280,11 @@ def print_scaling(cfg: RunConfig) -> None:
         "p99 ms",
         "efficiency",
         "server CPU %",
+        "database CPU %",
     ):
         table.add_column(col, justify="right")
-    for row in data.get("scaling", []):
+    rows = data.get("scaling", [])
+    for row in rows:
         table.add_row(
             row["target"],
             row["server"],
@@ -292,8 +294,18 @@ def print_scaling(cfg: RunConfig) -> None:
             _fmt_ms(row["p99_ms"]),
             f"{row['efficiency']:.2f}" if row["efficiency"] else "-",
             f"{row['server_cpu_pct']:.0f}" if row["server_cpu_pct"] else "-",
+            f"{row['database_cpu_pct']:.0f}" if row.get("database_cpu_pct") else "-",
         )
     stdout.print(table)
+    bound = [r for r in rows if r.get("database_bound")]
+    if bound:
+        first = min(bound, key=lambda r: (r["processes"], r["instances"]))
+        stdout.print(
+            f"Note: from {first['workers']} worker(s) x {first['instances']} instance(s) on, "
+            f"the database is the limit, not the app: PostgreSQL used "
+            f"{first['database_cpu_pct']:.0f}% CPU against the app's "
+            f"{first['server_cpu_pct']:.0f}%; more app processes cannot raise throughput."
+        )
     cpus = len(cfg.pinning.server_cpus or ()) or None
     biggest = max(w * i for w, i in cfg.servers.sweep)
     if cpus and biggest > cpus:

@@ -123,6 +123,10 @@ def _int_list(text: str, option: str) -> tuple[int, ...]:
     "redis",
     "balance",
     "upstream_keepalive",
+    "database",
+    "database_url",
+    "db_pool",
+    "allow_remote",
     *PINNING,
     *OUTPUT,
     users=32,
@@ -179,6 +183,9 @@ serve_options = use_options(
     "instances",
     "balance",
     "redis",
+    "database",
+    "database_url",
+    "db_pool",
 )
 """What to serve: the options ``serve`` and ``dashboard`` share."""
 
@@ -238,8 +245,9 @@ def server_spec(
     type=click.Path(path_type=Path),
     default=Path("instance/serve.sqlite3"),
     show_default=True,
-    help="SQLite database file (created and seeded if missing).",
+    help="SQLite database file (created and seeded if missing; with --database sqlite).",
 )
+@use_options("allow_remote")
 def serve(
     target: str | None,
     app: str | None,
@@ -250,18 +258,32 @@ def serve(
     instances: int,
     balance: str,
     redis: bool,
+    database: str,
+    database_url: str | None,
+    db_pool: int | None,
     port: int | None,
     debug: bool,
     bind: str,
     db: Path,
+    allow_remote: bool,
     **app_env: Any,
 ) -> None:
-    """Start one target (with its upstream service) for a person to use; Ctrl-C stops it."""
+    """Start one target (with its upstream service) for a person to use; Ctrl-C stops it.
+
+    With --database postgres a PostgreSQL server starts for the session and is removed with
+    it; every instance behind nginx shares it.
+    """
+    from harness.config import Database, Subject, validate_database
+    from harness.stack.postgres import Databases, target_env
     from harness.stack.processes import Supervisor, port_in_use
     from harness.stack.servers import start_stack
     from targets.verify import is_loopback_url
 
     spec = server_spec(target, app, app_dir, server, workers, threads, **app_env)
+    database = "postgres" if database_url else database
+    validate_database(
+        Database(database, database_url, db_pool), Subject(targets=(), app=app or None)
+    )
     if debug and bind != "127.0.0.1":
         raise ConfigError("--debug is for this machine only: it cannot be combined with --bind")
     if debug and spec.workers > 1:
@@ -270,12 +292,19 @@ def serve(
         port = 8000 if not port_in_use(8000) else None
     log_dir = db.parent.resolve() / "logs"
     db.parent.mkdir(parents=True, exist_ok=True)
-    with Supervisor() as sup:
+    databases = Databases(database, database_url, allow_remote=allow_remote, log_dir=log_dir)
+    if database == "postgres":
+        databases.check()
+    with databases, Supervisor() as sup:
+        if database == "postgres":
+            db_env = databases.env_for("serve", pool=db_pool)
+        else:
+            db_env = target_env(f"sqlite:///{db.resolve()}", databases.root / "serve", db_pool)
         stack = start_stack(
             sup,
             spec,
             log_dir,
-            db_path=db.resolve(),
+            database_env=db_env,
             port=port,
             redis=redis,
             debug=debug,
@@ -289,6 +318,9 @@ def serve(
         stdout.print(f"{what} on {server}: {stack.url}/  (logs in {log_dir})")
         if stack.upstream:
             stdout.print(f"upstream service: {stack.upstream.url}")  # type: ignore[attr-defined]
+        if databases.server is not None:
+            pg = databases.server
+            stdout.print(f"PostgreSQL {pg.version.split()[0]} on {pg.host}:{pg.port}")
         if debug:
             stdout.print("debug mode: Flask-DebugToolbar is on; keep this on 127.0.0.1")
         stdout.print("Press Ctrl-C to stop.")
@@ -296,6 +328,7 @@ def serve(
             dead = stack.dead()
             if dead:
                 raise HarnessError(f"{dead[0].describe_exit()}")
+            databases.check_alive()
             time.sleep(0.5)
 
 

@@ -17,11 +17,13 @@ import click
 
 from harness.config import (
     BALANCE,
+    DATABASES,
     FLAT,
     SERVERS,
     SHAPES,
     TARGETS,
     TOP_LEVEL,
+    Database,
     Distribution,
     Load,
     Pinning,
@@ -230,6 +232,35 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         ("--redis",),
         dict(is_flag=True, help="Start redis-server; the cached target uses it."),
     ),
+    # the database of the reference targets
+    "database": (
+        ("--database",),
+        dict(
+            type=choice(DATABASES),
+            default=Database.database,
+            show_default=True,
+            help="The targets' database: sqlite (embedded) or postgres (a PostgreSQL server "
+            "started for the run; needs the Debian package postgresql).",
+        ),
+    ),
+    "database_url": (
+        ("--database-url",),
+        dict(
+            default=None,
+            metavar="URL",
+            help="An existing PostgreSQL server instead (postgresql://user@127.0.0.1:5432/db; "
+            "loopback unless --allow-remote); implies --database postgres.",
+        ),
+    ),
+    "db_pool": (
+        ("--db-pool",),
+        dict(
+            type=int,
+            default=Database.db_pool,
+            help="Database connections per worker process, at most (SQLAlchemy pool, no "
+            "overflow). Default: the targets' 10, up to 20.",
+        ),
+    ),
     # the load
     "users": (
         ("--users",),
@@ -356,6 +387,7 @@ SUBJECT = (
     "allow_remote",
 )
 SERVING = ("server", "workers", "threads", "instances", "balance", "upstream_keepalive", "redis")
+DATABASE = ("database", "database_url", "db_pool")
 LOAD = (
     "users",
     "spawn_rate",
@@ -370,7 +402,7 @@ LOAD = (
 PINNING = ("server_cpus", "generator_cpus", "no_pin")
 DISTRIBUTION = ("expect_workers", "master_bind")
 OUTPUT = ("out", "name")
-RUN = (*SUBJECT, *SERVING, *LOAD, *PINNING, *DISTRIBUTION, *OUTPUT)
+RUN = (*SUBJECT, *SERVING, *DATABASE, *LOAD, *PINNING, *DISTRIBUTION, *OUTPUT)
 
 
 def use_options(*names: str, **defaults: Any) -> Decorator:
@@ -452,6 +484,8 @@ def config_from_options(
     flat["pinning"] = pinning(
         opts.get("server_cpus"), opts.get("generator_cpus"), bool(opts.get("no_pin"))
     )
+    if flat.get("database_url"):
+        flat["database"] = "postgres"
     if "master_bind" in flat:
         flat["master_bind"] = parse_host_port(str(flat["master_bind"]), "--master-bind")
     for key in ("no_pin", "server_cpus", "generator_cpus"):

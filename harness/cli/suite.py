@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from harness.cli.console import console, derive_outputs, stdout
+from harness.cli.options import use_options
 from harness.config import RunConfig
 from harness.run.engine import Progress
 from harness.segments.sides import CONNECTIONS, RunFolder
@@ -30,8 +31,14 @@ PROFILE_RATE = 0.005
 
 
 def execute_suite(
-    thorough: bool = False, out: Any = None, max_time: float | None = None, seed: int = 0
+    thorough: bool = False,
+    out: Any = None,
+    max_time: float | None = None,
+    seed: int = 0,
+    **database: Any,
 ) -> None:
+    """``database``: the ``--database``, ``--database-url`` and ``--db-pool`` of every side a
+    study does not set itself."""
     started = time.monotonic()
     plan = SuitePlan.of(thorough, max_time, seed)
     cfg = RunConfig.build(
@@ -44,6 +51,7 @@ def execute_suite(
         name="suite",
         profile=True,
         profile_rate=PROFILE_RATE,
+        **{k: v for k, v in database.items() if v is not None},
     )
     studies, skipped = chosen_studies(plan)
     cells = [c for group in group_studies(studies) for c in group_cells(cfg, group)]
@@ -135,6 +143,11 @@ def print_results(run: RunFolder) -> None:
 @click.option(
     "--out", type=click.Path(), default="runs", show_default=True, help="Where run folders go."
 )
-def suite_command(thorough: bool, max_time: float | None, seed: int, out: str) -> None:
+@use_options("database", "database_url", "db_pool")
+def suite_command(
+    thorough: bool, max_time: float | None, seed: int, out: str, **database: Any
+) -> None:
     """The technique studies: what caching, async views and servers buy, with intervals."""
-    execute_suite(thorough, out, max_time, seed)
+    if database.get("database_url"):
+        database["database"] = "postgres"
+    execute_suite(thorough, out, max_time, seed, **database)

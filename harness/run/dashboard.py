@@ -20,7 +20,15 @@ from harness.cells import Cell, scenario_label
 from harness.config import RunConfig
 from harness.load.loadgen import locust_web_argv
 from harness.load.workload import generate_routes, prepare_workload
-from harness.run.engine import Derive, Progress, cell_row, describe_run, start_cell
+from harness.run.engine import (
+    Derive,
+    Progress,
+    cell_database,
+    cell_row,
+    databases_for,
+    describe_run,
+    start_cell,
+)
 from harness.stack.monitor import CpuMonitor
 from harness.stack.processes import LOOPBACK, Supervisor, free_port, wait_http_ready
 from runfolder import storage
@@ -78,10 +86,13 @@ def run_dashboard(
         scenario_arg=cfg.load.scenarios[0],
     )
     made: list[Path] = []
+    databases = databases_for(cfg, [cell])
     staging = Path(tempfile.mkdtemp(prefix="flask-bench-dashboard-"))
+    databases.log_dir = staging
     try:
-        with Supervisor() as sup:
-            stack = start_cell(sup, cfg, cell, staging, staging / "bench.sqlite3")
+        with databases, Supervisor() as sup:
+            db_env = cell_database(cfg, cell, databases, cell.cell_id)
+            stack = start_cell(sup, cfg, cell, staging, db_env)
             if cfg.subject.app and cell.scenario_arg == "routes":
                 storage.write_json(staging / "routes.json", generate_routes(cfg, progress.message))
             workload = prepare_workload(cfg, cell, stack, staging, staging)
@@ -110,6 +121,7 @@ def run_dashboard(
                 lambda: [locust.pid],
                 lambda: [c.pid for c in stack.server_side()],
                 generator_cpus=cfg.pinning.generator_cpus,
+                database_pids=databases.pids,
             )
             monitor.start()
             on_ready(web, stack.url)

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +24,7 @@ from harness.load.loadgen import locust_argv
 from harness.load.workload import check_reachable, generate_routes, prepare_workload
 from harness.stack.machine import environment, server_environment
 from harness.stack.monitor import CpuMonitor
+from harness.stack.postgres import Databases
 from harness.stack.processes import Child, Supervisor, tail
 from harness.stack.servers import ServerSpec, Stack, debug_settings, server_env, start_stack
 from runfolder import figures, storage
@@ -75,6 +73,8 @@ def describe_run(cfg: RunConfig, cells: list[Cell], **extra: Any) -> dict[str, A
         "pinning": cfg.pinning.to_json(),
         # measured servers never run in debug mode, whatever the environment says
         "debug": debug_settings(False),
+        # the kind and pool now; the server's version and settings once it ran
+        "database": {"kind": cfg.database.database, "db_pool": cfg.database.db_pool},
         "config": cfg.to_json(),
         "cells": [c.to_json(cfg) for c in cells],
     }
@@ -87,7 +87,7 @@ def describe_app_server(cfg: RunConfig) -> dict[str, Any]:
     app_dir = sub.app_dir.resolve() if sub.app_dir else None
     kind = cfg.servers.kinds[0]
     spec = ServerSpec(None, kind, app=sub.app, app_dir=app_dir, python=sub.app_python, env=sub.env)
-    given, _ = server_env(spec, db_path=Path(os.devnull))
+    given, _ = server_env(spec, database_env={})
     return server_environment(sub.app, app_dir, sub.app_python, given, kind)
 
 
@@ -106,24 +106,52 @@ def run_benchmark(
     if cfg.subject.app and GENERATED_SCENARIO in cfg.load.scenarios:
         # before the run folder: a bad --app is bad input
         routes = generate_routes(cfg, progress.message)
+    databases = databases_for(cfg, cells)  # before the run folder: a missing server is bad input
     writer = RunWriter.create(cfg.out, cfg.name, describe_run(cfg, cells))
     run_dir = writer.run_dir
-    db_root = Path(tempfile.mkdtemp(prefix="flask-bench-db-"))
+    databases.log_dir = run_dir
+
+    def close_databases() -> None:
+        writer.update_meta(database=database_meta(cfg, databases))
+        databases.close()
+
     schedule = interleave(cells, cfg.repeat)
     profiled = cfg.profiling.enabled or cfg.profiling.overhead
     with lifecycle(
         writer,
         derive=(lambda d: derive(d, profiled)) if derive is not None else None,
-        cleanup=lambda: shutil.rmtree(db_root, ignore_errors=True),
+        cleanup=close_databases,
     ) as life:
         if routes is not None:
             storage.write_json(run_dir / "routes.json", routes)
         for index, (cell, rep) in enumerate(schedule):
             total = cfg.load.warmup + cfg.load.duration
             progress.cell_started(index, len(schedule), cell, rep, total)
-            row = run_cell(cfg, cell, rep, writer, db_root / f"{cell.cell_id}-r{rep}", progress)
+            row = run_cell(cfg, cell, rep, writer, databases, progress)
             progress.cell_finished(row)
     return RunOutcome(run_dir, life.status, writer.rows, life.error, report=life.report)
+
+
+def databases_for(cfg: RunConfig, cells: list[Cell]) -> Databases:
+    """The run's databases, checked: PostgreSQL asked for and missing is a one-line error
+    before anything starts."""
+    db = cfg.database
+    databases = Databases(
+        db.database,
+        db.database_url,
+        allow_remote=cfg.subject.allow_remote,
+        cpus=cfg.pinning.server_cpus,
+    )
+    kinds = {db.database, *(c.database for c in cells if c.database)}
+    if "postgres" in kinds and any(c.reference for c in cells):
+        databases.check()
+    return databases
+
+
+def database_meta(cfg: RunConfig, databases: Databases) -> dict[str, Any]:
+    """meta.json's ``database``: the kind, the pool per worker, the server's version and
+    settings when one was used."""
+    return {**databases.describe(), "db_pool": cfg.database.db_pool}
 
 
 def run_cell(
@@ -131,18 +159,19 @@ def run_cell(
     cell: Cell,
     rep: int,
     writer: RunWriter,
-    db_dir: Path,
+    databases: Databases,
     progress: Progress,
+    db_label: str | None = None,
 ) -> dict[str, Any]:
     """Measure one repetition of one cell; its row is written even when the cell fails."""
     run_dir = writer.run_dir
     cell_dir = run_dir / "cells" / cell.cell_id / f"r{rep}"
     cell_dir.mkdir(parents=True)
-    db_dir.mkdir(parents=True, exist_ok=True)
     pin = cfg.pinning
     failure: BaseException | None = None
     with Supervisor() as sup:
-        stack = start_cell(sup, cfg, cell, cell_dir, db_dir / "bench.sqlite3")
+        db_env = cell_database(cfg, cell, databases, db_label or f"{cell.cell_id}-r{rep}")
+        stack = start_cell(sup, cfg, cell, cell_dir, db_env)
         writer.add_commands(stack.commands)
         workload = prepare_workload(cfg, cell, stack, cell_dir, run_dir)
         argv = locust_argv(
@@ -171,6 +200,7 @@ def run_cell(
             lambda: [locust.pid],
             lambda: [c.pid for c in stack.server_side()],
             generator_cpus=cfg.pinning.generator_cpus,
+            database_pids=databases.pids,
         )
         monitor.start()
         notes: list[str] = []
@@ -178,7 +208,7 @@ def run_cell(
         grace = LOCUST_GRACE_S + (600.0 if cfg.distribution.expect_workers else 0.0)
         try:
             seconds = cfg.load.warmup + cfg.load.duration
-            notes = wait_for_load(locust, stack, seconds, progress, grace)
+            notes = wait_for_load(locust, stack, seconds, progress, grace, databases.check_alive)
         except (KeyboardInterrupt, ProcessError) as exc:
             failure = exc
             stop_locust_gracefully(locust)
@@ -215,12 +245,21 @@ def unprofiled(cell: Cell, cell_dir: Path) -> list[str]:
     ]
 
 
+def cell_database(cfg: RunConfig, cell: Cell, databases: Databases, label: str) -> dict[str, str]:
+    """The environment that gives a cell its own fresh database (none for a --host)."""
+    if cfg.subject.host:
+        return {}
+    kind = (cell.database or cfg.database.database) if cell.reference else "sqlite"
+    pool = cell.db_pool or cfg.database.db_pool
+    return databases.env_for(label, kind, pool)
+
+
 def start_cell(
     sup: Supervisor,
     cfg: RunConfig,
     cell: Cell,
     log_dir: Path,
-    db_path: Path,
+    database_env: dict[str, str],
     extra_env: dict[str, str] | None = None,
 ) -> Stack:
     """What a cell measures, started: a reference target or the user's app, or a --host."""
@@ -240,7 +279,7 @@ def start_cell(
         sup,
         spec,
         log_dir,
-        db_path=db_path,
+        database_env=database_env,
         cpus=cfg.pinning.server_cpus,
         instances=cell.instances,
         redis=cfg.servers.redis,
@@ -260,7 +299,12 @@ def _profile_env(cfg: RunConfig, cell: Cell, extra: dict[str, str] | None) -> di
 
 
 def wait_for_load(
-    locust: Child, stack: Stack, seconds: float, progress: Progress, grace: float = LOCUST_GRACE_S
+    locust: Child,
+    stack: Stack,
+    seconds: float,
+    progress: Progress,
+    grace: float = LOCUST_GRACE_S,
+    check_database: Callable[[], None] = lambda: None,
 ) -> list[str]:
     """Wait for Locust to finish; returns notes on instances lost behind the proxy.
 
@@ -273,6 +317,7 @@ def wait_for_load(
     while locust.alive():
         now = time.monotonic()
         progress.tick(min(now - start, seconds))
+        check_database()  # a dead database server fails every request that follows
         dead = stack.dead()
         survivors = [c for c in stack.instances if c.alive()]
         fatal = [c for c in dead if c is stack.proxy or not survivors or stack.proxy is None]

@@ -9,8 +9,6 @@ lifecycle of these modes (``runfolder/lifecycle.py``: complete / failed / interr
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +20,10 @@ from harness.config import RunConfig
 from harness.load.workload import Workload, prepare_workload
 from harness.run.engine import (
     Derive,
+    cell_database,
     cell_row,
+    database_meta,
+    databases_for,
     describe_run,
     read_recorder,
     start_cell,
@@ -61,11 +62,13 @@ class RunFolder:
 
     def __init__(self, cfg: RunConfig, cells: list[Cell], mode: str, **meta: Any) -> None:
         self.cfg = cfg
+        # before the run folder: PostgreSQL asked for and missing is bad input
+        self.databases = databases_for(cfg, cells)
         self.writer = RunWriter.create(
             cfg.out, cfg.name, describe_run(cfg, cells, mode=mode, **meta)
         )
         self.dir = self.writer.run_dir
-        self.db_root = Path(tempfile.mkdtemp(prefix="flask-bench-db-"))
+        self.databases.log_dir = self.dir
         self.report: Path | None = None
 
     @property
@@ -81,13 +84,17 @@ class RunFolder:
     def section(self, name: str) -> Any:
         return self.writer.sections.get(name)
 
+    def close_databases(self) -> None:
+        self.writer.update_meta(database=database_meta(self.cfg, self.databases))
+        self.databases.close()
+
     @contextmanager
     def running(self, derive: Derive | None = None) -> Iterator[RunFolder]:
         """Ends meta.json as complete / failed / interrupted whatever is raised inside."""
         with lifecycle(
             self.writer,
             derive=(lambda d: derive(d, False)) if derive is not None else None,
-            cleanup=lambda: shutil.rmtree(self.db_root, ignore_errors=True),
+            cleanup=self.close_databases,
         ) as life:
             yield self
         self.report = life.report
@@ -101,12 +108,11 @@ def start_side(
     cfg = cfg or run.cfg
     folder = run.dir / "cells" / cell.cell_id / f"r{rep}"
     folder.mkdir(parents=True)
-    db = run.db_root / f"{cell.cell_id}-r{rep}"
-    db.mkdir(parents=True, exist_ok=True)
+    db_env = cell_database(run.cfg, cell, run.databases, f"{cell.cell_id}-r{rep}")
     # profiled steps sample from the first request on: the profiler's default of always
     # profiling each endpoint's first 50 requests would slow a probe or a first step
     env = {"FLASK_PROFILE_MIN_PER_ENDPOINT": "0"} if cell.profiled else None
-    stack = start_cell(sup, cfg, cell, folder, db / "bench.sqlite3", env)
+    stack = start_cell(sup, cfg, cell, folder, db_env, env)
     run.writer.add_commands(stack.commands)
     workload = prepare_workload(cfg, cell, stack, folder, run.dir)
     return Side(cell, stack, folder, workload)

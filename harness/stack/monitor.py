@@ -30,6 +30,7 @@ FIELDS = (
     "server_cpu_pct",
     "server_cpu_s",
     "server_rss_mb",
+    "database_cpu_pct",
 )
 
 
@@ -48,7 +49,8 @@ def _tree(pids: list[int]) -> list[psutil.Process]:
 
 @dataclass
 class CpuMonitor:
-    """Samples two process trees every ``interval`` seconds on a background thread."""
+    """Samples the generator's, the server's and the database's process trees every
+    ``interval`` seconds on a background thread."""
 
     generator_pids: Callable[[], list[int]]
     server_pids: Callable[[], list[int]]
@@ -56,6 +58,9 @@ class CpuMonitor:
     rows: list[dict[str, float]] = field(default_factory=list)
     # the CPUs the generator was pinned to: how busy they were, whoever used them
     generator_cpus: tuple[int, ...] | None = None
+    # a database server's processes (PostgreSQL: the postmaster and its backends), apart
+    # from the app's: is the database, not the app, the limit?
+    database_pids: Callable[[], list[int]] = lambda: []
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _last: dict[int, float] = field(default_factory=dict)
@@ -107,6 +112,7 @@ class CpuMonitor:
         gen_total, gen_peak, _, _ = self._cpu(_tree(self.generator_pids()), elapsed)
         srv_total, _, srv_rss, srv_seconds = self._cpu(_tree(self.server_pids()), elapsed)
         self._server_cpu_s += srv_seconds
+        db_total, _, _, _ = self._cpu(_tree(self.database_pids()), elapsed)
         per_cpu = psutil.cpu_percent(percpu=True)
         ids = [i for i in (self.generator_cpus or range(len(per_cpu))) if i < len(per_cpu)]
         busy = sum(per_cpu[i] for i in ids) / len(ids) if ids else 0.0
@@ -120,6 +126,7 @@ class CpuMonitor:
                     "server_cpu_pct": round(srv_total, 1),
                     "server_cpu_s": round(self._server_cpu_s, 3),
                     "server_rss_mb": round(srv_rss, 1),
+                    "database_cpu_pct": round(db_total, 1),
                 }
             )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -18,7 +19,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,8 @@ DEBIAN_PACKAGES = {
     "redis-server": "redis-server",
     "wrk": "wrk",
     "chromium": "chromium",
+    "initdb": "postgresql",
+    "postgres": "postgresql",
 }
 
 _live: set[Child] = set()
@@ -87,6 +90,9 @@ class Child:
     log_path: Path | None
     cpus: tuple[int, ...] | None = None
     _log_handle: object | None = field(default=None, repr=False)
+    # the signal that asks it to stop: PostgreSQL's fast shutdown is SIGINT (its SIGTERM
+    # waits for every client to leave)
+    stop_signal: int = signal.SIGTERM
 
     @property
     def pid(self) -> int:
@@ -108,9 +114,9 @@ class Child:
             os.killpg(self.pid, sig)
 
     def stop(self, grace: float = 5.0) -> int | None:
-        """SIGTERM the group, SIGKILL after ``grace`` seconds, reap. Returns the exit code."""
+        """``stop_signal`` to the group, SIGKILL after ``grace`` seconds, reap; the exit code."""
         if self.alive():
-            self.signal_group(signal.SIGTERM)
+            self.signal_group(self.stop_signal)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=grace)
         # the leader may be gone while workers of its group linger: always sweep the group
@@ -146,16 +152,21 @@ def start_child(
     cwd: Path | None = None,
     cpus: Iterable[int] | None = None,
     drop_env: Iterable[str] = (),
+    user: str | None = None,
+    stop_signal: int = signal.SIGTERM,
 ) -> Child:
     """Start ``argv`` in a new session (its own process group), output into ``log_path``.
 
     ``cpus`` pins the process, and so everything it forks, to those CPUs. ``drop_env``
-    names inherited variables the child must not see (``env`` is applied after).
+    names inherited variables the child must not see (``env`` is applied after). ``user``
+    runs it as that account (a server that refuses to run as root: PostgreSQL); the log
+    file is opened here, so the account needs no access to the run folder.
     """
     exe = argv[0]
     if os.sep not in exe and shutil.which(exe) is None:
         require_executable(exe)
     cpu_set = tuple(sorted(set(cpus))) if cpus else None
+    ids = account(user)
     handle = None
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,18 +189,47 @@ def start_child(
             env=full_env,
             cwd=str(cwd) if cwd else None,
             start_new_session=True,
-            preexec_fn=_in_child,  # affinity and the parent-death signal, before exec
+            # after the switch of user (which clears the parent-death signal), before exec
+            preexec_fn=_in_child,
+            user=ids[0],
+            group=ids[1],
+            extra_groups=ids[2],
         )
     except OSError as exc:
         if handle:
             handle.close()
         raise ProcessError(f"could not start {name} ({argv[0]}): {exc.strerror or exc}") from exc
-    child = Child(name, list(argv), popen, log_path, cpu_set, handle)
+    child = Child(name, list(argv), popen, log_path, cpu_set, handle, stop_signal)
     _live.add(child)
     return child
 
 
+def account(user: str | None) -> tuple[int | None, int | None, list[int] | None]:
+    """Popen's user, group and extra groups that run a child as ``user`` (all None when it
+    is who we are already)."""
+    if user is None:
+        return None, None, None
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    if entry.pw_uid == os.geteuid():
+        return None, None, None
+    return entry.pw_uid, entry.pw_gid, []
+
+
 _PR_SET_PDEATHSIG = 1
+
+
+def _libc() -> object | None:
+    """libc, loaded in the parent: a child switched to another account may not be allowed
+    to read the modules an import between fork and exec would need."""
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
 
 
 def _die_with_parent() -> None:
@@ -198,13 +238,9 @@ def _die_with_parent() -> None:
     Children run in their own sessions, so a crash of the harness would otherwise
     leave servers and Locust running with nobody to stop them.
     """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the supervisor's own cleanup still runs
-        pass
+    # not Linux: no prctl, and the supervisor's own cleanup still runs
+    with contextlib.suppress(AttributeError):
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)  # type: ignore[attr-defined]
 
 
 def wait_http_ready(
@@ -275,6 +311,11 @@ class Supervisor:
     def __init__(self, grace: float = 5.0) -> None:
         self.grace = grace
         self.children: list[Child] = []
+        self.deferred: list[Callable[[], None]] = []
+
+    def defer(self, cleanup: Callable[[], None]) -> None:
+        """Run ``cleanup`` once every child has stopped (a server's data folder goes then)."""
+        self.deferred.append(cleanup)
 
     def __enter__(self) -> Supervisor:
         return self
@@ -307,6 +348,8 @@ class Supervisor:
         try:
             while self.children:
                 self.children.pop().stop(self.grace)
+            while self.deferred:
+                self.deferred.pop()()
         finally:
             if in_main:
                 signal.signal(signal.SIGINT, previous)

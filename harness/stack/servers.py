@@ -116,6 +116,10 @@ def server_argv(spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
             "--no-debugger",
             "--with-threads",
         ]
+    if spec.server == "granian":
+        return granian_argv(spec, bin_dir, host, port)
+    if spec.server == "uwsgi":
+        return uwsgi_argv(spec, bin_dir, bind)
     if spec.server == "waitress":
         module, _, obj = spec.app_spec.partition(":")
         call = obj.endswith("()")
@@ -151,6 +155,81 @@ def server_argv(spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
         argv += ["--worker-connections", "1000"]
     argv.append(spec.app_spec)
     return argv
+
+
+def _factory(app_spec: str) -> tuple[str, bool]:
+    """``module:create_app()`` -> (``module:create_app``, True); ``module:app`` -> (…, False)."""
+    return (app_spec[:-2], True) if app_spec.endswith("()") else (app_spec, False)
+
+
+def granian_argv(spec: ServerSpec, bin_dir: Path, host: str, port: int) -> list[str]:
+    """granian's WSGI interface: ``--blocking-threads`` are the threads that run the app."""
+    target, factory = _factory(spec.app_spec)
+    argv = [
+        str(bin_dir / "granian"),
+        "--interface",
+        "wsgi",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(spec.workers),
+        "--blocking-threads",
+        str(spec.threads),
+        "--backlog",
+        "2048",
+        "--no-ws",
+    ]
+    if factory:
+        argv.append("--factory")
+    return [*argv, target]
+
+
+UWSGI_LISTEN = 2048  # uWSGI refuses a backlog above net.core.somaxconn
+
+
+def uwsgi_argv(spec: ServerSpec, bin_dir: Path, bind: str) -> list[str]:
+    """uWSGI's native HTTP socket, each worker loading the app itself (``--lazy-apps``, as
+    gunicorn does), SIGTERM stopping it.
+
+    The connection closes after each response, as with gunicorn's sync workers: uWSGI's
+    keep-alive socket (``--http11-socket``) holds a thread on every idle connection, so
+    with more clients than threads a request waits for another client's connection to
+    time out (4 s), which measures the timeout, not the server.
+    """
+    return [
+        str(bin_dir / "uwsgi"),
+        "--http-socket",
+        bind,
+        "--module",
+        spec.app_spec,  # uWSGI calls a ``factory()`` itself
+        "--master",
+        "--processes",
+        str(spec.workers),
+        "--threads",
+        str(spec.threads),
+        "--enable-threads",  # the profiler's and Server-Timing's threads need the GIL released
+        "--lazy-apps",
+        "--need-app",
+        "--die-on-term",
+        "--disable-logging",  # no access log line per request, like gunicorn's default
+        # say so: without it a client keeps the connection and its next request is reset
+        "--add-header",
+        "Connection: close",
+        "--buffer-size",
+        "32768",  # session cookies and long query strings
+        "--listen",
+        str(_listen_backlog()),
+    ]
+
+
+def _listen_backlog() -> int:
+    try:
+        limit = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    except (OSError, ValueError):
+        limit = 128
+    return min(UWSGI_LISTEN, limit)
 
 
 def start_upstream(sup: Supervisor, log_dir: Path, cpus: tuple[int, ...] | None) -> Child:
@@ -221,7 +300,7 @@ def user_env(spec: ServerSpec) -> dict[str, str]:
 def server_env(
     spec: ServerSpec,
     *,
-    db_path: Path,
+    database_env: dict[str, str],
     upstream_url: str | None = None,
     redis_url: str | None = None,
     profile_dir: Path | None = None,
@@ -242,8 +321,8 @@ def server_env(
         "FLASK_SECRET_KEY": "k-" + secrets.token_hex(24),
         "PYTHONUNBUFFERED": "1",
     }
-    if not spec.app:
-        env["FLASK_DATABASE_URL"] = f"sqlite:///{db_path}"
+    if not spec.app:  # FLASK_DATABASE_URL and its pool (harness/stack/postgres.py)
+        env.update(database_env)
     if upstream_url:
         env["FLASK_UPSTREAM_URL"] = upstream_url
     if redis_url:
@@ -276,7 +355,7 @@ def start_stack(
     spec: ServerSpec,
     log_dir: Path,
     *,
-    db_path: Path,
+    database_env: dict[str, str],
     cpus: tuple[int, ...] | None = None,
     port: int | None = None,
     instances: int = 1,
@@ -290,7 +369,9 @@ def start_stack(
     keepalive: int = Servers.upstream_keepalive,
     bind: str = LOOPBACK,
 ) -> Stack:
-    """Start upstream (+ Redis) and ``instances`` servers of ``spec`` (behind nginx if > 1)."""
+    """Start upstream (+ Redis) and ``instances`` servers of ``spec`` (behind nginx if > 1).
+
+    ``database_env`` tells the targets where their data is (``Databases.env_for``)."""
     if port is not None and port_in_use(port):
         raise ProcessError(
             f"port {port} on {LOOPBACK} is already in use: stop whatever listens there "
@@ -306,7 +387,7 @@ def start_stack(
 
     env, drop = server_env(
         spec,
-        db_path=db_path,
+        database_env=database_env,
         upstream_url=upstream.url if upstream else None,  # type: ignore[attr-defined]
         redis_url=redis_child.url if redis_child else None,  # type: ignore[attr-defined]
         profile_dir=profile_dir,

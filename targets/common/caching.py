@@ -55,7 +55,10 @@ def create_cache(app: Flask) -> Cache:
 
 
 def stamps_path(app: Flask) -> Path:
-    """Beside a SQLite file (one per database), else in the instance folder."""
+    """``CACHE_STAMPS_PATH`` (the harness: one per cell), beside a SQLite file (one per
+    database), else in the instance folder."""
+    if app.config.get("CACHE_STAMPS_PATH"):
+        return Path(str(app.config["CACHE_STAMPS_PATH"]))
     url = make_url(str(app.config["DATABASE_URL"]))
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(f"{url.database}.cache-stamps")

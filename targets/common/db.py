@@ -113,11 +113,28 @@ _ITEM_COLUMNS = (item.c.id, item.c.name, item.c.description, item.c.price_cents)
 T = TypeVar("T")
 
 
-def create_db_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and a shared pool."""
+POOL_SIZE = 10
+POOL_OVERFLOW = 10
+
+
+def create_db_engine(url: str, pool: int | None = None) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and a shared pool.
+
+    ``pool``: at most this many connections per process (no overflow), so a study can put
+    more threads than connections on a worker; None: 10, growing to 20 under load.
+    A PostgreSQL URL without a driver gets psycopg 3 (SQLAlchemy's default is psycopg2).
+    """
     parsed = make_url(url)
+    sizes = (
+        {"pool_size": pool, "max_overflow": 0}
+        if pool
+        else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+    )
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        # no pre-ping: a round trip per checkout (per request here) that SQLite does not pay
+        return create_engine(parsed, **sizes)
     database = parsed.database
     memory = not database or database == ":memory:" or "mode=memory" in str(parsed)
     connect_args: dict[str, Any] = {"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
@@ -125,7 +142,7 @@ def create_db_engine(url: str) -> Engine:
         engine = create_engine(parsed, connect_args=connect_args, poolclass=StaticPool)
     else:
         Path(database).parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
-        engine = create_engine(parsed, connect_args=connect_args, pool_size=10, max_overflow=10)
+        engine = create_engine(parsed, connect_args=connect_args, **sizes)
     event.listen(engine, "connect", _sqlite_on_connect)
     return engine
 

@@ -169,7 +169,8 @@ def build_app(
     app = BenchFlask(f"targets.{variant}_app", template_folder=str(TEMPLATES), static_folder=None)
     load_config(app, config)
 
-    engine = create_db_engine(str(app.config["DATABASE_URL"]))
+    pool = app.config.get("DB_POOL")
+    engine = create_db_engine(str(app.config["DATABASE_URL"]), int(pool) if pool else None)
     prepare_database(engine)
     engine.dispose()  # no connection made before a fork is ever shared with a worker
 

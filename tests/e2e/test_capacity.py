@@ -87,7 +87,9 @@ def test_a_server_frozen_mid_step_fails_the_step(tmp_path: Path) -> None:
     cell = Cell("sync", "gunicorn-gthread", "json", 2, 8, scenario_arg="json")
     slo = Slo(50.0, 0.1)
     with Supervisor() as sup:
-        stack = start_cell(sup, cfg, cell, tmp_path, tmp_path / "bench.sqlite3")
+        stack = start_cell(
+            sup, cfg, cell, tmp_path, {"FLASK_DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}
+        )
         workload = prepare_workload(cfg, cell, stack, tmp_path, tmp_path)
         stepper = Stepper(
             sup, [stack], workload, tmp_path / "steps", users=16, cpus=cfg.pinning.generator_cpus

@@ -26,7 +26,7 @@ def test_host_by_name_or_ipv6_is_verified_and_measured(
             sup,
             ServerSpec("sync", "gunicorn-gthread", 1, 4),
             tmp_path / "srv",
-            db_path=tmp_path / "srv" / "db.sqlite3",
+            database_env={"FLASK_DATABASE_URL": f"sqlite:///{tmp_path / 'srv' / 'db.sqlite3'}"},
             bind=bind,
         )
         port = stack.url.rsplit(":", 1)[1]
@@ -65,7 +65,7 @@ def test_a_wrong_answer_on_the_host_stops_the_run_before_load(tmp_path: Path) ->
             sup,
             ServerSpec(None, "gunicorn-sync", 1, 1, app="tiny:app", app_dir=_tiny_app(tmp_path)),
             tmp_path / "srv",
-            db_path=tmp_path / "db.sqlite3",
+            database_env={"FLASK_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"},
         )
         port = stack.url.rsplit(":", 1)[1]
         result = bench(
@@ -108,7 +108,7 @@ def test_serve_bind_with_instances_puts_nginx_where_the_message_says(tmp_path: P
             sup,
             ServerSpec("sync", "gunicorn-sync", 1, 1),
             tmp_path,
-            db_path=tmp_path / "db.sqlite3",
+            database_env={"FLASK_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"},
             bind="0.0.0.0",
             instances=2,
         )

@@ -53,7 +53,7 @@ def run_headline(run: RunFolder, thorough: bool, progress: Progress) -> dict[str
         f"headline: the browse journey on {TARGET} · {SERVER}, {USERS} users, "
         f"{cfg.load.duration:.0f} s"
     )
-    row = run_cell(cfg, cell, 0, run.writer, run.db_root / "headline", progress)
+    row = run_cell(cfg, cell, 0, run.writer, run.databases, progress, db_label="headline")
     endpoints = []
     for name, entry in row["endpoints"].items():
         lat = entry.get("latency_ms") or {}

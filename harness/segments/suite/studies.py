@@ -32,13 +32,25 @@ class Study:
     thorough_only: bool = False
     instances: int = 1  # the variant's instances behind nginx
     slo: str = "p99:50ms,errors:0.1%"  # one SLO for both sides; upstream waits 60 ms in series
+    # each side's database ("sqlite" / "postgres"; "": the run's --database) and connection
+    # pool per worker (None: the run's --db-pool)
+    databases: tuple[str, str] = ("", "")
+    pools: tuple[int | None, int | None] = (None, None)
 
-    def label(self, side: tuple[str, str]) -> str:
-        return f"{side[0]} on {side[1]}"
+    def label(self, n: int) -> str:
+        """Side ``n`` (0 baseline, 1 variant) in words, with its database and pool when the
+        study sets them."""
+        target, server = (self.baseline, self.variant)[n]
+        db, pool = self.databases[n], self.pools[n]
+        extra = [db] if db and self.databases[0] != self.databases[1] else []
+        extra += [f"pool {pool}"] if pool else []
+        return f"{target} on {server}" + (f" ({', '.join(extra)})" if extra else "")
 
 
 GTHREAD = "gunicorn-gthread"
 UPSTREAM_SLO = "p99:250ms,errors:0.1%"
+UPSTREAM = "/upstream?calls=3&delay_ms=20"
+POOL_SMALL = 2  # connections per worker, under the default 8 threads a worker
 STUDIES: tuple[Study, ...] = (
     Study(
         "aa-control",
@@ -122,6 +134,83 @@ STUDIES: tuple[Study, ...] = (
         thorough_only=True,
         instances=2,
     ),
+    # production parts: the database server and the WSGI server
+    Study(
+        "postgres-db",
+        "PostgreSQL over SQLite",
+        "what does a database server cost on one query?",
+        "db",
+        "/db",
+        ("sync", GTHREAD),
+        ("sync", GTHREAD),
+        thorough_only=True,
+        databases=("sqlite", "postgres"),
+    ),
+    Study(
+        "postgres-queries",
+        "PostgreSQL over SQLite",
+        "what does a database server cost on 20 queries a request?",
+        "queries",
+        "/queries?queries=20",
+        ("sync", GTHREAD),
+        ("sync", GTHREAD),
+        thorough_only=True,
+        databases=("sqlite", "postgres"),
+    ),
+    Study(
+        "db-pool",
+        "a pool as large as the threads",
+        f"does a pool of {POOL_SMALL} connections hold 8 threads back?",
+        "queries",
+        "/queries?queries=20",
+        ("sync", GTHREAD),
+        ("sync", GTHREAD),
+        thorough_only=True,
+        databases=("postgres", "postgres"),
+        pools=(POOL_SMALL, 8),
+    ),
+    Study(
+        "server-granian-json",
+        "granian over gunicorn gthread",
+        "which server? granian",
+        "json",
+        "/json",
+        ("sync", GTHREAD),
+        ("sync", "granian"),
+        thorough_only=True,
+    ),
+    Study(
+        "server-uwsgi-json",
+        "uWSGI over gunicorn gthread",
+        "which server? uWSGI",
+        "json",
+        "/json",
+        ("sync", GTHREAD),
+        ("sync", "uwsgi"),
+        thorough_only=True,
+    ),
+    Study(
+        "server-granian-upstream",
+        "granian over gunicorn gthread",
+        "which server for upstream fan-out? granian",
+        "upstream",
+        UPSTREAM,
+        ("sync", GTHREAD),
+        ("sync", "granian"),
+        thorough_only=True,
+        slo=UPSTREAM_SLO,
+    ),
+    Study(
+        "server-uwsgi-upstream",
+        "uWSGI over gunicorn gthread",
+        "which server for upstream fan-out? uWSGI",
+        "upstream",
+        UPSTREAM,
+        ("sync", GTHREAD),
+        ("sync", "uwsgi"),
+        thorough_only=True,
+        slo=UPSTREAM_SLO,
+    ),
 )
 
 
@@ -161,13 +250,27 @@ class SuitePlan:
         return self.control_target if study.control else self.target
 
 
-def chosen_studies(plan: SuitePlan, cpus: int | None = None) -> tuple[list[Study], list[str]]:
-    """The studies to run and, for each left out, why."""
+def chosen_studies(
+    plan: SuitePlan, cpus: int | None = None, postgres: bool | None = None
+) -> tuple[list[Study], list[str]]:
+    """The studies to run and, for each left out, why (``postgres``: whether a PostgreSQL
+    server can be had; None: whether the Debian package is installed)."""
     cpus = cpus if cpus is not None else (os.cpu_count() or 1)
     run, skipped = [], []
     for study in STUDIES:
         if study.thorough_only and not plan.thorough:
             continue
+        if "postgres" in study.databases:
+            if postgres is None:
+                from harness.stack.postgres import installed
+
+                postgres = installed()
+            if not postgres:
+                skipped.append(
+                    f"{study.key}: skipped, PostgreSQL is not installed "
+                    "(bash scripts/setup.sh --test, or apt-get install postgresql)"
+                )
+                continue
         if study.instances > 1 and cpus < INSTANCES_MIN_CPUS:
             skipped.append(
                 f"{study.key}: skipped, instances behind nginx need >= "
@@ -179,12 +282,17 @@ def chosen_studies(plan: SuitePlan, cpus: int | None = None) -> tuple[list[Study
     return run, skipped
 
 
-SideKey = tuple[str, str, int]  # target, server, instances
+SideKey = tuple[str, str, int, str, int | None]  # target, server, instances, database, pool
 
 
 def side_keys(study: Study) -> tuple[SideKey, SideKey]:
-    """(baseline, variant) as (target, server, instances)."""
-    return (*study.baseline, 1), (*study.variant, study.instances)
+    """(baseline, variant) as (target, server, instances, database, pool)."""
+    (db_a, db_b), (pool_a, pool_b) = study.databases, study.pools
+    return (*study.baseline, 1, db_a, pool_a), (*study.variant, study.instances, db_b, pool_b)
+
+
+def cell_key(cell: Cell) -> SideKey:
+    return (cell.target, cell.server, cell.instances, cell.database, cell.db_pool)
 
 
 def group_studies(studies: list[Study]) -> list[list[Study]]:
@@ -221,15 +329,17 @@ def group_cells(cfg: RunConfig, group: list[Study]) -> list[Cell]:
             suffix=f"-{group[0].key}-s{n}",
             profiled=cfg.profiling.enabled,
             scenario_arg=group[0].scenario,
+            database=database,
+            db_pool=pool,
         )
-        for n, (target, server, instances) in enumerate(keys)
+        for n, (target, server, instances, database, pool) in enumerate(keys)
     ]
 
 
 def study_cells(cfg: RunConfig, group: list[Study]) -> dict[str, tuple[Cell, Cell]]:
     """Each study of the group: its (baseline, variant) cells."""
     cells = group_cells(cfg, group)
-    by_key = {(c.target, c.server, c.instances): c for c in cells}
+    by_key = {cell_key(c): c for c in cells}
     out = {}
     for study in group:
         base, var = side_keys(study)
