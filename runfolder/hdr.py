@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import numpy as np
 from hdrh.codec import HdrHistogramEncoder
 from hdrh.histogram import HdrHistogram
 
@@ -35,6 +34,8 @@ def merge_encoded(acc: Any, texts: Iterable[str | None]) -> Any:
     object and adding it costs ~0.2 ms of Python per window, so counts are decoded
     straight into arrays and summed with numpy, then written into ``acc`` once.
     """
+    import numpy as np  # here, not at import: the CLI's --help stays light
+
     if not isinstance(acc, HdrHistogram):
         for text in texts:
             if text:

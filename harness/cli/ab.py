@@ -27,7 +27,6 @@ from harness.cli.options import (
 )
 from harness.config import TARGETS
 from harness.segments.ab.stopping import MAX_PAIRS, MAX_TIME_S
-from reports.comparison import MIN_REPS
 
 # each segment: 0.5 s to settle (users start, connections open), then --segment (3 s)
 # measured: a p99 that is not thin needs 1,000 requests, so 3 s at >= 333 req/s
@@ -200,6 +199,8 @@ def ab_command(
         raise ConfigError(f"--segment must be at least 1s, got {segment:g}s")
     if kind == "targets":
         opts["targets"] = (baseline_target,)
+    from reports.comparison import MIN_REPS
+
     rule = StoppingRule(min(MIN_REPS, max_repeat), max_repeat, max_time)
     if max_repeat < MIN_REPS:
         click.echo(

@@ -101,3 +101,22 @@ def test_report_of_a_missing_folder_says_so(
     result = CliRunner().invoke(cli, ["report", "/nonexistent/run"])
     assert result.exit_code != 0
     assert "no such run folder" in result.output
+
+
+def test_help_imports_no_numeric_library() -> None:
+    """`python bench.py --help` (and every command's option parsing) loads no numpy, scipy,
+    pandas or matplotlib: they are loaded by what measures and reports."""
+    import subprocess
+    import sys
+
+    code = (
+        "import runpy, sys; sys.argv = ['bench.py', '--help']\n"
+        "try:\n    runpy.run_path('bench.py', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print(sorted({'numpy', 'scipy', 'pandas', 'matplotlib'} & set(sys.modules)))"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"
