@@ -37,7 +37,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 # the project's packages the server or route discovery imports under the app's interpreter
-OWN_PACKAGES = ("profiles", "harness", "runfolder")
+# (loadtests: its forms helper, which imports no locust)
+OWN_PACKAGES = ("profiles", "harness", "runfolder", "loadtests")
 # what each server kind imports from the harness's environment (with their requirements)
 SERVER_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "gunicorn-sync": ("gunicorn",),
