@@ -7,4 +7,6 @@ bash scripts/setup.sh --test
 .venv/bin/python -m ruff check .
 .venv/bin/python -m ruff format --check .
 .venv/bin/python -m mypy  # files and strictness: [tool.mypy] in pyproject.toml
-exec .venv/bin/python -m pytest "$@"
+# three test files at a time: an e2e test mostly waits on a fixed-length load, and a
+# module's shared run stays in one worker (--dist loadfile); -n 0 runs them one by one
+exec .venv/bin/python -m pytest -n 3 --dist loadfile "$@"
