@@ -108,7 +108,11 @@ def _side(cell: str, target: str, cpu: float | None) -> dict[str, object]:
 
 
 def _row(cell: str, parts: dict[str, object]) -> dict[str, object]:
-    ep = {"requests": 100, "breakdown": {"parts": parts}}
+    """A common-rate row as the recorder makes it: the request thread's CPU (Server-Timing
+    ``cpu``) is the endpoint's ``cpu_ms``, the waits are breakdown parts."""
+    parts = dict(parts)
+    cpu = parts.pop("cpu", None)
+    ep = {"requests": 100, "breakdown": {"parts": parts}, "cpu_ms": cpu}
     return {"cell_id": cell, "common_rate": {"rate": 80}, "endpoints": {"GET /q": ep}}
 
 

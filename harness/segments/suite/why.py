@@ -71,11 +71,13 @@ def why_line(st: dict[str, Any], rows: dict[Any, dict[str, Any]], cells: dict[st
     parts = (_parts(rows.get(base["cell_id"])), _parts(rows.get(var["cell_id"])))
     common = st.get("common") or {}
     at = f" at {common['rate']:.0f} req/s" if common.get("rate") else ""
-    if "cpu" in parts[0] or "cpu" in parts[1]:
-        said.append(
-            f"the request thread's own CPU{at} (mean) "
-            + _pair(*((p.get("cpu") or {}).get("mean") for p in parts))
-        )
+    # the request thread's CPU (Server-Timing ``cpu``): the endpoint's ``cpu_ms``
+    thread_cpu = [
+        (_endpoint(rows.get(side["cell_id"])).get("cpu_ms") or {}).get("mean")
+        for side in (base, var)
+    ]
+    if any(v is not None for v in thread_cpu):
+        said.append(f"the request thread's own CPU{at} (mean) " + _pair(*thread_cpu))
     waits = []
     for part, label in WAIT_PARTS:
         p50s = [(p.get(part) or {}).get("p50") for p in parts]
@@ -83,7 +85,7 @@ def why_line(st: dict[str, Any], rows: dict[Any, dict[str, Any]], cells: dict[st
             waits.append(f"{label} p50 " + _pair(*p50s))
     if waits:
         said.append(f"waited{at}: " + ", ".join(waits))
-    if not ("cpu" in parts[0] or "cpu" in parts[1]):
+    if all(v is None for v in thread_cpu):
         spots = [p for p in (hotspots(var, cells), hotspots(base, cells)) if p]
         if spots:
             said.append(
