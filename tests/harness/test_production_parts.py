@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli.options import config_from_options
+from harness.cli.configure import config_from_options
 from harness.config import RunConfig
 from harness.segments.suite.studies import (
     STUDIES,
