@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from harness.config import Pinning
+from harness.sections import Pinning
 from harness.stack.processes import Supervisor, require_executable
 from harness.stack.servers import ServerSpec, Stack, start_stack
 

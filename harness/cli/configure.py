@@ -7,14 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.config import (
-    FLAT,
-    TOP_LEVEL,
-    Pinning,
-    RunConfig,
-    parse_cpus,
-    parse_host_port,
-)
+from harness.config import FLAT, TOP_LEVEL, RunConfig, parse_cpus, parse_host_port
+from harness.sections import Pinning
 from harness.userenv import parse_env_file, parse_env_pairs, resolve_python
 from runfolder.errors import ConfigError
 

@@ -17,18 +17,8 @@ from typing import Any
 import click
 
 from harness.cli.paramtypes import DURATION, choice
-from harness.config import (
-    BALANCE,
-    DATABASES,
-    SERVERS,
-    SHAPES,
-    TARGETS,
-    Database,
-    Distribution,
-    Load,
-    RunConfig,
-    Servers,
-)
+from harness.config import BALANCE, DATABASES, SERVERS, SHAPES, TARGETS, RunConfig
+from harness.sections import Database, Distribution, Load, Servers
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 

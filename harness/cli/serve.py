@@ -44,7 +44,8 @@ def server_spec(
     **app_env: Any,
 ) -> Any:
     from harness.cli.configure import app_environment
-    from harness.config import Subject, validate_subject
+    from harness.config import validate_subject
+    from harness.sections import Subject
     from harness.stack.servers import ServerSpec
 
     if target and app:
@@ -117,7 +118,8 @@ def serve_command(
     With --database postgres a PostgreSQL server starts for the session and is removed with
     it; every instance behind nginx shares it.
     """
-    from harness.config import Database, Subject, validate_database
+    from harness.config import validate_database
+    from harness.sections import Database, Subject
     from harness.stack.postgres import Databases, target_env
     from harness.stack.processes import Supervisor, port_in_use
     from harness.stack.servers import start_stack

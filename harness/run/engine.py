@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.cells import Cell, interleave, plan_cells
-from harness.config import GENERATED_SCENARIO, RunConfig, available_cpus
+from harness.config import GENERATED_SCENARIO, RunConfig
 from harness.load.loadgen import locust_argv
 from harness.load.workload import check_reachable, generate_routes, prepare_workload
+from harness.sections import available_cpus
 from harness.stack.machine import environment, server_environment
 from harness.stack.monitor import CpuMonitor
 from harness.stack.postgres import Databases

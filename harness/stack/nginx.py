@@ -28,7 +28,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.config import BALANCE, Servers
+from harness.config import BALANCE
+from harness.sections import Servers
 from harness.stack.processes import (
     LOOPBACK,
     Child,

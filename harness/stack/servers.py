@@ -14,7 +14,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.config import SERVERS, TARGETS, Servers
+from harness.config import SERVERS, TARGETS
+from harness.sections import Servers
 from harness.stack.appenv import app_variables, launcher
 from harness.stack.processes import (
     LOOPBACK,
