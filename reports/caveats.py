@@ -9,10 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from reports.comparison import (
-    CPU,
-    figure,
-)
+from reports.comparison import CPU, figure
 from runfolder.figures import ALL
 from runfolder.reader import Run
 

@@ -24,11 +24,7 @@ from typing import Any
 
 from reports.attribution import function_changes
 from reports.breakdown import regression_part
-from reports.caveats import (
-    cpu_missing,
-    environment_warnings,
-    row_reasons,
-)
+from reports.caveats import cpu_missing, environment_warnings, row_reasons
 from reports.comparison import (
     CPU,
     METRIC,
