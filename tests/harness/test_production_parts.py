@@ -17,8 +17,8 @@ from harness.segments.suite.studies import (
 )
 from harness.stack.postgres import database_name, target_env
 from harness.stack.servers import ServerSpec, server_argv
+from runfolder.across_cells import database_bound
 from runfolder.errors import ConfigError
-from runfolder.figures import database_bound
 
 
 def test_database_url_implies_postgres_and_hides_its_password() -> None:
