@@ -21,7 +21,7 @@ from benchmarks._common import run_plain_locust, run_wrk, target_stack
 from harness.config import RunConfig
 from harness.run.engine import run_benchmark
 from harness.sections import Pinning
-from harness.stack.servers import ServerSpec
+from harness.stack.server_commands import ServerSpec
 
 ENDPOINTS = {"json": "/json", "db": "/db", "fortunes": "/fortunes"}
 

@@ -46,7 +46,7 @@ def server_spec(
     from harness.cli.configure import app_environment
     from harness.config import validate_subject
     from harness.sections import Subject
-    from harness.stack.servers import ServerSpec
+    from harness.stack.server_commands import ServerSpec
 
     if target and app:
         raise ConfigError("--target cannot be combined with --app")

@@ -27,7 +27,8 @@ from harness.stack.machine import environment, server_environment
 from harness.stack.monitor import CpuMonitor
 from harness.stack.postgres import Databases
 from harness.stack.processes import Child, Supervisor, tail
-from harness.stack.servers import ServerSpec, Stack, debug_settings, server_env, start_stack
+from harness.stack.server_commands import ServerSpec
+from harness.stack.servers import Stack, debug_settings, server_env, start_stack
 from runfolder import figures, storage
 from runfolder.errors import ProcessError
 from runfolder.lifecycle import lifecycle, no_interrupt

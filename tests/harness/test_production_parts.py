@@ -16,7 +16,7 @@ from harness.segments.suite.studies import (
     group_studies,
 )
 from harness.stack.postgres import database_name, target_env
-from harness.stack.servers import ServerSpec, server_argv
+from harness.stack.server_commands import ServerSpec, server_argv
 from runfolder.across_cells import database_bound
 from runfolder.errors import ConfigError
 
