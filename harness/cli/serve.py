@@ -120,7 +120,7 @@ def serve_command(
     """
     from harness.config import validate_database
     from harness.sections import Database, Subject
-    from harness.stack.postgres import Databases, target_env
+    from harness.stack.databases import Databases, target_env
     from harness.stack.processes import Supervisor, port_in_use
     from harness.stack.servers import start_stack
     from targets.verify import is_loopback_url

@@ -23,9 +23,9 @@ from harness.config import GENERATED_SCENARIO, RunConfig
 from harness.load.loadgen import locust_argv
 from harness.load.workload import check_reachable, generate_routes, prepare_workload
 from harness.sections import available_cpus
+from harness.stack.databases import Databases
 from harness.stack.machine import environment, server_environment
 from harness.stack.monitor import CpuMonitor
-from harness.stack.postgres import Databases
 from harness.stack.processes import Child, Supervisor, tail
 from harness.stack.server_commands import ServerSpec
 from harness.stack.servers import Stack, debug_settings, server_env, start_stack

@@ -15,7 +15,8 @@ from harness.segments.suite.studies import (
     group_cells,
     group_studies,
 )
-from harness.stack.postgres import database_name, target_env
+from harness.stack.databases import target_env
+from harness.stack.postgres import database_name
 from harness.stack.server_commands import ServerSpec, server_argv
 from runfolder.across_cells import database_bound
 from runfolder.errors import ConfigError
