@@ -96,8 +96,6 @@ _HOOKED: set[str] = set()  # "db", "up", "tpl": parts this process can see
 
 
 DB_STATEMENT_METHODS = ("execute", "exec_driver_sql", "close")  # sqlalchemy.engine.Connection
-
-
 DB_FETCH_METHODS = (
     "first",
     "one",
@@ -110,8 +108,6 @@ DB_FETCH_METHODS = (
     "fetchmany",
     "fetchall",
 )
-
-
 DB_DRIVER_METHODS = ("do_execute", "do_executemany", "do_execute_no_params")  # dialects
 
 

@@ -14,8 +14,6 @@ from runfolder.figures import ALL
 from runfolder.reader import Run
 
 MACHINE_KEYS = ("hostname", "cpu_model", "cpus", "memory_gb", "os")
-
-
 CONFIG_IGNORED = {"name", "out", "repeat"}
 
 

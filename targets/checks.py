@@ -16,20 +16,12 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 DEMO_USERNAME = "demo"
-
-
 DEMO_PASSWORD = "demo-password"
-
-
 WORLD_ROWS = 10_000
-
-
 XSS_ESCAPED = (
     "&lt;script&gt;alert(&#34;This should not be displayed in a browser alert box.&#34;);"
     "&lt;/script&gt;"
 )
-
-
 _CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -232,27 +224,16 @@ def save_html_item_id(reply: Reply, ctx: dict[str, Any]) -> None:
 
 
 JSON = "application/json"
-
-
 HTML = "text/html"
-
-
 VERIFY_ITEM = {"name": "verify item", "description": "made by verify", "price_cents": 1234}
-
-
 VERIFY_ITEM_2 = {"name": "verify item 2", "description": "replaced", "price_cents": 99}
-
-
 LOGIN_FORM = {"username": DEMO_USERNAME, "password": DEMO_PASSWORD, "csrf_token": "{csrf}"}
-
-
 ITEM_FORM = {
     "name": "verify form item",
     "description": "<b>made</b> by verify",
     "price_cents": "250",
     "csrf_token": "{csrf}",
 }
-
 
 CHECKS: tuple[Check, ...] = (
     Check("healthz", "GET", "/healthz", 200, JSON, equals_json({"status": "ok"})),
