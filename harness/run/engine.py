@@ -346,7 +346,7 @@ def wait_for_load(
 
 def instance_requests(cell_dir: Path) -> dict[str, int]:
     """Requests each instance served, from nginx's access log."""
-    from harness.stack.nginx import requests_per_upstream
+    from harness.stack.nginx_log import requests_per_upstream
 
     logs = sorted(cell_dir.glob("*access*.log"))
     counts: dict[str, int] = {}
