@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from harness.config import Pinning
+from harness.sections import Pinning
 from harness.stack.processes import Supervisor, require_executable
-from harness.stack.servers import ServerSpec, Stack, start_stack
+from harness.stack.server_commands import ServerSpec
+from harness.stack.servers import Stack, start_stack
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 

@@ -18,9 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import run_plain_locust, run_wrk, target_stack
-from harness.config import Pinning, RunConfig
+from harness.config import RunConfig
 from harness.run.engine import run_benchmark
-from harness.stack.servers import ServerSpec
+from harness.sections import Pinning
+from harness.stack.server_commands import ServerSpec
 
 ENDPOINTS = {"json": "/json", "db": "/db", "fortunes": "/fortunes"}
 

@@ -20,9 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import run_wrk
 from harness.cells import Cell
-from harness.config import Pinning, RunConfig
+from harness.config import RunConfig
 from harness.load.workload import prepare_workload
 from harness.run.engine import start_cell
+from harness.sections import Pinning
 from harness.segments.capacity.search import SearchPlan, Slo, Step, search
 from harness.segments.engine import Stepper
 from harness.stack.processes import Supervisor

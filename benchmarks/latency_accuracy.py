@@ -19,8 +19,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks._common import run_wrk  # noqa: E402
-from harness.config import Pinning, RunConfig  # noqa: E402
+from harness.config import RunConfig  # noqa: E402
 from harness.run.engine import run_benchmark  # noqa: E402
+from harness.sections import Pinning  # noqa: E402
 from harness.stack.processes import Supervisor  # noqa: E402
 from harness.stack.servers import start_upstream  # noqa: E402
 

@@ -21,8 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from harness.config import Pinning  # noqa: E402
 from harness.load.loadgen import locust_executable  # noqa: E402
+from harness.sections import Pinning  # noqa: E402
 from harness.stack.processes import Supervisor  # noqa: E402
 from harness.stack.servers import start_upstream  # noqa: E402
 

@@ -34,9 +34,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks._common import run_wrk, server_cpu  # noqa: E402
-from harness.config import Pinning  # noqa: E402
+from harness.sections import Pinning  # noqa: E402
 from harness.stack.processes import Supervisor  # noqa: E402
-from harness.stack.servers import ServerSpec, start_stack  # noqa: E402
+from harness.stack.server_commands import ServerSpec  # noqa: E402
+from harness.stack.servers import start_stack  # noqa: E402
 
 ENDPOINTS = ["/json", "/db", "/queries?queries=20", "/fortunes"]
 GOAL = 0.98

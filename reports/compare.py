@@ -19,12 +19,12 @@ says so (``Comparison.tests``).
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from reports.attribution import function_changes
 from reports.breakdown import regression_part
+from reports.caveats import cpu_missing, environment_warnings, row_reasons
 from reports.comparison import (
     CPU,
     METRIC,
@@ -38,7 +38,6 @@ from reports.comparison import (
     Threshold,
     cell_key,
     endpoint_label,
-    figure,
     split_sides,
 )
 from reports.gate import fails, gated_metrics, parse_fail_on
@@ -47,9 +46,6 @@ from reports.stats import ERROR_RISE_PP, compare_errors, compare_values
 from runfolder.errors import ConfigError
 from runfolder.figures import ALL
 from runfolder.reader import Run, load_run
-
-MACHINE_KEYS = ("hostname", "cpu_model", "cpus", "memory_gb", "os")
-CONFIG_IGNORED = {"name", "out", "repeat"}
 
 
 def _per_rep(rows: list[dict[str, Any]], endpoint: str, metric: str) -> list[float | None]:
@@ -71,23 +67,6 @@ def _pairs(
         if eb and ec and c:
             out.append((figure(eb, b), figure(ec, c)))
     return out
-
-
-def cpu_missing(rows: list[dict[str, Any]], side: str, endpoint: str) -> list[str]:
-    """Why repetitions of a side have no CPU figure: the server's reason, or none sent."""
-    found: dict[str, int] = {}
-    for row in rows:
-        e = row["endpoints"].get(endpoint)
-        if not e or figure(row, endpoint, CPU) is not None:
-            continue
-        if endpoint == ALL:
-            why = "no server CPU samples (an external --host?)"
-        elif e.get("cpu_absent"):
-            why = "CPU per request absent: " + ", ".join(sorted(e["cpu_absent"]))
-        else:
-            why = "no CPU per request (no Server-Timing cpu part)"
-        found[why] = found.get(why, 0) + 1
-    return [f"{side} {why} in {n} of {len(rows)} repetition(s)" for why, n in found.items()]
 
 
 def unmeasured(c: Change) -> bool:
@@ -143,59 +122,6 @@ def _errors(rows: list[dict[str, Any]], endpoint: str) -> tuple[int, int]:
             requests += int(e.get("requests", 0))
             failed += sum(int(v) for v in (e.get("failures") or {}).values())
     return failed, requests
-
-
-def row_reasons(rows: list[dict[str, Any]], side: str, endpoint: str, metric: str) -> list[str]:
-    """Why a side's figures cannot decide ``metric``: flags the measurement itself raised.
-
-    A repetition without a steady window has no figures at all: it lowers the count of
-    repetitions instead (``_per_rep`` skips it). A route verify left out on one side only
-    has no value there, so its endpoint is undecided.
-    """
-    found: dict[str, int] = {}
-    for row in rows:
-        warnings = [str(w) for w in row.get("warnings") or []]
-        flags = []
-        if row.get("generator_bound"):
-            flags.append("generator-bound")
-        if int((row.get("open_model") or {}).get("dropped") or 0) or any(
-            "dropped" in w for w in warnings
-        ):
-            flags.append("dropped open-model requests")
-        verify = str(row.get("verify") or "passed")  # "passed ...", "skipped: ..." or a failure
-        if not verify.startswith(("passed", "skipped")) or any(
-            "verify failed" in w for w in warnings
-        ):
-            flags.append("failed verify")
-        if metric in ((row["endpoints"].get(endpoint) or {}).get("thin") or []):
-            flags.append(f"{metric} is thin (fewer than 10 samples above it)")
-        for flag in flags:
-            found[flag] = found.get(flag, 0) + 1
-    return [f"{side} {flag} in {n} of {len(rows)} repetition(s)" for flag, n in found.items()]
-
-
-def _diff_dicts(a: dict[str, Any], b: dict[str, Any], ignore: Collection[str] = ()) -> list[str]:
-    keys = sorted((set(a) | set(b)) - set(ignore))
-    return [f"{k} {a.get(k)!r} → {b.get(k)!r}" for k in keys if a.get(k) != b.get(k)]
-
-
-def environment_warnings(base: Run, cand: Run) -> list[str]:
-    out = []
-    ma, mb = base.meta.get("machine") or {}, cand.meta.get("machine") or {}
-    diff = [d for d in _diff_dicts(ma, mb) if d.split(" ", 1)[0] in MACHINE_KEYS]
-    if diff:
-        out.append(f"{cand.name} ran on a different machine: {'; '.join(diff)}")
-    if base.meta.get("python") != cand.meta.get("python"):
-        out.append(f"{cand.name}: Python {base.meta.get('python')} → {cand.meta.get('python')}")
-    diff = _diff_dicts(base.meta.get("packages") or {}, cand.meta.get("packages") or {})
-    if diff:
-        out.append(f"{cand.name}: package versions differ: {'; '.join(diff)}")
-    diff = _diff_dicts(base.meta.get("config") or {}, cand.meta.get("config") or {}, CONFIG_IGNORED)
-    if diff:
-        out.append(f"{cand.name}: configuration differs: {'; '.join(diff)}")
-    if (base.meta.get("pinning") or {}) != (cand.meta.get("pinning") or {}):
-        out.append(f"{cand.name}: CPU pinning differs")
-    return out
 
 
 def compare_cells(

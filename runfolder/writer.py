@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from runfolder import figures, storage
+from runfolder import across_cells, storage
 
 
 class RunWriter:
@@ -69,10 +69,10 @@ class RunWriter:
 
     def write_summary(self) -> None:
         data: dict[str, Any] = {"format_version": storage.FORMAT_VERSION, "rows": self.rows}
-        overhead = figures.profiling_overhead(self.rows)
+        overhead = across_cells.profiling_overhead(self.rows)
         if overhead:
             data["profiling_overhead"] = overhead
-        scaling = figures.scaling(self.rows)
+        scaling = across_cells.scaling(self.rows)
         if scaling:
             data["scaling"] = scaling
         data.update(self.sections)

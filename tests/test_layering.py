@@ -80,7 +80,7 @@ def test_engine_does_not_import_reports() -> None:
 
 # harness/ from the bottom up: each layer imports only the layers below it (and itself)
 HARNESS_LAYERS = (
-    ("harness.config", "harness.cells", "harness.userenv"),
+    ("harness.config", "harness.sections", "harness.cells", "harness.userenv"),
     ("harness.stack",),
     ("harness.load",),
     ("harness.run",),
@@ -88,7 +88,14 @@ HARNESS_LAYERS = (
     ("harness.cli",),
 )
 # below the run engine the harness knows nothing of reports: rows go up, reports are derived
-NO_REPORTS = ("harness.config", "harness.cells", "harness.stack", "harness.load", "harness.run")
+NO_REPORTS = (
+    "harness.config",
+    "harness.sections",
+    "harness.cells",
+    "harness.stack",
+    "harness.load",
+    "harness.run",
+)
 
 
 def layer_of(name: str) -> int | None:

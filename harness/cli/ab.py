@@ -15,16 +15,9 @@ from typing import Any
 import click
 
 from harness.cli.compare import finish_gate, gate_options
-from harness.cli.options import (
-    DURATION,
-    OUTPUT,
-    PINNING,
-    SERVING,
-    SUBJECT,
-    choice,
-    config_from_options,
-    use_options,
-)
+from harness.cli.configure import config_from_options
+from harness.cli.options import OUTPUT, PINNING, SERVING, SUBJECT, use_options
+from harness.cli.paramtypes import DURATION, choice
 from harness.config import TARGETS
 from harness.segments.ab.stopping import MAX_PAIRS, MAX_TIME_S
 

@@ -7,8 +7,10 @@ from typing import Any
 import click
 from rich.table import Table
 
+from harness.cli.configure import config_from_options
 from harness.cli.console import console, derive_outputs, stdout
-from harness.cli.options import DURATION, RUN, config_from_options, use_options
+from harness.cli.options import RUN, use_options
+from harness.cli.paramtypes import DURATION
 from harness.run.engine import Progress
 from harness.segments.capacity.run import run_capacity
 from harness.segments.capacity.search import SearchPlan, Slo

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from harness.config import RunConfig
-from runfolder import figures
+from runfolder import across_cells
 from runfolder.storage import read_json, resolve_run
 
 console = Console(stderr=True, highlight=False)
@@ -258,7 +258,7 @@ def execute_run(cfg: RunConfig) -> None:
             console.print(
                 f"[yellow]warning[/] {row['cell_id']} r{row['repetition']}: {escape(warning)}"
             )
-    overhead = figures.profiling_overhead(outcome.rows)
+    overhead = across_cells.profiling_overhead(outcome.rows)
     if overhead:
         stdout.print(overhead_table(overhead))
     stdout.print(f"Run folder: {outcome.run_dir}")

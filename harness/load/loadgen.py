@@ -9,7 +9,7 @@ import math
 import sys
 from pathlib import Path
 
-from harness.config import Distribution
+from harness.sections import Distribution
 from loadtests.catalog import SCENARIOS, locustfile_path
 
 

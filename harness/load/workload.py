@@ -41,7 +41,8 @@ def check_reachable(url: str, timeout: float = 5.0) -> None:
 
 def generate_routes(cfg: RunConfig, note: Callable[[str], None]) -> dict[str, Any]:
     """The generated scenario's routes, read from the app's URL map (once per run)."""
-    from harness.load.routes import build_routes, discover_routes, load_routes_file
+    from harness.load.routes import build_routes, discover_routes
+    from harness.load.routes_file import load_routes_file
 
     assert cfg.subject.app is not None
     spec = load_routes_file(cfg.subject.routes_file)  # its shape first: no app import needed
@@ -100,7 +101,8 @@ def prepare_workload(
             str(locustfile_path(arg)), tuple(SCENARIOS[arg].user_classes), verify=verified
         )
     if arg == GENERATED_SCENARIO:
-        from harness.load.routes import Login, verify_routes
+        from harness.load.routes import verify_routes
+        from harness.load.routes_file import Login
 
         generated = json.loads((run_dir / "routes.json").read_text())
         routes, login = generated["routes"], generated.get("login")

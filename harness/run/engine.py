@@ -19,14 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from harness.cells import Cell, interleave, plan_cells
-from harness.config import GENERATED_SCENARIO, RunConfig, available_cpus
+from harness.config import GENERATED_SCENARIO, RunConfig
 from harness.load.loadgen import locust_argv
 from harness.load.workload import check_reachable, generate_routes, prepare_workload
+from harness.sections import available_cpus
+from harness.stack.databases import Databases
 from harness.stack.machine import environment, server_environment
 from harness.stack.monitor import CpuMonitor
-from harness.stack.postgres import Databases
 from harness.stack.processes import Child, Supervisor, tail
-from harness.stack.servers import ServerSpec, Stack, debug_settings, server_env, start_stack
+from harness.stack.server_commands import ServerSpec
+from harness.stack.servers import Stack, debug_settings, server_env, start_stack
 from runfolder import figures, storage
 from runfolder.errors import ProcessError
 from runfolder.lifecycle import lifecycle, no_interrupt
@@ -344,7 +346,7 @@ def wait_for_load(
 
 def instance_requests(cell_dir: Path) -> dict[str, int]:
     """Requests each instance served, from nginx's access log."""
-    from harness.stack.nginx import requests_per_upstream
+    from harness.stack.nginx_log import requests_per_upstream
 
     logs = sorted(cell_dir.glob("*access*.log"))
     counts: dict[str, int] = {}

@@ -1,4 +1,6 @@
-"""nginx in front of several server instances: write its configuration, start it, read its log.
+"""nginx in front of several server instances: write its configuration, start it.
+
+Its access log is read by ``harness.stack.nginx_log``.
 
 nginx runs as an ordinary child of the harness (foreground, unprivileged port, every
 path inside one folder), so a run folder holds the exact configuration and both logs:
@@ -12,23 +14,21 @@ path inside one folder), so a run folder holds the exact configuration and both 
 Every proxied response carries ``X-Upstream: <$upstream_addr>`` so the load side can
 attribute requests to instances without reading the log. When nginx failed over,
 the header lists every address tried (``"127.0.0.1:8001, 127.0.0.1:8002"``); the last
-one answered. ``upstream_that_answered`` reads either form.
+one answered. ``harness.stack.nginx_log.upstream_that_answered`` reads either form.
 """
 
 from __future__ import annotations
 
-import contextlib
 import grp
 import os
 import pwd
 import re
 import resource
 import shutil
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
-from harness.config import BALANCE, Servers
+from harness.config import BALANCE
+from harness.sections import Servers
 from harness.stack.processes import (
     LOOPBACK,
     Child,
@@ -327,83 +327,3 @@ def _last_error(error_log: Path) -> str:
             if len(messages) == 2:
                 break
     return "; ".join(reversed(messages))
-
-
-@dataclass(frozen=True)
-class AccessRecord:
-    """One line of the access log. Times in seconds; ``None`` where nginx wrote ``-``."""
-
-    status: int
-    method: str
-    uri: str
-    upstream_addrs: tuple[str, ...]  # every instance tried, in order
-    upstream_statuses: tuple[str, ...]
-    request_time: float
-    upstream_response_time: float | None
-
-    @property
-    def upstream(self) -> str:
-        """The instance that answered (the last one tried), or ``"-"`` for none."""
-        return self.upstream_addrs[-1] if self.upstream_addrs else "-"
-
-
-def upstream_that_answered(upstream_addr: str) -> str:
-    """The last address of an ``$upstream_addr`` value (or ``X-Upstream`` header); ``-``: none."""
-    addrs = _split_upstream(upstream_addr)
-    return addrs[-1] if addrs else "-"
-
-
-def _split_upstream(value: str) -> tuple[str, ...]:
-    # ", " separates retries, " : " internal redirects; "-" means no instance was tried
-    parts = re.split(r", | : ", value.strip())
-    return tuple(p for p in parts if p and p != "-")
-
-
-def _seconds(value: str) -> float | None:
-    # several attempts: "0.001, 0.004"; the last belongs to the instance that answered
-    last = value.rsplit(",", 1)[-1].rsplit(":", 1)[-1].strip()
-    try:
-        return float(last)
-    except ValueError:
-        return None
-
-
-def read_access_log(access_log: Path) -> list[AccessRecord]:
-    """Every complete line of an access log written with the ``bench`` format."""
-    records: list[AccessRecord] = []
-    with contextlib.suppress(FileNotFoundError), Path(access_log).open(errors="replace") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break  # nginx is writing it right now
-            values = line.rstrip("\n").split("\t")
-            if len(values) != len(ACCESS_LOG_FIELDS):
-                continue
-            row = dict(zip(ACCESS_LOG_FIELDS, values, strict=True))
-            try:
-                status = int(row["status"])
-                request_time = float(row["request_time"])
-            except ValueError:
-                continue
-            records.append(
-                AccessRecord(
-                    status=status,
-                    method=row["request_method"],
-                    uri=row["request_uri"],
-                    upstream_addrs=_split_upstream(row["upstream_addr"]),
-                    upstream_statuses=_split_upstream(row["upstream_status"]),
-                    request_time=request_time,
-                    upstream_response_time=_seconds(row["upstream_response_time"]),
-                )
-            )
-    return records
-
-
-def requests_per_upstream(access_log: Path) -> dict[str, int]:
-    """Requests per instance address (``"127.0.0.1:8001"``) that answered them.
-
-    A request that failed over counts once, for the instance that finally answered;
-    requests no instance answered count under ``"-"``. A missing log gives ``{}``.
-    nginx writes a line just after sending the response, so read the log after nginx
-    stopped for exact totals (while it runs, the last few requests may be missing).
-    """
-    return dict(Counter(record.upstream for record in read_access_log(access_log)))

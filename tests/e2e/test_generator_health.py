@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import available_cpus
+from harness.sections import available_cpus
 from harness.stack import nginx
 from harness.stack.processes import Supervisor, free_port
 from tests.e2e.helpers import bench, latest_run, load

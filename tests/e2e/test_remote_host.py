@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness.stack.processes import Supervisor
-from harness.stack.servers import ServerSpec, start_stack
+from harness.stack.server_commands import ServerSpec
+from harness.stack.servers import start_stack
 from tests.e2e.helpers import bench, latest_run, load
 
 pytestmark = pytest.mark.e2e

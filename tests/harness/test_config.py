@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config import Pinning, RunConfig, parse_cpus, parse_duration
+from harness.config import RunConfig, parse_cpus, parse_duration
+from harness.sections import Pinning
 from runfolder.errors import ConfigError
 
 

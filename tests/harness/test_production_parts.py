@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli.options import config_from_options
+from harness.cli.configure import config_from_options
 from harness.config import RunConfig
 from harness.segments.suite.studies import (
     STUDIES,
@@ -15,10 +15,11 @@ from harness.segments.suite.studies import (
     group_cells,
     group_studies,
 )
-from harness.stack.postgres import database_name, target_env
-from harness.stack.servers import ServerSpec, server_argv
+from harness.stack.databases import target_env
+from harness.stack.postgres import database_name
+from harness.stack.server_commands import ServerSpec, server_argv
+from runfolder.across_cells import database_bound
 from runfolder.errors import ConfigError
-from runfolder.figures import database_bound
 
 
 def test_database_url_implies_postgres_and_hides_its_password() -> None:

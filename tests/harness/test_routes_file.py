@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness.load.routes import Route, RoutesFile, build_routes, parse_routes_file
+from harness.load.routes import Route, build_routes
+from harness.load.routes_file import RoutesFile, parse_routes_file
 from runfolder.errors import ConfigError
 
 ROUTES = [

@@ -24,7 +24,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.stack import nginx
+from harness.stack import nginx, nginx_log
 from harness.stack.processes import Child, Supervisor, free_port, wait_http_ready
 from runfolder.errors import ConfigError, ProcessError
 
@@ -147,21 +147,25 @@ def test_requests_per_upstream_counts_the_instance_that_answered(tmp_path: Path)
         + "garbage line\n"
         + _line("200", "127.0.0.1:8002", "200").rstrip("\n")  # being written: ignored
     )
-    assert nginx.requests_per_upstream(log) == {"127.0.0.1:8001": 3, "127.0.0.1:8002": 1, "-": 1}
-    records = nginx.read_access_log(log)
+    assert nginx_log.requests_per_upstream(log) == {
+        "127.0.0.1:8001": 3,
+        "127.0.0.1:8002": 1,
+        "-": 1,
+    }
+    records = nginx_log.read_access_log(log)
     assert records[3].upstream_addrs == ("127.0.0.1:8002", "127.0.0.1:8001")
     assert records[3].upstream_statuses == ("502", "200")
     assert records[3].upstream_response_time == pytest.approx(0.003)
     assert records[4].upstream == "-"
     assert records[4].upstream_response_time is None
-    assert nginx.requests_per_upstream(tmp_path / "missing.log") == {}
+    assert nginx_log.requests_per_upstream(tmp_path / "missing.log") == {}
 
 
 def test_upstream_that_answered() -> None:
-    assert nginx.upstream_that_answered("127.0.0.1:1") == "127.0.0.1:1"
-    assert nginx.upstream_that_answered("127.0.0.1:1, 127.0.0.1:2") == "127.0.0.1:2"
-    assert nginx.upstream_that_answered("127.0.0.1:1 : 127.0.0.1:3") == "127.0.0.1:3"
-    assert nginx.upstream_that_answered("") == "-"
+    assert nginx_log.upstream_that_answered("127.0.0.1:1") == "127.0.0.1:1"
+    assert nginx_log.upstream_that_answered("127.0.0.1:1, 127.0.0.1:2") == "127.0.0.1:2"
+    assert nginx_log.upstream_that_answered("127.0.0.1:1 : 127.0.0.1:3") == "127.0.0.1:3"
+    assert nginx_log.upstream_that_answered("") == "-"
 
 
 # --- real nginx ---------------------------------------------------------------------------
@@ -265,7 +269,7 @@ def test_round_robin_spreads_requests_over_both_instances(tmp_path: Path) -> Non
         assert all(names[x.upstream] == x.body for x in answers)
     _assert_gone(pids, tmp_path)
     # nginx logs a request just after answering it: the log is complete once nginx stopped
-    assert nginx.requests_per_upstream(tmp_path / nginx.ACCESS_LOG_NAME) == by_header
+    assert nginx_log.requests_per_upstream(tmp_path / nginx.ACCESS_LOG_NAME) == by_header
     assert not proxy.alive()
 
 
@@ -286,7 +290,7 @@ def test_least_conn_sends_more_to_the_faster_instance(tmp_path: Path, balance: s
         else:  # keeps the slow instance's queue short
             assert per_body["fast"] >= 2 * per_body["slow"], per_body
     # nginx logs a request just after answering it: the log is complete once nginx stopped
-    counts = nginx.requests_per_upstream(tmp_path / nginx.ACCESS_LOG_NAME)
+    counts = nginx_log.requests_per_upstream(tmp_path / nginx.ACCESS_LOG_NAME)
     assert counts[f"127.0.0.1:{fast.port}"] == per_body["fast"]  # type: ignore[attr-defined]
 
 
@@ -320,13 +324,13 @@ def test_killing_an_instance_mid_run_fails_over_to_the_other(tmp_path: Path) -> 
         assert errors == [], f"{len(errors)} errors: {errors[:3]}"
         after = [x for x in answers if x.started > killed_at]
         assert len(after) > 20  # the kill really happened mid-run
-        assert all(nginx.upstream_that_answered(x.upstream) == addr_a for x in after)
+        assert all(nginx_log.upstream_that_answered(x.upstream) == addr_a for x in after)
         assert all(x.body == "a" for x in after)
 
         # nginx noticed and said so in its own log
         assert addr_b in (tmp_path / nginx.ERROR_LOG_NAME).read_text()
     _assert_gone(pids, tmp_path)
-    counts = nginx.requests_per_upstream(tmp_path / nginx.ACCESS_LOG_NAME)
+    counts = nginx_log.requests_per_upstream(tmp_path / nginx.ACCESS_LOG_NAME)
     assert sum(counts.values()) == total
     assert counts[addr_a] > total // 2 and 0 < counts[addr_b] < total // 2, counts
 

@@ -9,7 +9,8 @@ import pytest
 from flask import Flask, jsonify
 
 from targets.catalog import DESCRIPTIONS, TARGETS, app_spec
-from targets.verify import CHECKS, verify_client, verify_url
+from targets.checks import CHECKS
+from targets.verify import verify_client, verify_url
 
 
 def test_every_endpoint_of_every_variant(make_app, variant):
