@@ -202,21 +202,6 @@ def test_the_check_itself_sees_imports(tmp_path: Path, source: str, expected: bo
 
 MAX_MODULE_LINES = 400
 PACKAGES = ("runfolder", "harness", "reports", "profiles", "loadtests", "targets")
-# Over the limit while other branches of issue 17 split them: the lead empties this list
-# as those land (harness/config.py is being split on its own branch).
-OVERSIZED_FOR_NOW = {
-    "harness/config.py",
-    "harness/cli/main.py",
-    "harness/cli/options.py",
-    "harness/load/routes.py",
-    "harness/segments/suite/studies.py",
-    "harness/stack/nginx.py",
-    "profiles/timing.py",
-    "reports/compare.py",
-    "reports/report.py",
-    "runfolder/figures.py",
-    "targets/verify.py",
-}
 
 
 def oversized_modules(root: Path) -> list[str]:
@@ -231,8 +216,7 @@ def oversized_modules(root: Path) -> list[str]:
 
 def test_no_module_over_400_lines() -> None:
     """A module a newcomer can read in one sitting; split a longer one by concern."""
-    over = [m for m in oversized_modules(REPO) if m.split(" ")[0] not in OVERSIZED_FOR_NOW]
-    assert over == []
+    assert oversized_modules(REPO) == []
 
 
 def test_the_size_check_sees_a_long_module(tmp_path: Path) -> None:

@@ -20,12 +20,11 @@ from harness.cells import Cell, scenario_label
 from harness.config import RunConfig
 from harness.load.loadgen import locust_web_argv
 from harness.load.workload import generate_routes, prepare_workload
+from harness.run.databases import cell_database, databases_for
 from harness.run.engine import (
     Derive,
     Progress,
-    cell_database,
     cell_row,
-    databases_for,
     describe_run,
     start_cell,
 )

@@ -22,6 +22,7 @@ from harness.cells import Cell, interleave, plan_cells
 from harness.config import GENERATED_SCENARIO, RunConfig
 from harness.load.loadgen import locust_argv
 from harness.load.workload import check_reachable, generate_routes, prepare_workload
+from harness.run.databases import cell_database, database_meta, databases_for
 from harness.sections import available_cpus
 from harness.stack.databases import Databases
 from harness.stack.machine import environment, server_environment
@@ -134,28 +135,6 @@ def run_benchmark(
     return RunOutcome(run_dir, life.status, writer.rows, life.error, report=life.report)
 
 
-def databases_for(cfg: RunConfig, cells: list[Cell]) -> Databases:
-    """The run's databases, checked: PostgreSQL asked for and missing is a one-line error
-    before anything starts."""
-    db = cfg.database
-    databases = Databases(
-        db.database,
-        db.database_url,
-        allow_remote=cfg.subject.allow_remote,
-        cpus=cfg.pinning.server_cpus,
-    )
-    kinds = {db.database, *(c.database for c in cells if c.database)}
-    if "postgres" in kinds and any(c.reference for c in cells):
-        databases.check()
-    return databases
-
-
-def database_meta(cfg: RunConfig, databases: Databases) -> dict[str, Any]:
-    """meta.json's ``database``: the kind, the pool per worker, the server's version and
-    settings when one was used."""
-    return {**databases.describe(), "db_pool": cfg.database.db_pool}
-
-
 def run_cell(
     cfg: RunConfig,
     cell: Cell,
@@ -245,15 +224,6 @@ def unprofiled(cell: Cell, cell_dir: Path) -> list[str]:
         "profiling was asked for but no request was profiled (no session in "
         f"{cell_dir / 'profiles'}): the hotspots are empty; see server.log"
     ]
-
-
-def cell_database(cfg: RunConfig, cell: Cell, databases: Databases, label: str) -> dict[str, str]:
-    """The environment that gives a cell its own fresh database (none for a --host)."""
-    if cfg.subject.host:
-        return {}
-    kind = (cell.database or cfg.database.database) if cell.reference else "sqlite"
-    pool = cell.db_pool or cfg.database.db_pool
-    return databases.env_for(label, kind, pool)
 
 
 def start_cell(

@@ -18,12 +18,10 @@ from typing import Any
 from harness.cells import Cell
 from harness.config import RunConfig
 from harness.load.workload import Workload, prepare_workload
+from harness.run.databases import cell_database, database_meta, databases_for
 from harness.run.engine import (
     Derive,
-    cell_database,
     cell_row,
-    database_meta,
-    databases_for,
     describe_run,
     read_recorder,
     start_cell,
