@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from loadtests.histograms import merge_into
 from runfolder import hdr
 from runfolder.errors import RunFolderError
-from runfolder.figures import ALL, PERCENTILES
+from runfolder.figures import ALL, PERCENTILES, TIMESERIES_FIELDS
 from runfolder.storage import resolve_run
 from runfolder.validate import read_json, validate_meta, validate_rows
 from runfolder.window import SteadyWindow, steady_window
@@ -206,19 +206,7 @@ class Run:
             return frame
         recorder = self.recorder(row)
         if recorder is None:
-            return pd.DataFrame(
-                columns=[
-                    "t",
-                    "endpoint",
-                    "users",
-                    "requests",
-                    "failures",
-                    "rps",
-                    *PERCENTILES,
-                    "max",
-                    "steady",
-                ]
-            )
+            return pd.DataFrame(columns=list(TIMESERIES_FIELDS))
         return _timeseries_from_recorder(recorder, self.steady(row, recorder))
 
     def cpu(self, row: dict[str, Any]) -> pd.DataFrame:

@@ -62,6 +62,18 @@ def paired_interval(logs: list[float]) -> tuple[float, float, float]:
     return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
 
 
+def kind(lo: float, hi: float) -> str:
+    """Where the ratio's interval lies: "same" (inside ±SAME_WITHIN), "more" (above 1),
+    "less" (below 1) or "unclear" (it spans 1.0)."""
+    if lo >= 1 - SAME_WITHIN and hi <= 1 + SAME_WITHIN:
+        return "same"
+    if lo > 1.0:
+        return "more"
+    if hi < 1.0:
+        return "less"
+    return "unclear"
+
+
 def short_verdict(
     ratio: float | None, lo: float | None, hi: float | None, control: bool = False
 ) -> str:
@@ -70,13 +82,12 @@ def short_verdict(
         return "no ratio: a side served nothing"
     if control:
         return f"noise floor ±{max(1 - lo, hi - 1):.0%}" + ("" if lo <= 1 <= hi else " (!)")
-    if lo >= 1 - SAME_WITHIN and hi <= 1 + SAME_WITHIN:
-        return f"no difference within ±{SAME_WITHIN:.0%}"
-    if lo > 1.0:
-        return f"{ratio:.2f}x the throughput"
-    if hi < 1.0:
-        return f"costs: {ratio:.2f}x the throughput"
-    return "unclear: the interval spans 1.0"
+    return {
+        "same": f"no difference within ±{SAME_WITHIN:.0%}",
+        "more": f"{ratio:.2f}x the throughput",
+        "less": f"costs: {ratio:.2f}x the throughput",
+        "unclear": "unclear: the interval spans 1.0",
+    }[kind(lo, hi)]
 
 
 def verdict(
@@ -99,10 +110,9 @@ def verdict(
             "a study's difference inside this band is noise"
         )
     at = f", {at_common}" if at_common else ""
-    if lo >= 1 - SAME_WITHIN and hi <= 1 + SAME_WITHIN:
-        return f"no difference within ±{SAME_WITHIN:.0%} {span}{at}"
-    if lo > 1.0:
-        return f"{technique}: {ratio:.2f}x the throughput on {workload} {span}{at}"
-    if hi < 1.0:
-        return f"{technique} costs: {ratio:.2f}x the throughput on {workload} {span}{at}"
-    return f"unclear: {ratio:.2f}x, the interval {span} spans 1.0{at}"
+    return {
+        "same": f"no difference within ±{SAME_WITHIN:.0%} {span}{at}",
+        "more": f"{technique}: {ratio:.2f}x the throughput on {workload} {span}{at}",
+        "less": f"{technique} costs: {ratio:.2f}x the throughput on {workload} {span}{at}",
+        "unclear": f"unclear: {ratio:.2f}x, the interval {span} spans 1.0{at}",
+    }[kind(lo, hi)]
