@@ -82,7 +82,9 @@ def test_a_server_frozen_mid_step_fails_the_step(tmp_path: Path) -> None:
         try:
             stepper.run(50.0, 1.0, 2.0)  # a fresh server's first requests are slow: warm it
             calm, _ = stepper.run(50.0, 1.0, 3.0)
-            assert judge(calm, slo)[0], calm
+            # the control: without the freeze no request waits a second (other tests may
+            # share the machine, so the 50 ms SLO itself is not what the control asks)
+            assert calm.p99 is not None and calm.p99 < 1000, calm
 
             def freeze() -> None:
                 time.sleep(1.5)  # inside the measured seconds
