@@ -34,8 +34,15 @@ def cpu_missing(rows: list[dict[str, Any]], side: str, endpoint: str) -> list[st
     return [f"{side} {why} in {n} of {len(rows)} repetition(s)" for why, n in found.items()]
 
 
-def row_reasons(rows: list[dict[str, Any]], side: str, endpoint: str, metric: str) -> list[str]:
+def row_reasons(
+    rows: list[dict[str, Any]], side: str, endpoint: str, metric: str, paired: bool = False
+) -> list[str]:
     """Why a side's figures cannot decide ``metric``: flags the measurement itself raised.
+
+    A thin percentile (few samples above it) cannot decide a comparison of repetitions
+    taken one at a time, but in ``paired`` comparisons it does not block: each pair's
+    ratio of two thin percentiles is noisy, and the interval over the pairs counts that
+    noise (the spread of the pairs), so it only takes more pairs.
 
     A repetition without a steady window has no figures at all: it lowers the count of
     repetitions instead (``_per_rep`` skips it). A route verify left out on one side only
@@ -56,7 +63,8 @@ def row_reasons(rows: list[dict[str, Any]], side: str, endpoint: str, metric: st
             "verify failed" in w for w in warnings
         ):
             flags.append("failed verify")
-        if metric in ((row["endpoints"].get(endpoint) or {}).get("thin") or []):
+        thin = (row["endpoints"].get(endpoint) or {}).get("thin") or []
+        if not paired and metric in thin:
             flags.append(f"{metric} is thin (fewer than 10 samples above it)")
         for flag in flags:
             found[flag] = found.get(flag, 0) + 1

@@ -136,8 +136,8 @@ def compare_cells(
     changes = {}
     for metric in METRICS:
         m = metric.name
-        reasons = row_reasons(b_rows, "baseline", endpoint, m)
-        reasons += row_reasons(c_rows, "candidate", endpoint, m)
+        reasons = row_reasons(b_rows, "baseline", endpoint, m, paired)
+        reasons += row_reasons(c_rows, "candidate", endpoint, m, paired)
         if m == CPU:
             reasons += cpu_missing(b_rows, "baseline", endpoint)
             reasons += cpu_missing(c_rows, "candidate", endpoint)

@@ -22,8 +22,11 @@ from harness.config import TARGETS
 from harness.segments.ab.stopping import MAX_PAIRS, MAX_TIME_S
 
 # each segment: 0.5 s to settle (users start, connections open), then --segment (3 s)
-# measured: a p99 that is not thin needs 1,000 requests, so 3 s at >= 333 req/s
-SEGMENT_DEFAULTS = {"warmup": "0.5s"}
+# measured, on both sides at once. Two users a side: the server CPU is still nearly
+# saturated (both sides share it), yet requests hardly queue, so p50 and p99 are the
+# requests' own; at 16 a side, p50 was queueing behind the GIL and its pairs spread
+# 14% against 2.8% at 2 (docs/judgment.md, "ab").
+SEGMENT_DEFAULTS = {"warmup": "0.5s", "users": 2}
 ab_options = use_options(
     *SUBJECT,
     *SERVING,

@@ -23,6 +23,7 @@ import math
 import time
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,27 @@ from runfolder.health import generator_health
 from runfolder.window import SteadyWindow, steady_window
 
 RECORDER_WAIT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A step started on a Stepper and not yet finished."""
+
+    rate: float
+    warmup: float
+    duration: float
+    folder: Path
+    end: float  # unix time its last measured second ends
+
+
+def together(
+    steps: list[tuple[Stepper, float, float, float, str | None]],
+) -> list[tuple[Step, Path]]:
+    """Steps ``(stepper, rate, warmup, duration, url)`` of different Steppers run at the
+    same time: all started, then all finished; results in the order given. Whatever the
+    machine does during them (another tenant's burst, a slower CPU) hits them alike."""
+    pending = [(s, s.start(rate, w, d, url)) for s, rate, w, d, url in steps]
+    return [s.finish(p) for s, p in pending]
 
 
 class Stepper:
@@ -119,6 +141,13 @@ class Stepper:
     ) -> tuple[Step, Path]:
         """One step: ``rate`` req/s (0: the closed model) to ``url`` (default: the first
         stack) for ``warmup + duration`` s; its Step and its raw folder."""
+        return self.finish(self.start(rate, warmup, duration, url))
+
+    def start(
+        self, rate: float, warmup: float, duration: float, url: str | None = None
+    ) -> Pending:
+        """Start a step and return at once (``finish`` waits for it): steps of several
+        Steppers started one after the other run at the same time (``together``)."""
         assert self.locust is not None, "open() first"
         if rate > 0 and not self.open_model:
             raise ValueError("an open-model step on a Stepper made with open_model=False")
@@ -138,12 +167,17 @@ class Stepper:
         # the measured seconds are whole recorder windows: from the first whole second
         # after the warm-up, ``duration`` of them, then stop just after the last one
         end = math.ceil(asked + warmup) + math.ceil(duration) + 0.15
-        while time.time() < end:
+        return Pending(rate, warmup, duration, folder, end)
+
+    def finish(self, pending: Pending) -> tuple[Step, Path]:
+        """Wait for a started step's end, stop it, read its results."""
+        assert self.locust is not None, "open() first"
+        while time.time() < pending.end:
             self._check_alive()
-            time.sleep(min(0.2, max(0.0, end - time.time())))
+            time.sleep(min(0.2, max(0.0, pending.end - time.time())))
         self._call("/stop", {})
         deadline = time.monotonic() + RECORDER_WAIT_S
-        path = folder / "recorder.json"
+        path = pending.folder / "recorder.json"
         while not path.exists():
             self._check_alive()
             if time.monotonic() > deadline:
@@ -155,7 +189,10 @@ class Stepper:
         recorder = json.loads(path.read_text())
         cpu = self.monitor.rows if self.monitor else []
         gen_cpus = len(self.cpus) if self.cpus else None
-        return step_from_recorder(recorder, cpu, rate, warmup, duration, gen_cpus), folder
+        step = step_from_recorder(
+            recorder, cpu, pending.rate, pending.warmup, pending.duration, gen_cpus
+        )
+        return step, pending.folder
 
     def _check_alive(self) -> None:
         dead = [c for s in self.stacks for c in s.dead()]

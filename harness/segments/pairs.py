@@ -1,18 +1,27 @@
-"""Pairs of short segments on two sides that stay up: how ``ab`` measures, open to others.
+"""Pairs of segments on two sides that stay up, measured at the same time.
 
-Both sides' stacks run for the whole measurement; one persistent Locust (``Stepper``)
-sends each segment to one side's URL. A *pair* is one segment per side, back to back, in
-the order the caller gives ("AB": baseline first, or "BA"): drift of the machine between
-pairs hits both sides of a pair alike, and a random order cancels what the position inside
-a pair does (the second segment runs on a machine the first one warmed). Each segment is a
-closed-model step by default (``rate`` 0: ``--users`` users, each sending when the last
-answer came), so its goodput is what the side sustains, beside p50, p99 and CPU per
-request; a positive ``rate`` makes open-model segments instead (the Stepper must then be
-open-model and the scenario sessionless).
+Both sides' stacks run for the whole measurement, each driven by its own persistent
+Locust (``Stepper``). A *pair* is one segment per side, both started together and
+measured over the same wall-clock seconds (``together``): whatever the machine does
+during them (another tenant's burst stealing CPU, a slower host, a page-cache flush)
+hits both sides alike and cancels in the pair's ratio. Segments taken one after the
+other do not cancel it: on a shared 2-core VM, 1-second segments of one unchanged
+server vary from 600 to 2,000 req/s as the hypervisor steals time, and a pair's
+back-to-back ratio spread ±15%; loaded together, the same pairs' CPU per request
+agrees within ~2% (duet benchmarking: Bulej et al., ICPE 2020).
 
+Both sides share the server CPUs while a pair runs. When both are CPU-bound each gets
+an equal share, so their throughput ratio is the inverse of their CPU per request
+ratio, the ratio each would show alone; what each serves alone is not measured here
+(``run`` and ``capacity`` measure that). The *order* (which Locust is started first,
+"AB": baseline first, or "BA") is drawn by the caller and kept in each row: the few
+milliseconds between the two starts then fall on each side equally often.
+
+Each segment is a closed-model step by default (``rate`` 0: ``--users`` users per
+side, each sending when the last answer came), beside p50, p99 and CPU per request.
 Every measured segment is one summary row (``step_row``: as ``run`` makes it) with
 ``side``, ``repetition`` = the pair's index and ``order``; ``warm`` runs one discarded
-segment per side first, so no pair pays for a cold server.
+pair first, so no pair pays for a cold server.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.segments.engine import Stepper
+from harness.segments.engine import Stepper, together
 from harness.segments.sides import RunFolder, Side, StepTimes, step_row
 
 ORDERS = ("AB", "BA")  # A: the first side given (the baseline), B: the second
@@ -29,29 +38,27 @@ ORDERS = ("AB", "BA")  # A: the first side given (the baseline), B: the second
 
 @dataclass
 class PairRunner:
-    """Segments of ``sides`` (A, B) on ``stepper``; measured rows join ``run``."""
+    """Pairs of segments of ``sides`` (A, B), each side on its own ``steppers`` entry;
+    measured rows join ``run``."""
 
     run: RunFolder
-    stepper: Stepper
+    steppers: tuple[Stepper, Stepper]
     sides: tuple[Side, Side]
     times: StepTimes  # warmup: each segment's settle time; duration: its measured seconds
     rate: float = 0.0  # 0: closed-model segments
     on_segment: Callable[[dict[str, Any]], None] = lambda row: None
 
     def warm(self) -> None:
-        """One discarded segment per side: first requests pay imports, connections and
-        cold caches, which no measured pair should."""
-        for side in self.sides:
-            self.stepper.run(self.rate, self.times.warmup, self.times.duration, side.stack.url)
+        """One discarded pair: first requests pay imports, connections and cold caches,
+        which no measured pair should."""
+        self._together("AB")
 
     def pair(self, index: int, order: str) -> list[dict[str, Any]]:
-        """One segment per side in ``order``; their rows, in the order they ran."""
-        if order not in ORDERS:
-            raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+        """One segment per side, at the same time, started in ``order``; their rows."""
         rows = []
-        for letter in order:
-            side = self.sides[ORDERS[0].index(letter)]
-            row = self.segment(side)
+        for side, stepper, step, folder in self._together(order):
+            t = self.times
+            row = step_row(self.run, side, stepper, step, folder, t, duration=t.duration)
             if row is None:
                 continue
             row["verify"] = side.workload.verify
@@ -63,8 +70,16 @@ class PairRunner:
             rows.append(row)
         return rows
 
-    def segment(self, side: Side) -> dict[str, Any] | None:
-        """One measured segment on ``side``: its summary row (None: Locust wrote nothing)."""
+    def _together(self, order: str) -> list[tuple[Side, Stepper, Any, Any]]:
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
         t = self.times
-        step, folder = self.stepper.run(self.rate, t.warmup, t.duration, side.stack.url)
-        return step_row(self.run, side, self.stepper, step, folder, t, duration=t.duration)
+        picks = [ORDERS[0].index(letter) for letter in order]
+        done = together(
+            [
+                (self.steppers[i], self.rate, t.warmup, t.duration, self.sides[i].stack.url)
+                for i in picks
+            ]
+        )
+        got = {i: result for i, result in zip(picks, done, strict=True)}
+        return [(self.sides[i], self.steppers[i], *got[i]) for i in (0, 1)]

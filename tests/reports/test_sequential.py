@@ -27,6 +27,7 @@ from reports.sequential import (
 
 SEQUENCES = 2000
 LOOKS = 40
+AB_PAIRS = 60  # ab's --max-repeat
 SEED = 20261203
 
 
@@ -71,15 +72,27 @@ def test_aa_heavy_tailed_pairs_stay_under_alpha(tails: str) -> None:
     assert float(np.mean(verdict == DIFFERENT)) <= ALPHA
 
 
-@pytest.mark.parametrize("sd", [0.02, 0.03, 0.04])
+@pytest.mark.parametrize("sd", [0.02, 0.03])
 @pytest.mark.parametrize("change", [1.05, 1 / 1.05])
 def test_a_change_at_the_threshold_is_found(sd: float, change: float) -> None:
-    """+5%, and /cpu with 5% more work (goodput x1/1.05 = -4.76%), threshold 5%:
-    found (*different*) in >= 90% of sequences, the issue's 9 of 10."""
-    x = _rng(3).normal(math.log(change), sd, (SEQUENCES, LOOKS))
+    """+5%, and /cpu with 5% more work (goodput x1/1.05 = -4.76%), threshold 5%, at the
+    per-pair spreads ab measures (2-3%), within ab's 60 pairs: found (*different*) in
+    >= 95% of sequences (the issue asks 9 of 10)."""
+    x = _rng(3).normal(math.log(change), sd, (SEQUENCES, AB_PAIRS))
     verdict, pairs = simulate(x, threshold_pct=5.0)
     assert float(np.mean(verdict == DIFFERENT)) >= 0.95
-    assert np.median(pairs) <= 15
+    assert np.median(pairs) <= 20
+
+
+def test_a_lasting_small_difference_is_not_called() -> None:
+    """Two processes of the same code can differ by a couple of percent for good (hash
+    seeds, memory layout): an interval that only had to exclude 0 would call a 2%
+    difference *regressed* once enough pairs came in; clearing half the threshold, it
+    ends *same*."""
+    x = _rng(5).normal(math.log(1.02), 0.03, (SEQUENCES, AB_PAIRS))
+    verdict, _ = simulate(x, threshold_pct=5.0)
+    assert float(np.mean(verdict == DIFFERENT)) <= 0.01
+    assert float(np.mean(verdict == SAME)) >= 0.95
 
 
 def test_a_small_change_mostly_ends_same() -> None:

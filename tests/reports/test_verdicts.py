@@ -160,10 +160,10 @@ def _sides(rows: list[dict], meta: dict | None = None) -> tuple[Run, Run]:
 
 def test_paired_rows_find_a_5pct_change_under_drift() -> None:
     """15% drift between pairs hides a 5% drop from an unpaired test; the pairs see it."""
-    base, cand = _sides(_ab_rows(12, 1 / 1.05, seed=3))
+    base, cand = _sides(_ab_rows(30, 1 / 1.05, seed=4))
     cmp = compare_loaded(base, [cand], GATE)
     rps = cmp.rows[0].changes["rps"]
-    assert rps.test == "paired" and rps.n_baseline == 12
+    assert rps.test == "paired" and rps.n_baseline == 30
     assert rps.verdict == REGRESSED, rps
     assert rps.ci_high is not None and rps.ci_high < 0
     assert cmp.exit_code() == 1
@@ -210,15 +210,15 @@ def test_outputs_name_the_test_and_interval() -> None:
     from reports.render.json import as_json
     from reports.render.markdown import markdown
 
-    base, cand = _sides(_ab_rows(12, 1 / 1.05, seed=3))
+    base, cand = _sides(_ab_rows(30, 1 / 1.05, seed=4))
     cmp = compare_loaded(base, [cand], GATE)
     md = markdown(cmp)
-    assert "paired, 12 pairs" in md and "*Test* candidate: paired" in md
+    assert "paired, 30 pairs" in md and "*Test* candidate: paired" in md
     data = as_json(cmp)
     assert data["rows"][0]["rps"]["test"] == "paired"
     low, high = data["rows"][0]["rps"]["ci"]
     assert low < high < 0
-    assert any("(paired, 12 pairs)" in f["observed"] for f in data["regressions"])
+    assert any("(paired, 30 pairs)" in f["observed"] for f in data["regressions"])
 
 
 def test_a_new_metric_is_one_entry_in_metrics(monkeypatch: pytest.MonkeyPatch) -> None:

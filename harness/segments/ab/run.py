@@ -2,9 +2,10 @@
 
 1. The generated routes of ``--app`` are read before the run folder (bad input: exit 2).
 2. Every side's stack starts once (servers, upstream service, Redis) and is verified;
-   one persistent Locust per cell drives both sides of it (``harness/segments/pairs.py``).
-3. One discarded warm segment per side.
-4. Pairs: one segment per side, in the order ``schedule.py`` draws; each segment one row
+   each side gets its own persistent Locust (``harness/segments/pairs.py``).
+3. One discarded warm pair.
+4. Pairs: one segment per side at the same time, started in the order ``schedule.py``
+   draws; each segment one row
    (``side``, ``repetition`` = the pair, ``order``). After each pair ``stopping.py``
    decides whether to go on, asking ``decided`` (statistics over the rows: the CLI's
    comparison) from the minimum on.
@@ -83,15 +84,22 @@ def run_ab(
                 start_side(sup, run, cell, cfg=side_config(cfg, spec))
                 for cell, spec in zip(pair, specs, strict=True)
             ]
-            stepper = open_stepper(
-                sup, run, sides, run.dir / "segments" / f"c{index}", open_model=False
+            steppers = [
+                open_stepper(
+                    sup, run, [side], run.dir / "segments" / f"c{index}-{side.cell.side}",
+                    open_model=False,
+                )
+                for side in sides
+            ]
+            runners.append(
+                PairRunner(run, (steppers[0], steppers[1]), (sides[0], sides[1]), plan.times)
             )
-            runners.append(PairRunner(run, stepper, (sides[0], sides[1]), plan.times))
         try:
             _measure(run, runners, plan, decided, progress)
         finally:
             for runner in runners:
-                runner.stepper.close()
+                for stepper in runner.steppers:
+                    stepper.close()
     return RunOutcome(run.dir, "complete", run.rows, report=run.report)
 
 
