@@ -1,10 +1,11 @@
 """The gate's error rates and wall times: ``bench.py ab`` with its defaults, as CI runs it.
 
-Both sides serve the reference ``sync`` app as the user's app (``--app``, two folders);
-in the slowdown trials the candidate's ``/cpu`` does more work (its ``n`` raised by a
-WSGI wrapper: x1.05 and x1.30 by default). Both sides serve ``/cpu`` with ``n = --base-n``
-(default 10,000: the loop, not the request overhead, is most of a request's time, and a
-3 s segment still holds the 1,000 requests a p99 that is not thin needs).
+Both sides serve the reference ``sync`` app as the user's app (``--app``, two folders)
+on ``/cpu`` (the scenario's ``n`` = 10,000); in the slowdown trials every request of the
+candidate does more work: a WSGI wrapper measures the request's own CPU (the thread CPU
+clock around the Flask app) and then runs the same loop until x1.05 or x1.30 of it is
+spent. Raising ``/cpu``'s ``n`` by 5% instead adds only ~3.7% to a request (routing,
+JSON and the server's own work are the rest), which is not "5% more work".
 Each A/A pair or trial is one ``bench.py ab`` with ab's defaults (gate, segments,
 stopping rule, --max-repeat, --max-time); its wall time is counted from the command's
 start to its exit, servers included: what a CI job waits for.
@@ -38,29 +39,34 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 APP = """
-from urllib.parse import urlencode
+import time
 
 from targets.sync_app import create_app
+from targets.common.workload import cpu_work
 
-N = int({base_n} * {slower})
+SLOWER = {slower}
 app = create_app({{"SECRET_KEY": "bench"}})
 inner = app.wsgi_app
 
 
 def more_work(environ, start_response):
-    if environ.get("PATH_INFO") == "/cpu":
-        environ["QUERY_STRING"] = urlencode({{"n": N}})
-    return inner(environ, start_response)
+    # the request's own CPU, then the same loop /cpu runs until SLOWER x that is spent
+    t0 = time.thread_time()
+    body = inner(environ, start_response)
+    goal = t0 + (time.thread_time() - t0) * SLOWER
+    while time.thread_time() < goal:
+        cpu_work(200)
+    return body
 
 
-# a Flask app (the harness wraps it for Server-Timing), /cpu's n set in its WSGI layer
-app.wsgi_app = more_work
+# a Flask app (the harness wraps it for Server-Timing), each request's CPU x SLOWER
+app.wsgi_app = more_work if SLOWER > 1 else inner
 """
 
 
-def make_app(folder: Path, slower: float, base_n: int) -> Path:
+def make_app(folder: Path, slower: float) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "gateapp.py").write_text(APP.format(slower=slower, base_n=base_n))
+    (folder / "gateapp.py").write_text(APP.format(slower=slower))
     return folder
 
 
@@ -154,9 +160,8 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=10, help="A/A runs")
     parser.add_argument("--trials", type=int, default=10, help="runs per slowdown")
     parser.add_argument(
-        "--slowdowns", default="1.05,1.30", help="/cpu work factors of the candidate"
+        "--slowdowns", default="1.05,1.30", help="CPU per request factors of the candidate"
     )
-    parser.add_argument("--base-n", type=int, default=10_000, help="/cpu's n on the baseline")
     parser.add_argument(
         "--widths-of", type=Path, nargs="+", default=None, help="ab folders: widths only"
     )
@@ -167,7 +172,7 @@ def main() -> None:
     slowdowns = [float(x) for x in args.slowdowns.split(",") if x.strip()]
     with tempfile.TemporaryDirectory(prefix="gate-rates-") as tmp:
         root = Path(tmp)
-        plain = make_app(root / "plain", 1.0, args.base_n)
+        plain = make_app(root / "plain", 1.0)
         aa_verdicts: list[tuple[str, str]] = []
         aa_runs: list[dict] = []
         for i in range(args.pairs):
@@ -179,7 +184,7 @@ def main() -> None:
             line("A/A", i, data, f"{different} different of {len(verdicts)}")
         found: dict[float, list[dict]] = {}
         for factor in slowdowns:
-            slow = make_app(root / f"slow-{factor:g}", factor, args.base_n)
+            slow = make_app(root / f"slow-{factor:g}", factor)
             found[factor] = []
             for i in range(args.trials):
                 data = run_ab(plain, slow, Path(tempfile.mkdtemp(dir=root)))

@@ -143,9 +143,7 @@ class Stepper:
         stack) for ``warmup + duration`` s; its Step and its raw folder."""
         return self.finish(self.start(rate, warmup, duration, url))
 
-    def start(
-        self, rate: float, warmup: float, duration: float, url: str | None = None
-    ) -> Pending:
+    def start(self, rate: float, warmup: float, duration: float, url: str | None = None) -> Pending:
         """Start a step and return at once (``finish`` waits for it): steps of several
         Steppers started one after the other run at the same time (``together``)."""
         assert self.locust is not None, "open() first"

@@ -99,17 +99,25 @@ class RunFolder:
 
 
 def start_side(
-    sup: Supervisor, run: RunFolder, cell: Cell, rep: int = 0, cfg: RunConfig | None = None
+    sup: Supervisor,
+    run: RunFolder,
+    cell: Cell,
+    rep: int = 0,
+    cfg: RunConfig | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Side:
     """``cell``'s stack started and verified, its workload ready; ``cfg`` when the side's
-    configuration is not the run's (an ``ab`` side's own app folder)."""
+    configuration is not the run's (an ``ab`` side's own app folder); ``extra_env`` for
+    its server processes."""
     cfg = cfg or run.cfg
     folder = run.dir / "cells" / cell.cell_id / f"r{rep}"
     folder.mkdir(parents=True)
     db_env = cell_database(run.cfg, cell, run.databases, f"{cell.cell_id}-r{rep}")
     # profiled steps sample from the first request on: the profiler's default of always
     # profiling each endpoint's first 50 requests would slow a probe or a first step
-    env = {"FLASK_PROFILE_MIN_PER_ENDPOINT": "0"} if cell.profiled else None
+    env = dict(extra_env or {})
+    if cell.profiled:
+        env["FLASK_PROFILE_MIN_PER_ENDPOINT"] = "0"
     stack = start_cell(sup, cfg, cell, folder, db_env, env)
     run.writer.add_commands(stack.commands)
     workload = prepare_workload(cfg, cell, stack, folder, run.dir)

@@ -17,6 +17,7 @@ the loop. meta.json's ``ab`` section says the sides, the seed and the limits;
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,12 +82,15 @@ def run_ab(
         runners = []
         for index, pair in enumerate(sided):
             sides = [
-                start_side(sup, run, cell, cfg=side_config(cfg, spec))
+                start_side(sup, run, cell, cfg=side_config(cfg, spec), extra_env=same_seed(cfg))
                 for cell, spec in zip(pair, specs, strict=True)
             ]
             steppers = [
                 open_stepper(
-                    sup, run, [side], run.dir / "segments" / f"c{index}-{side.cell.side}",
+                    sup,
+                    run,
+                    [side],
+                    run.dir / "segments" / f"c{index}-{side.cell.side}",
                     open_model=False,
                 )
                 for side in sides
@@ -101,6 +105,20 @@ def run_ab(
                 for stepper in runner.steppers:
                     stepper.close()
     return RunOutcome(run.dir, "complete", run.rows, report=run.report)
+
+
+HASH_SEED = "0"
+
+
+def same_seed(cfg: RunConfig) -> dict[str, str]:
+    """Both sides' servers hash strings with one seed (``PYTHONHASHSEED``), unless the user
+    set one: with a random seed each, dict and set layouts differ between the two
+    processes of the same code, one of the lasting few-percent differences between
+    them (``reports/sequential.py``, ``CALL_SHARE``)."""
+    given = {k for k, _ in cfg.subject.env} if cfg.subject.env else set()
+    if "PYTHONHASHSEED" in os.environ or "PYTHONHASHSEED" in given:
+        return {}
+    return {"PYTHONHASHSEED": HASH_SEED}
 
 
 def _measure(
