@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,9 +48,22 @@ class FakeEngine:
     def segment(
         self, cell_id: str, rate: float, seconds: float, row: dict[str, Any] | None = None
     ) -> Segment:
-        self.calls.append((cell_id, rate))
+        self._tick(seconds)
+        return self._one(cell_id, rate, seconds, row)
+
+    def together(self, cells: Sequence[str], seconds: float) -> list[Segment]:
+        """All at the same time: one tick of the clock, one drift for all."""
+        self._tick(seconds)
+        return [self._one(cell, 0.0, seconds, None) for cell in cells]
+
+    def _tick(self, seconds: float) -> None:
         self.clock.now += SEGMENT_COST_S + seconds
         self.drift = 0.9 * self.drift + self.rng.gauss(0.0, 0.01)  # shared by every side
+
+    def _one(
+        self, cell_id: str, rate: float, seconds: float, row: dict[str, Any] | None
+    ) -> Segment:
+        self.calls.append((cell_id, rate))
         done = self.served[cell_id] = self.served.get(cell_id, 0) + 1
         # a side that warms (a cache filling) starts at half its throughput
         warm = min(1.0, 0.5 + 0.5 * done / self.warming[cell_id]) if cell_id in self.warming else 1

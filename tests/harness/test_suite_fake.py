@@ -69,7 +69,7 @@ def _install(monkeypatch: pytest.MonkeyPatch, engines: list[FakeEngine]) -> Fake
                 truth[cell.cell_id] = TRUTH.get((cell.scenario, cell.target), 100.0)
                 noise[cell.cell_id] = NOISE.get(cell.target, 0.02)
         warming = {c: 5 for c, t in truth.items() if t == TRUTH[("queries", "cached")]}
-        engine = FakeEngine(truth, noise, clock, warming=warming)
+        engine = FakeEngine(truth, noise, clock, seed=4, warming=warming)
         engines.append(engine)
         original = engine.segment
 
@@ -209,11 +209,11 @@ def test_the_time_budget_stops_the_pairs(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.chdir(tmp_path)
     engines: list[FakeEngine] = []
     _install(monkeypatch, engines)
-    result = CliRunner().invoke(cli, ["suite", "--max-time", "100"], catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["suite", "--max-time", "80"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "pairs stopped: the time budget (--max-time) ran out" in result.output
     summary = json.loads((resolve_run("latest", tmp_path / "runs") / "summary.json").read_text())
-    assert summary["studies"]["plan"]["max_time"] == 100.0
+    assert summary["studies"]["plan"]["max_time"] == 80.0
     # every study still got its first pairs before the budget ended the rest
     assert all(st["pairs"] >= 1 for st in summary["studies"]["studies"])
 
@@ -250,14 +250,17 @@ def test_ctrl_c_during_the_pairs_keeps_the_pairs_so_far(
     def interrupting(run: Any, groups: Any, plan: Any) -> Any:
         ctx = real(run, groups, plan)
         engine = engines[-1]
-        segment = engine.segment
+        together = engine.together
+        pairs = []
 
-        def seg(cell_id: str, rate: float, seconds: float, row: Any = None) -> Any:
-            if len(engine.calls) >= 24:  # warm-up done (14 segments), 5 pairs in
-                raise KeyboardInterrupt
-            return segment(cell_id, rate, seconds, row)
+        def interrupted(cells: list[str], seconds: float) -> Any:
+            if len(cells) == 2:  # a pair, not the warm-up (every side at once)
+                if len(pairs) == 5:
+                    raise KeyboardInterrupt
+                pairs.append(cells)
+            return together(cells, seconds)
 
-        engine.segment = seg  # type: ignore[method-assign]
+        engine.together = interrupted  # type: ignore[method-assign]
         return ctx
 
     monkeypatch.setattr(suite_run, "open_engine", interrupting)

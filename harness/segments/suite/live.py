@@ -1,27 +1,28 @@
-"""The suite's live segment engine: every side's server up at once, one Locust per group.
+"""The suite's live segment engine: every side's server up at once, one Locust a side.
 
 Every side of every study starts once, pinned to the server CPUs (an idle side costs
-nothing), and stays up until the suite ends; each group of studies (one workload) gets
-one persistent Locust (``harness.segments.engine.Stepper``) that sends each segment to
-one side's URL. A segment also reads the side's server processes' CPU time before and
-after it: CPU seconds over the requests the test completed is the side's CPU per
-request, which no other tenant's load and no queueing inflates.
+nothing), and stays up until the suite ends; each side gets its own persistent Locust
+(``harness.segments.engine.Stepper``), so that a pair's two segments run at the same
+time (``pair``: ``harness.segments.engine.together``) and whatever the machine does
+meanwhile hits both. A segment also reads the side's server processes' CPU time before
+and after it: CPU seconds over the requests the test completed is the side's CPU per
+request, which no queueing inflates.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from harness.segments.engine import Stepper
+from harness.segments.engine import Stepper, together
 from harness.segments.sides import RunFolder, Side, StepTimes, open_stepper, start_side, step_row
-from harness.segments.suite.paired import Segment
+from harness.segments.suite.paired import CLOSED, Segment
 from harness.segments.suite.studies import Study, group_cells
 from harness.stack.processes import Supervisor
 
@@ -68,31 +69,50 @@ class LiveEngine:
     def segment(
         self, cell_id: str, rate: float, seconds: float, row: dict[str, Any] | None = None
     ) -> Segment:
-        side, stepper = self.sides[cell_id]
+        return self._run([cell_id], rate, seconds, row)[0]
+
+    def together(self, cells: Sequence[str], seconds: float) -> list[Segment]:
+        """Closed-model segments of all ``cells`` at the same time (started in the order
+        given); their segments in that order."""
+        return self._run(list(cells), CLOSED, seconds, None)
+
+    def _run(
+        self, cells: list[str], rate: float, seconds: float, row: dict[str, Any] | None
+    ) -> list[Segment]:
         t0 = time.monotonic()
-        before = cpu_seconds(side)
-        step, folder = stepper.run(rate, self.warmup, seconds, side.stack.url)
-        used = cpu_seconds(side) - before
-        served = completed(folder)
-        if row is not None:
-            times = StepTimes(self.warmup, seconds, seconds)
-            made = step_row(self.run, side, stepper, step, folder, times, duration=seconds)
-            if made is not None:
-                made.update(row)
-                self.run.add_row(made)
-        return Segment(
-            cell_id,
-            rate,
-            step.achieved,
-            step.requests,
-            step.p50,
-            step.p99,
-            step.errors,
-            cpu_ms=1000.0 * used / served if served else None,
-            generator_bound=step.generator_bound,
-            thin=step.thin,
-            wall_s=time.monotonic() - t0,
+        sides = [self.sides[c] for c in cells]
+        before = [cpu_seconds(side) for side, _ in sides]
+        done = together(
+            [(stepper, rate, self.warmup, seconds, side.stack.url) for side, stepper in sides]
         )
+        used = [cpu_seconds(side) - b for (side, _), b in zip(sides, before, strict=True)]
+        out = []
+        for cell_id, (side, stepper), (step, folder), cpu in zip(
+            cells, sides, done, used, strict=True
+        ):
+            served = completed(folder)
+            if row is not None:
+                times = StepTimes(self.warmup, seconds, seconds)
+                made = step_row(self.run, side, stepper, step, folder, times, duration=seconds)
+                if made is not None:
+                    made.update(row)
+                    self.run.add_row(made)
+            out.append(
+                Segment(
+                    cell_id,
+                    rate,
+                    step.achieved,
+                    step.requests,
+                    step.p50,
+                    step.p99,
+                    step.errors,
+                    cpu_ms=1000.0 * cpu / served if served else None,
+                    generator_bound=step.generator_bound,
+                    thin=step.thin,
+                    wall_s=time.monotonic() - t0,
+                )
+            )
+        return out
 
 
 @contextmanager
@@ -103,10 +123,12 @@ def open_live(run: RunFolder, groups: list[list[Study]], warmup: float) -> Itera
         steppers: list[Stepper] = []
         try:
             for group in groups:
-                sides = [start_side(sup, run, cell) for cell in group_cells(run.cfg, group)]
-                stepper = open_stepper(sup, run, sides, run.dir / "studies" / group[0].key)
-                steppers.append(stepper)
-                engine.sides.update({s.cell.cell_id: (s, stepper) for s in sides})
+                for cell in group_cells(run.cfg, group):
+                    side = start_side(sup, run, cell)
+                    folder = run.dir / "studies" / group[0].key / cell.cell_id
+                    stepper = open_stepper(sup, run, [side], folder)
+                    steppers.append(stepper)
+                    engine.sides[cell.cell_id] = (side, stepper)
             yield engine
         finally:
             for stepper in steppers:

@@ -4,8 +4,9 @@ Pure logic over an engine that runs one segment on one side (``SegmentEngine``):
 one starts servers and drives Locust (``live.py``), the tests' fake returns synthetic
 figures. A *segment* is a short closed-model test on one side (every connection busy:
 the side serves as fast as it can); a *pair* is one segment of each side of a study,
-back to back, in an order drawn from a seeded generator (A B or B A), so drift and any
-order effect land on both sides alike and cancel in the pair's log ratio.
+measured at the same time (each side has its own Locust) and started in an order drawn
+from a seeded generator (A B or B A): whatever the machine does during the pair lands on
+both sides alike and cancels in the pair's log ratio.
 
 Allocation: every study first gets ``min_pairs``; then each further pair goes to the
 study whose interval is widest against its target, until every interval meets its
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -49,6 +50,11 @@ class SegmentEngine(Protocol):
     ) -> Segment:
         """Run one segment on ``cell_id``; with ``row``, also add its summary row with
         ``row``'s keys added."""
+        ...
+
+    def together(self, cells: Sequence[str], seconds: float) -> list[Segment]:
+        """Closed-model segments of all ``cells`` at the same time, started in the order
+        given; their segments in that order."""
         ...
 
 
@@ -117,7 +123,7 @@ def run_pairs(
         t0 = clock()
         forward = rng.random() < 0.5
         order = (study.base, study.variant) if forward else (study.variant, study.base)
-        got = {cell: engine.segment(cell, CLOSED, plan.segment_s) for cell in order}
+        got = dict(zip(order, engine.together(order, plan.segment_s), strict=True))
         seen.append(clock() - t0)
         base, var = got[study.base], got[study.variant]
         study.base_segments.append(base)

@@ -9,12 +9,14 @@ The SLO still judges latency: at a common rate below both saturations each side'
 is measured and marked when it misses the SLO; capacity under an SLO stays the answer
 of ``bench.py capacity``.
 
-1. Every side's server starts once (``live.py``) and is warmed by unmeasured segments
-   until its throughput stops rising (a cache filling, as the ``cached`` target's does
-   over its first few thousand requests, would otherwise bias the first pairs).
-2. Pairs (``paired.py``): one segment of each side of a study, back to back, the order
-   drawn from ``random.Random(seed)``; the pair's log ratio carries the difference with
-   the machine's drift removed. Each study first gets ``min_pairs``; every further pair
+1. Every side's server starts once (``live.py``) and all are warmed together by
+   unmeasured segments until each one's throughput stops rising (a cache filling, as
+   the ``cached`` target's does over its first few thousand requests, would otherwise
+   bias the first pairs).
+2. Pairs (``paired.py``): one segment of each side of a study, measured at the same
+   time (each side has its own Locust), which starts first drawn from
+   ``random.Random(seed)``; the pair's log ratio carries the difference with whatever
+   the machine did meanwhile cancelled. Each study first gets ``min_pairs``; every further pair
    goes to the study whose 95% interval is widest against its target, until all meet
    their targets or the next pair would overrun ``max_time`` (start-up, the headline
    and the report reserved).
@@ -39,7 +41,6 @@ from harness.segments.sides import RunFolder
 from harness.segments.suite.estimates import log_ratio, paired_interval, short_verdict, verdict
 from harness.segments.suite.live import open_live
 from harness.segments.suite.paired import (
-    CLOSED,
     PairLog,
     PairPlan,
     Segment,
@@ -145,7 +146,7 @@ def measure(
         cells.append(ids)
     every = [c for ids in cells for c in ids]
     progress.message(f"warm-up: {len(every)} servers, each until its throughput stops rising")
-    warm = {cell_id: warm_up(engine, cell_id, plan.segment_s) for cell_id in every}
+    warm = warm_up(engine, every, plan.segment_s)
     deadline = started + plan.max_time - reserve_s(plan, len(every))
     pair_plan = PairPlan(plan.segment_s, plan.min_pairs, plan.max_pairs, deadline)
     by_key = {log.key: log for log in logs}
@@ -170,16 +171,21 @@ def measure(
     section["studies"], section["stopped"] = results, stopped
 
 
-def warm_up(engine: SegmentEngine, cell_id: str, seconds: float) -> int:
-    """Closed-model segments on one side until one's throughput rises by at most
-    ``WARM_RISE`` over the one before (at most ``WARM_MAX_SEGMENTS``); how many it took."""
-    last = 0.0
+def warm_up(engine: SegmentEngine, cells: list[str], seconds: float) -> dict[str, int]:
+    """Closed-model segments of every side at once until each one's throughput has risen
+    by at most ``WARM_RISE`` over its segment before (at most ``WARM_MAX_SEGMENTS``): how
+    many each took. Sides already warm keep running with the others, so the CPU share of
+    the ones still warming does not jump when they stop."""
+    last: dict[str, float] = {}
+    took: dict[str, int] = {}
     for n in range(1, WARM_MAX_SEGMENTS + 1):
-        now = engine.segment(cell_id, CLOSED, seconds).throughput
-        if n > 1 and now <= last * (1 + WARM_RISE):
-            return n
-        last = now
-    return WARM_MAX_SEGMENTS
+        for cell_id, seg in zip(cells, engine.together(cells, seconds), strict=True):
+            if n > 1 and cell_id not in took and seg.throughput <= last[cell_id] * (1 + WARM_RISE):
+                took[cell_id] = n
+            last[cell_id] = seg.throughput
+        if len(took) == len(cells):
+            break
+    return {c: took.get(c, WARM_MAX_SEGMENTS) for c in cells}
 
 
 def common_steps(
