@@ -86,7 +86,7 @@ def answers_table(section: dict[str, Any]) -> TextTable:
     kind = "thorough" if plan.get("thorough") else "quick"
     title = (
         f"What each technique buys (throughput at saturation, variant / baseline over "
-        f"paired segments in random order; {kind} suite)"
+        f"pairs of segments measured together, sharing the server CPU; {kind} suite)"
     )
     rows: list[tuple[str, ...]] = []
     for st in section.get("studies", []):

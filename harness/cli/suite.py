@@ -78,7 +78,7 @@ def execute_suite(
     progress = Progress(message=lambda text: console.print(text, highlight=False))
     kind = "Thorough" if thorough else "Quick"
     console.print(
-        f"{kind} suite: {len(studies)} studies, paired segments in random order (seed "
+        f"{kind} suite: {len(studies)} studies, pairs of segments measured together (seed "
         f"{plan.seed}) until each interval is within ±{plan.target:.1%} "
         f"(the control ±{plan.control_target:.1%}) or {plan.max_time:.0f} s are spent"
     )
