@@ -9,6 +9,7 @@ lifecycle of these modes (``runfolder/lifecycle.py``: complete / failed / interr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -98,6 +99,20 @@ class RunFolder:
         self.report = life.report
 
 
+HASH_SEED = "0"
+
+
+def same_seed(cfg: RunConfig) -> dict[str, str]:
+    """Both sides' servers hash strings with one seed (``PYTHONHASHSEED``), unless the user
+    set one: with a random seed each, dict and set layouts differ between the two
+    processes of the same code, one of the lasting few-percent differences between
+    them (``reports/sequential.py``, ``CALL_SHARE``). Used by ``ab`` and the suite.."""
+    given = {k for k, _ in cfg.subject.env} if cfg.subject.env else set()
+    if "PYTHONHASHSEED" in os.environ or "PYTHONHASHSEED" in given:
+        return {}
+    return {"PYTHONHASHSEED": HASH_SEED}
+
+
 def start_side(
     sup: Supervisor,
     run: RunFolder,
@@ -125,9 +140,16 @@ def start_side(
 
 
 def open_stepper(
-    sup: Supervisor, run: RunFolder, sides: list[Side], folder: Path, *, open_model: bool = True
+    sup: Supervisor,
+    run: RunFolder,
+    sides: list[Side],
+    folder: Path,
+    *,
+    open_model: bool = True,
+    users: int | None = None,
 ) -> Stepper:
-    users = run.cfg.load.users
+    """A persistent Locust for ``sides``: ``users`` users (default: the run's ``--users``)."""
+    users = users or run.cfg.load.users
     stepper = Stepper(
         sup,
         [s.stack for s in sides],

@@ -51,10 +51,16 @@ class FakeEngine:
         self._tick(seconds)
         return self._one(cell_id, rate, seconds, row)
 
-    def together(self, cells: Sequence[str], seconds: float) -> list[Segment]:
+    def together(
+        self,
+        cells: Sequence[str],
+        seconds: float,
+        rate: float = 0.0,
+        row: dict[str, Any] | None = None,
+    ) -> list[Segment]:
         """All at the same time: one tick of the clock, one drift for all."""
         self._tick(seconds)
-        return [self._one(cell, 0.0, seconds, None) for cell in cells]
+        return [self._one(cell, rate, seconds, row) for cell in cells]
 
     def _tick(self, seconds: float) -> None:
         self.clock.now += SEGMENT_COST_S + seconds

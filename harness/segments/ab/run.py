@@ -17,7 +17,6 @@ the loop. meta.json's ``ab`` section says the sides, the seed and the limits;
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from harness.segments.ab.plan import SideSpec, side_cell, side_config
 from harness.segments.ab.schedule import pair_orders
 from harness.segments.ab.stopping import StoppingRule
 from harness.segments.pairs import PairRunner
-from harness.segments.sides import RunFolder, StepTimes, open_stepper, start_side
+from harness.segments.sides import RunFolder, StepTimes, open_stepper, same_seed, start_side
 from harness.stack.processes import Supervisor
 from runfolder import figures, storage
 
@@ -105,20 +104,6 @@ def run_ab(
                 for stepper in runner.steppers:
                     stepper.close()
     return RunOutcome(run.dir, "complete", run.rows, report=run.report)
-
-
-HASH_SEED = "0"
-
-
-def same_seed(cfg: RunConfig) -> dict[str, str]:
-    """Both sides' servers hash strings with one seed (``PYTHONHASHSEED``), unless the user
-    set one: with a random seed each, dict and set layouts differ between the two
-    processes of the same code, one of the lasting few-percent differences between
-    them (``reports/sequential.py``, ``CALL_SHARE``)."""
-    given = {k for k, _ in cfg.subject.env} if cfg.subject.env else set()
-    if "PYTHONHASHSEED" in os.environ or "PYTHONHASHSEED" in given:
-        return {}
-    return {"PYTHONHASHSEED": HASH_SEED}
 
 
 def _measure(

@@ -21,7 +21,15 @@ from typing import Any
 import psutil
 
 from harness.segments.engine import Stepper, together
-from harness.segments.sides import RunFolder, Side, StepTimes, open_stepper, start_side, step_row
+from harness.segments.sides import (
+    RunFolder,
+    Side,
+    StepTimes,
+    open_stepper,
+    same_seed,
+    start_side,
+    step_row,
+)
 from harness.segments.suite.paired import CLOSED, Segment
 from harness.segments.suite.studies import Study, group_cells
 from harness.stack.processes import Supervisor
@@ -71,10 +79,17 @@ class LiveEngine:
     ) -> Segment:
         return self._run([cell_id], rate, seconds, row)[0]
 
-    def together(self, cells: Sequence[str], seconds: float) -> list[Segment]:
-        """Closed-model segments of all ``cells`` at the same time (started in the order
-        given); their segments in that order."""
-        return self._run(list(cells), CLOSED, seconds, None)
+    def together(
+        self,
+        cells: Sequence[str],
+        seconds: float,
+        rate: float = CLOSED,
+        row: dict[str, Any] | None = None,
+    ) -> list[Segment]:
+        """Segments of all ``cells`` at the same time (started in the order given; each
+        at ``rate``, 0 the closed model; with ``row``, their summary rows too); their
+        segments in that order."""
+        return self._run(list(cells), rate, seconds, row)
 
     def _run(
         self, cells: list[str], rate: float, seconds: float, row: dict[str, Any] | None
@@ -124,9 +139,9 @@ def open_live(run: RunFolder, groups: list[list[Study]], warmup: float) -> Itera
         try:
             for group in groups:
                 for cell in group_cells(run.cfg, group):
-                    side = start_side(sup, run, cell)
+                    side = start_side(sup, run, cell, extra_env=same_seed(run.cfg))
                     folder = run.dir / "studies" / group[0].key / cell.cell_id
-                    stepper = open_stepper(sup, run, [side], folder)
+                    stepper = open_stepper(sup, run, [side], folder, users=group[0].users)
                     steppers.append(stepper)
                     engine.sides[cell.cell_id] = (side, stepper)
             yield engine

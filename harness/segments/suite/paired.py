@@ -52,9 +52,16 @@ class SegmentEngine(Protocol):
         ``row``'s keys added."""
         ...
 
-    def together(self, cells: Sequence[str], seconds: float) -> list[Segment]:
-        """Closed-model segments of all ``cells`` at the same time, started in the order
-        given; their segments in that order."""
+    def together(
+        self,
+        cells: Sequence[str],
+        seconds: float,
+        rate: float = CLOSED,
+        row: dict[str, Any] | None = None,
+    ) -> list[Segment]:
+        """Segments of all ``cells`` at the same time, started in the order given, each
+        at ``rate`` (0: the closed model); with ``row``, their summary rows too; their
+        segments in that order."""
         ...
 
 

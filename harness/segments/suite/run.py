@@ -23,8 +23,9 @@ of ``bench.py capacity``.
 3. The ratio: the geometric mean of the pairs' ratios with a Student-t interval on their
    log ratios (``estimates.py``).
 4. One open-model step per side at a common rate (0.7 x the group's lowest saturated
-   throughput): p50 and p99 there, thin ones marked, each judged against the SLO; these
-   steps are the run's summary rows (Server-Timing breakdown, CPU part, queueing).
+   throughput), every side of a group at once: p50 and p99 there, thin ones marked,
+   each judged against the SLO; these steps are the run's summary rows (Server-Timing
+   breakdown, CPU part, queueing).
 """
 
 from __future__ import annotations
@@ -56,12 +57,15 @@ from harness.segments.suite.studies import (
     study_cells,
 )
 
-WARM_RISE = 0.05  # a side is warm once a segment's throughput rises by at most 5% ...
-WARM_MAX_SEGMENTS = 8  # ... (a cache fills, pools open), or after this many segments
+WARM_RISE = 0.05  # a side is warm once its throughput sets no new high by more than 5% ...
+WARM_CALM = 2  # ... in this many segments in a row (a cache fills, pools open) ...
+WARM_MAX_SEGMENTS = 3  # ... or after this many segments
+WARM_FLOOR_SEGMENT_S = 3.0  # a segment of a side warming alone to its floor
+WARM_FLOOR_MAX_S = 40.0  # the longest a side warms alone to serve its floor of requests
 COMMON_SHARE = 0.7  # the common rate: 0.7 x the group's lowest saturated throughput
 NON_THIN_SAMPLES = 1000  # p99 with 10 samples above it
 SEGMENT_OVERHEAD_S = 1.5  # a step's cost beyond its measured seconds (start, stop, results)
-STOP_RESERVE_S = 1.5  # stopping one side's server and upstream service
+STOP_RESERVE_S = 0.5  # stopping one side's server and upstream service
 HEADLINE_RESERVE_S = (25.0, 40.0)  # the headline journey and its start-up: quick, thorough
 REPORT_RESERVE_S = 10.0  # profile aggregation and the HTML report
 CLOCK = time.monotonic  # what the time budget is measured on (tests use a fake clock)
@@ -74,10 +78,12 @@ def open_engine(
     return open_live(run, groups, plan.warmup_s)
 
 
-def reserve_s(plan: SuitePlan, sides: int) -> float:
-    """Seconds kept back from the pairs for the common-rate steps, stopping the servers,
-    the headline and the report (estimates for a quiet machine)."""
-    common = sides * (plan.common_max_s + plan.warmup_s + SEGMENT_OVERHEAD_S + STOP_RESERVE_S)
+def reserve_s(plan: SuitePlan, sides: int, groups: int = 1) -> float:
+    """Seconds kept back from the pairs for the common-rate steps (one per group, its sides
+    at once), stopping the servers, the headline and the report (estimates for a quiet
+    machine)."""
+    common = groups * (plan.common_max_s + plan.warmup_s + SEGMENT_OVERHEAD_S)
+    common += sides * STOP_RESERVE_S
     headline = HEADLINE_RESERVE_S[plan.thorough] if plan.headline else 0.0
     return common + headline + REPORT_RESERVE_S
 
@@ -146,8 +152,14 @@ def measure(
         cells.append(ids)
     every = [c for ids in cells for c in ids]
     progress.message(f"warm-up: {len(every)} servers, each until its throughput stops rising")
-    warm = warm_up(engine, every, plan.segment_s)
-    deadline = started + plan.max_time - reserve_s(plan, len(every))
+    floors: dict[str, int] = {}
+    for group in groups:
+        for study in group:
+            base, var = study_cells(run.cfg, group)[study.key]
+            for cell, floor in zip((base, var), study.warm_requests, strict=True):
+                floors[cell.cell_id] = max(floors.get(cell.cell_id, 0), floor)
+    warm = warm_up(engine, every, plan.segment_s, floors)
+    deadline = started + plan.max_time - reserve_s(plan, len(every), len(groups))
     pair_plan = PairPlan(plan.segment_s, plan.min_pairs, plan.max_pairs, deadline)
     by_key = {log.key: log for log in logs}
     studies = [s for g in groups for s in g]
@@ -171,21 +183,44 @@ def measure(
     section["studies"], section["stopped"] = results, stopped
 
 
-def warm_up(engine: SegmentEngine, cells: list[str], seconds: float) -> dict[str, int]:
-    """Closed-model segments of every side at once until each one's throughput has risen
-    by at most ``WARM_RISE`` over its segment before (at most ``WARM_MAX_SEGMENTS``): how
-    many each took. Sides already warm keep running with the others, so the CPU share of
-    the ones still warming does not jump when they stop."""
-    last: dict[str, float] = {}
-    took: dict[str, int] = {}
-    for n in range(1, WARM_MAX_SEGMENTS + 1):
+def warm_up(
+    engine: SegmentEngine,
+    cells: list[str],
+    seconds: float,
+    floors: dict[str, int] | None = None,
+) -> dict[str, int]:
+    """Unmeasured closed-model segments; how many each side got.
+
+    First every side at once, until each one's throughput has set no new high by more
+    than ``WARM_RISE`` for ``WARM_CALM`` segments in a row (pools open, imports done; at
+    most ``WARM_MAX_SEGMENTS``). Then the sides with a request ``floors`` entry not yet
+    served (a cache that fills over thousands of requests raises its side's throughput
+    too slowly for the rule above to see) run on alone, with the CPU to themselves, until
+    they have served it (at most ``WARM_FLOOR_MAX_S`` seconds).
+    """
+    floors = floors or {}
+    best: dict[str, float] = {}
+    calm = dict.fromkeys(cells, 0)
+    served = dict.fromkeys(cells, 0)
+    took = dict.fromkeys(cells, 0)
+    for _ in range(WARM_MAX_SEGMENTS):
         for cell_id, seg in zip(cells, engine.together(cells, seconds), strict=True):
-            if n > 1 and cell_id not in took and seg.throughput <= last[cell_id] * (1 + WARM_RISE):
-                took[cell_id] = n
-            last[cell_id] = seg.throughput
-        if len(took) == len(cells):
+            rose = cell_id not in best or seg.throughput > best[cell_id] * (1 + WARM_RISE)
+            calm[cell_id] = 0 if rose else calm[cell_id] + 1
+            best[cell_id] = max(best.get(cell_id, 0.0), seg.throughput)
+            served[cell_id] += seg.requests
+            took[cell_id] += 1
+        if all(n >= WARM_CALM for n in calm.values()):
             break
-    return {c: took.get(c, WARM_MAX_SEGMENTS) for c in cells}
+    deadline = CLOCK() + WARM_FLOOR_MAX_S
+    while CLOCK() < deadline:
+        short = [c for c in cells if served[c] < floors.get(c, 0)]
+        if not short:
+            break
+        for cell_id, seg in zip(short, engine.together(short, WARM_FLOOR_SEGMENT_S), strict=True):
+            served[cell_id] += seg.requests
+            took[cell_id] += 1
+    return took
 
 
 def common_steps(
@@ -196,7 +231,8 @@ def common_steps(
     plan: SuitePlan,
     rng: random.Random,
 ) -> dict[str, Segment]:
-    """One open-model step per side at 0.7 x the group's lowest saturated throughput."""
+    """One open-model step per side at 0.7 x the group's lowest saturated throughput,
+    every side of the group at once (as the pairs were measured)."""
     served: dict[str, list[Segment]] = {c: [] for c in ids}
     for log in logs:
         for cell, segs in ((log.base, log.base_segments), (log.variant, log.variant_segments)):
@@ -210,7 +246,7 @@ def common_steps(
     order = list(ids)
     rng.shuffle(order)
     extra = {"study": group[0].key, "common_rate": {"rate": rate, "seconds": seconds}}
-    return {cell: engine.segment(cell, rate, seconds, dict(extra)) for cell in order}
+    return dict(zip(order, engine.together(order, seconds, rate, extra), strict=True))
 
 
 def study_result(study: Study, log: PairLog, common: dict[str, Segment]) -> dict[str, Any]:
