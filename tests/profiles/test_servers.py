@@ -133,7 +133,9 @@ def test_profiled_server(tmp_path, kind):
     def top(label: str, n: int = 5) -> list[str]:
         return [r["function"] for r in eps[label]["hotspots"][:n]]
 
-    assert "crunch_numbers" in top("GET /cpu") and "fib" in top("GET /cpu")
+    # sampled: on a machine busy with other test files, the view's own frame can take a
+    # top place; the two functions it spends its time in must still be among the first ten
+    assert "crunch_numbers" in top("GET /cpu", 10) and "fib" in top("GET /cpu", 10)
     assert "fetch_rows" in top("GET /db") or (
         kind == "gevent" and "[out-of-context]" in top("GET /db")
     )
