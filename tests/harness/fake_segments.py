@@ -45,12 +45,6 @@ class FakeEngine:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
 
-    def segment(
-        self, cell_id: str, rate: float, seconds: float, row: dict[str, Any] | None = None
-    ) -> Segment:
-        self._tick(seconds)
-        return self._one(cell_id, rate, seconds, row)
-
     def together(
         self,
         cells: Sequence[str],

@@ -3,7 +3,7 @@
 Every side of every study starts once, pinned to the server CPUs (an idle side costs
 nothing), and stays up until the suite ends; each side gets its own persistent Locust
 (``harness.segments.engine.Stepper``), so that a pair's two segments run at the same
-time (``pair``: ``harness.segments.engine.together``) and whatever the machine does
+time (``together``, over ``harness.segments.engine.together``) and whatever the machine does
 meanwhile hits both. A segment also reads the side's server processes' CPU time before
 and after it: CPU seconds over the requests the test completed is the side's CPU per
 request, which no queueing inflates.
@@ -74,11 +74,6 @@ class LiveEngine:
         self.warmup = warmup
         self.sides: dict[str, tuple[Side, Stepper]] = {}
 
-    def segment(
-        self, cell_id: str, rate: float, seconds: float, row: dict[str, Any] | None = None
-    ) -> Segment:
-        return self._run([cell_id], rate, seconds, row)[0]
-
     def together(
         self,
         cells: Sequence[str],
@@ -89,11 +84,6 @@ class LiveEngine:
         """Segments of all ``cells`` at the same time (started in the order given; each
         at ``rate``, 0 the closed model; with ``row``, their summary rows too); their
         segments in that order."""
-        return self._run(list(cells), rate, seconds, row)
-
-    def _run(
-        self, cells: list[str], rate: float, seconds: float, row: dict[str, Any] | None
-    ) -> list[Segment]:
         t0 = time.monotonic()
         sides = [self.sides[c] for c in cells]
         before = [cpu_seconds(side) for side, _ in sides]

@@ -1,6 +1,6 @@
 """Paired segments: which study gets the next pair, in which order, and when to stop.
 
-Pure logic over an engine that runs one segment on one side (``SegmentEngine``): the live
+Pure logic over an engine that runs segments on sides at the same time (``SegmentEngine``): the live
 one starts servers and drives Locust (``live.py``), the tests' fake returns synthetic
 figures. A *segment* is a short closed-model test on one side (every connection busy:
 the side serves as fast as it can); a *pair* is one segment of each side of a study,
@@ -45,13 +45,6 @@ class Segment:
 
 
 class SegmentEngine(Protocol):
-    def segment(
-        self, cell_id: str, rate: float, seconds: float, row: dict[str, Any] | None = None
-    ) -> Segment:
-        """Run one segment on ``cell_id``; with ``row``, also add its summary row with
-        ``row``'s keys added."""
-        ...
-
     def together(
         self,
         cells: Sequence[str],
