@@ -95,6 +95,22 @@ def test_studies_sharing_a_side_run_as_one_group() -> None:
     )  # one uncached server for both studies
 
 
+def test_cpu_bound_sides_run_one_worker_and_upstream_the_runs_workers() -> None:
+    """One worker a side where both sides share the CPU (two workers split a segment's
+    connections unevenly); upstream fan-out keeps the run's workers for its threads; the
+    cached side's warm-up floor follows the workers whose caches fill."""
+    quick, _ = chosen_studies(SuitePlan.of(False), cpus=2)
+    cfg = RunConfig.build(workers=3)
+    for group in group_studies(quick):
+        want = 3 if group[0].scenario == "upstream" else 1
+        assert {c.workers for c in group_cells(cfg, group)} == {want}, group[0].key
+    caching = next(s for s in quick if s.key == "caching-queries")
+    assert caching.warm_requests(1)[0] == 0 < caching.warm_requests(1)[1]
+    assert caching.warm_requests(2)[1] == 2 * caching.warm_requests(1)[1]
+    control = next(s for s in quick if s.control)
+    assert control.warm_requests(1) == (0, 0)
+
+
 def test_plan_defaults_fit_the_budget_and_the_seed_is_kept() -> None:
     quick = SuitePlan.of(False, seed=7)
     assert quick.max_time == 150.0 and quick.seed == 7 and not quick.thorough

@@ -54,6 +54,7 @@ from harness.segments.suite.studies import (
     SuitePlan,
     chosen_studies,
     group_studies,
+    group_workers,
     study_cells,
 )
 
@@ -154,9 +155,10 @@ def measure(
     progress.message(f"warm-up: {len(every)} servers, each until its throughput stops rising")
     floors: dict[str, int] = {}
     for group in groups:
+        workers = group_workers(run.cfg, group)
         for study in group:
             base, var = study_cells(run.cfg, group)[study.key]
-            for cell, floor in zip((base, var), study.warm_requests, strict=True):
+            for cell, floor in zip((base, var), study.warm_requests(workers), strict=True):
                 floors[cell.cell_id] = max(floors.get(cell.cell_id, 0), floor)
     warm = warm_up(engine, every, plan.segment_s, floors)
     deadline = started + plan.max_time - reserve_s(plan, len(every), len(groups))

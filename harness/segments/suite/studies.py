@@ -38,19 +38,23 @@ class Study:
     pools: tuple[int | None, int | None] = (None, None)
 
     @property
-    def warm_requests(self) -> tuple[int, int]:
+    def workers(self) -> int | None:
+        """Worker processes a side (None: the run's ``--workers``). CPU-bound studies run
+        one: gunicorn hands a segment's 8 new connections to whichever worker wakes first,
+        so most segments ran on one of two workers and some on both, and those ran 20%
+        slower (three processes on two cores, the pair's other side among them): an A/A
+        pair's log ratio spread 12% with two workers, 1.3-1.6% with one
+        (``docs/architecture.md``). Upstream fan-out waits, it needs the threads."""
+        return None if self.scenario == "upstream" else CPU_WORKERS
+
+    def warm_requests(self, workers: int) -> tuple[int, int]:
         """Requests each side serves before its first pair: the ``cached`` target's cache
-        holds a row per world id in each worker, and ``/queries?queries=20`` asks 20
-        random ids of 10,000: two workers fill theirs over about 9,200 requests (coupon
-        collector, 10,000 x ln 10,000 / 20 a worker)."""
-        return (
-            CACHE_FILL_REQUESTS
-            if self.baseline[0] == "cached" and self.scenario == "queries"
-            else 0,
-            CACHE_FILL_REQUESTS
-            if self.variant[0] == "cached" and self.scenario == "queries"
-            else 0,
-        )
+        holds a row per world id in each of its ``workers``, and ``/queries?queries=20``
+        asks 20 random ids of 10,000: a worker fills its cache over about 4,600 requests
+        (coupon collector, 10,000 x ln 10,000 / 20)."""
+        fill = CACHE_FILL_REQUESTS * workers if self.scenario == "queries" else 0
+        base, var = (fill if side[0] == "cached" else 0 for side in (self.baseline, self.variant))
+        return base, var
 
     @property
     def users(self) -> int:
@@ -75,7 +79,8 @@ UPSTREAM_SLO = "p99:250ms,errors:0.1%"
 UPSTREAM = "/upstream?calls=3&delay_ms=20"
 IO_USERS = 64  # upstream studies: more connections than 2 workers x 8 threads
 CPU_USERS = 8
-CACHE_FILL_REQUESTS = 9_000
+CPU_WORKERS = 1
+CACHE_FILL_REQUESTS = 4_600  # a worker's
 POOL_SMALL = 2  # connections per worker, under the default 8 threads a worker
 STUDIES: tuple[Study, ...] = (
     Study(
@@ -256,7 +261,7 @@ class SuitePlan:
     min_pairs: int = 4
     max_pairs: int = 40
     target: float = 0.05
-    control_target: float = 0.035
+    control_target: float = 0.025
     max_time: float = 150.0
     common_max_s: float = 2.0  # the common-rate step's longest measured time
     seed: int = 0
@@ -349,7 +354,7 @@ def group_cells(cfg: RunConfig, group: list[Study]) -> list[Cell]:
             target,
             server,
             group[0].scenario,
-            cfg.servers.workers,
+            group_workers(cfg, group),
             cfg.servers.threads,
             instances,
             suffix=f"-{group[0].key}-s{n}",
@@ -360,6 +365,11 @@ def group_cells(cfg: RunConfig, group: list[Study]) -> list[Cell]:
         )
         for n, (target, server, instances, database, pool) in enumerate(keys)
     ]
+
+
+def group_workers(cfg: RunConfig, group: list[Study]) -> int:
+    """Worker processes a side of the group's servers runs."""
+    return group[0].workers or cfg.servers.workers
 
 
 def study_cells(cfg: RunConfig, group: list[Study]) -> dict[str, tuple[Cell, Cell]]:
