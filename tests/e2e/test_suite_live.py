@@ -80,3 +80,14 @@ def test_each_side_has_its_own_locust_and_server(suite: Suite) -> None:
     # the control and caching share `uncached`; one more for the headline's journey
     assert len(sides) == 5 and len(servers) == len(sides) + 1
     assert len(locusts) >= len(sides)
+
+
+def test_cpu_bound_sides_run_one_worker(suite: Suite) -> None:
+    """The /queries sides run one gunicorn worker each (two split a segment's connections
+    unevenly); the upstream sides keep more, for their threads' waits."""
+    workers = {}
+    for c in suite.meta["commands"]:
+        if Path(c[0]).name == "gunicorn":
+            workers[c[-1].split(":")[0].split(".")[-1]] = int(c[c.index("--workers") + 1])
+    assert workers["uncached_app"] == workers["cached_app"] == 1
+    assert workers["async_app"] > 1
