@@ -166,12 +166,18 @@ def compare_cells(
 
 
 def compare_loaded(
-    base: Run, cands: list[Run], thresholds: list[Threshold], unpaired: bool = False
+    base: Run,
+    cands: list[Run],
+    thresholds: list[Threshold],
+    unpaired: bool = False,
+    gate_endpoints: tuple[str, ...] = (),
 ) -> Comparison:
     """Compare loaded runs; "no cell of the candidate matches the baseline" is bad input.
 
     Pairs are used wherever ``pairing`` finds them, unless ``unpaired`` (to measure what
-    the pairing gains on the same rows).
+    the pairing gains on the same rows). ``gate_endpoints``: the endpoints the gate judges
+    (``ALL``: every endpoint merged; empty: every endpoint and ``ALL``); an endpoint no
+    row has is bad input.
     """
     warnings: list[str] = []
     for run in [base, *cands]:
@@ -237,10 +243,35 @@ def compare_loaded(
                     f"{r.cell} {endpoint_label(r.endpoint)}: {gated_metrics(thresholds)[CPU]} not "
                     f"judged, neither side has a CPU figure ({c.why()})"
                 )
-    violations, undecided = judge(rows, thresholds)
+    gated = _gated_rows(rows, gate_endpoints)
+    violations, undecided = judge(gated, thresholds)
     return Comparison(
-        base, cands, rows, thresholds, violations, undecided, list(dict.fromkeys(warnings)), tests
+        base,
+        cands,
+        rows,
+        thresholds,
+        violations,
+        undecided,
+        list(dict.fromkeys(warnings)),
+        tests,
+        gate_endpoints=gate_endpoints,
     )
+
+
+def _gated_rows(rows: list[ComparisonRow], endpoints: tuple[str, ...]) -> list[ComparisonRow]:
+    """The rows the gate judges: those of ``endpoints`` (all rows when it is empty)."""
+    if not endpoints:
+        return rows
+    measured = list(dict.fromkeys(r.endpoint for r in rows))
+    unknown = [e for e in endpoints if e not in measured]
+    if unknown:
+        shown = ", ".join(endpoint_label(e) for e in measured[:12])
+        more = f" and {len(measured) - 12} more" if len(measured) > 12 else ""
+        raise ConfigError(
+            f"--gate-endpoint {unknown[0]!r}: no endpoint of that name was measured; "
+            f"give one of: all (every endpoint merged), {shown}{more}"
+        )
+    return [r for r in rows if r.endpoint in endpoints]
 
 
 def judge(
@@ -286,7 +317,10 @@ def _observed(c: Change) -> str:
 
 
 def compare_runs(
-    run_dirs: list[Path], fail_on: str | None = None, force: bool = False
+    run_dirs: list[Path],
+    fail_on: str | None = None,
+    force: bool = False,
+    gate_endpoints: tuple[str, ...] = (),
 ) -> Comparison:
     """Compare stored runs (first = baseline); ``reports.render`` shows the result.
 
@@ -312,7 +346,7 @@ def compare_runs(
             if not force:
                 raise ConfigError(msg + "; pass --force to compare anyway")
             profiled_warnings.append(msg + " (compared anyway: --force)")
-    comparison = compare_loaded(base, cands, thresholds)
+    comparison = compare_loaded(base, cands, thresholds, gate_endpoints=gate_endpoints)
     comparison.warnings[:0] = profiled_warnings
     attach_profile_diffs(comparison)
     return comparison

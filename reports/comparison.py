@@ -273,6 +273,15 @@ class Comparison:
     tests: dict[str, str] = field(default_factory=dict)  # candidate -> which test, and why
     profile_diffs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     html_path: Path | None = None
+    gate_endpoints: tuple[str, ...] = ()  # the endpoints gated (ALL: merged); (): every one
+
+    @property
+    def gate_text(self) -> str:
+        """The gate in words: its thresholds and, when not every endpoint, which."""
+        text = ",".join(map(str, self.thresholds))
+        if self.gate_endpoints:
+            text += " on " + ", ".join(endpoint_label(e) for e in self.gate_endpoints)
+        return text
 
     @property
     def failed(self) -> bool:

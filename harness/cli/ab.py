@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from harness.cli.compare import finish_gate, gate_options
+from harness.cli.compare import finish_gate, gate_endpoints, gate_options
 from harness.cli.configure import config_from_options
 from harness.cli.options import OUTPUT, PINNING, SERVING, SUBJECT, use_options
 from harness.cli.paramtypes import DURATION, choice
@@ -38,17 +38,38 @@ ab_options = use_options(
 )
 
 
-def _decided(rows: list[dict[str, Any]], fail_on: str) -> bool:
+def _decided(rows: list[dict[str, Any]], fail_on: str, endpoints: tuple[str, ...] = ()) -> bool:
     """Whether ab can stop: a gated metric regressed (the gate fails whatever more pairs
     say), or no undecided gated metric is left that more pairs could decide (one whose
     reason is in the measurement itself: thin, generator-bound, dropped, verify)."""
-    comparison = _compare_rows(rows, fail_on)
+    comparison = _compare_rows(rows, fail_on, endpoints)
     if comparison.violations:
         return True
     return not any(not f.reasons for f in comparison.undecided)
 
 
-def _compare_rows(rows: list[dict[str, Any]], fail_on: str) -> Any:
+def _what_decides(comparison: Any, users: int, max_time: float) -> str:
+    """What would decide an undecided ab: when every endpoint merged is decided and only
+    single endpoints are not (an app of many routes gives each a few requests a segment),
+    gating the merged figures; else more pairs or more requests a segment."""
+    from reports.comparison import endpoint_label
+    from runfolder.figures import ALL
+
+    more = f"give it more pairs (--max-time, now {max_time:g}s) or more requests a segment "
+    more += f"(--users, now {users} a side)"
+    if comparison.gate_endpoints:
+        return more
+    merged = [f for f in comparison.undecided if f.endpoint == endpoint_label(ALL)]
+    if merged or not comparison.undecided:
+        return more
+    routes = len({f.endpoint for f in comparison.undecided})
+    return (
+        f"all endpoints merged are decided, {routes} single endpoint(s) are not (few requests "
+        "each a segment): gate on the merged figures with --gate-endpoint all, or " + more
+    )
+
+
+def _compare_rows(rows: list[dict[str, Any]], fail_on: str, endpoints: tuple[str, ...]) -> Any:
     from reports.compare import compare_loaded
     from reports.gate import parse_fail_on
     from runfolder.reader import Run
@@ -57,7 +78,7 @@ def _compare_rows(rows: list[dict[str, Any]], fail_on: str) -> Any:
         Run(path=Path(side), meta={}, rows=[r for r in rows if r.get("side") == side])
         for side in ("baseline", "candidate")
     ]
-    return compare_loaded(sides[0], [sides[1]], parse_fail_on(fail_on))
+    return compare_loaded(sides[0], [sides[1]], parse_fail_on(fail_on), gate_endpoints=endpoints)
 
 
 @click.command("ab")
@@ -140,6 +161,7 @@ def ab_command(
     max_repeat: int,
     max_time: float,
     fail_on: str | None,
+    gate_endpoint: tuple[str, ...],
     allow_undecided: bool,
     markdown_path: Path | None,
     json_path: Path | None,
@@ -181,6 +203,7 @@ def ab_command(
     started = psutil.Process().create_time()  # --max-time counts from the command's start
     fail_on = fail_on or DEFAULT_FAIL_ON
     thresholds = parse_fail_on(fail_on)
+    endpoints = gate_endpoints(gate_endpoint)
     kind = sides_from_options(
         (baseline_target, candidate_target),
         (baseline_dir, candidate_dir),
@@ -241,13 +264,13 @@ def ab_command(
         outcome = run_ab(
             cfg,
             plan,
-            lambda rows: _decided(rows, fail_on),
+            lambda rows: _decided(rows, fail_on, endpoints),
             Progress(message=lambda text: console.print(text, highlight=False)),
             lambda run_dir, _profiled: derive_outputs(run_dir, profile),
         )
     run = load_run(outcome.run_dir)
     base, cand = split_sides(run)
-    comparison = compare_loaded(base, [cand], thresholds)
+    comparison = compare_loaded(base, [cand], thresholds, gate_endpoints=endpoints)
     attach_profile_diffs(comparison)
     comparison.html_path = write_html(
         comparison, outcome.run_dir, outcome.run_dir / "comparison.html"
@@ -263,4 +286,10 @@ def ab_command(
         f"ab: {pairs} pair(s) in {time.time() - started:.0f}s ({run.meta.get('ab_stopped')})"
     )
     click.echo(f"Run folder: {outcome.run_dir}")
-    finish_gate(comparison, markdown_path, json_path, allow_undecided)
+    finish_gate(
+        comparison,
+        markdown_path,
+        json_path,
+        allow_undecided,
+        more=_what_decides(comparison, cfg.load.users, max_time),
+    )

@@ -63,6 +63,15 @@ def gate_options(func: Any) -> Any:
                 "than 0.1 percentage points always fails.",
             ),
             click.option(
+                "--gate-endpoint",
+                "gate_endpoint",
+                metavar="ENDPOINT",
+                multiple=True,
+                help="Gate only this endpoint, as the comparison names it ('GET /items'), or "
+                "'all': every endpoint merged (repeatable). Default: each endpoint and all "
+                "merged. The others are still compared and shown.",
+            ),
+            click.option(
                 "--allow-undecided",
                 is_flag=True,
                 help="Exit 0 instead of 3 when a gated metric is undecided.",
@@ -87,10 +96,22 @@ def gate_options(func: Any) -> Any:
     return func
 
 
+def gate_endpoints(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``--gate-endpoint`` values as the comparison's rows name them ('all' is ``ALL``)."""
+    from runfolder.figures import ALL
+
+    return tuple(dict.fromkeys(ALL if n.strip().lower() == "all" else n.strip() for n in names))
+
+
 def finish_gate(
-    comparison: Any, markdown_path: Path | None, json_path: Path | None, allow_undecided: bool
+    comparison: Any,
+    markdown_path: Path | None,
+    json_path: Path | None,
+    allow_undecided: bool,
+    more: str = "measure more repetitions (--repeat, or 'bench.py ab')",
 ) -> None:
-    """Print the verdicts, write the CI files, and exit the way the gate says."""
+    """Print the verdicts, write the CI files, and exit the way the gate says (``more``:
+    what would decide an undecided gate)."""
     from rich.console import Console
 
     from reports.render import write_outputs
@@ -108,8 +129,7 @@ def finish_gate(
     if code == 3:
         raise GateUndecided(
             f"gate undecided: {len(comparison.undecided)} gated metric(s) neither same nor "
-            "different (listed above); measure more repetitions (--repeat, or 'bench.py ab') "
-            "or pass --allow-undecided"
+            f"different (listed above); {more}, or pass --allow-undecided"
         )
 
 
@@ -127,6 +147,7 @@ def finish_gate(
 def compare_command(
     runs: tuple[str, ...],
     fail_on: str | None,
+    gate_endpoint: tuple[str, ...],
     allow_undecided: bool,
     markdown_path: Path | None,
     json_path: Path | None,
@@ -145,6 +166,8 @@ def compare_command(
 
     parse_fail_on(fail_on)  # a bad spec fails before any work
     dirs = [resolve_run(r, runs_dir) for r in runs]
-    comparison = compare_runs(dirs, fail_on=fail_on, force=force)
+    comparison = compare_runs(
+        dirs, fail_on=fail_on, force=force, gate_endpoints=gate_endpoints(gate_endpoint)
+    )
     comparison.html_path = write_html(comparison, out or runs_dir)
     finish_gate(comparison, markdown_path, json_path, allow_undecided)

@@ -99,6 +99,7 @@ def _context(cmp: Comparison) -> dict[str, Any]:
         "warnings": cmp.warnings,
         "sections": sections,
         "thresholds": [str(t) for t in cmp.thresholds],
+        "gate_on": [endpoint_label(e) for e in cmp.gate_endpoints],
         "violations": [str(v) for v in cmp.violations],
         "undecided": [str(v) for v in cmp.undecided],
         "method": METHOD,

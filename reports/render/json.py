@@ -13,6 +13,7 @@ def as_json(cmp: Comparison, allow_undecided: bool = False) -> dict[str, Any]:
         "baseline": cmp.baseline.name,
         "candidates": [c.name for c in cmp.candidates],
         "gate": [str(t) for t in cmp.thresholds],
+        "gate_endpoints": list(cmp.gate_endpoints),
         "exit_code": cmp.exit_code(allow_undecided),
         "rows": [r.as_dict() for r in cmp.rows],
         "regressions": [vars(f) for f in cmp.violations],

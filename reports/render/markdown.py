@@ -15,7 +15,7 @@ def markdown(cmp: Comparison, allow_undecided: bool = False) -> str:
         "",
     ]
     if cmp.thresholds:
-        lines += [f"**Gate** `{','.join(map(str, cmp.thresholds))}`: **{status}**", ""]
+        lines += [f"**Gate** `{cmp.gate_text}`: **{status}**", ""]
     lines += ["| cell | endpoint | " + " | ".join(SHOWN) + " |", "|---|---|" + "---|" * len(SHOWN)]
     for r in cmp.rows:
         cells = [

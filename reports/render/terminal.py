@@ -52,4 +52,4 @@ def render_terminal(cmp: Comparison, console: Any) -> None:
             if len(items) > 40:
                 console.print(Text(f"  … and {len(items) - 40} more", style=style))
     if cmp.thresholds and not cmp.violations and not cmp.undecided:
-        console.print(Text("Gate passed: " + ", ".join(map(str, cmp.thresholds)), style="green"))
+        console.print(Text("Gate passed: " + cmp.gate_text, style="green"))

@@ -110,3 +110,29 @@ def test_revisions_outside_a_repository_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, args, standalone_mode=True)
     assert result.exit_code == 2, result.output
     assert "not inside a git repository" in result.output
+
+
+def test_an_undecided_ab_says_what_would_decide_it() -> None:
+    """Only single endpoints undecided (a many-route app at 2 users): gate the merged
+    figures; the merged figures undecided too: more pairs or more users."""
+    from dataclasses import dataclass, field
+
+    from harness.cli.ab import _what_decides
+    from reports.comparison import Finding
+
+    @dataclass
+    class Cmp:
+        undecided: list[Finding]
+        gate_endpoints: tuple[str, ...] = field(default=())
+
+    def undecided(endpoint: str) -> Finding:
+        return Finding("b", "cell", endpoint, "p50", "p50:+5%", "undecided: more pairs needed")
+
+    routes = Cmp([undecided("GET /a"), undecided("GET /b"), undecided("GET /a")])
+    text = _what_decides(routes, 2, 300)
+    assert "--gate-endpoint all" in text and "2 single endpoint(s)" in text
+    assert "--users, now 2" in text and "--max-time, now 300s" in text
+    merged = Cmp([undecided("GET /a"), undecided("all endpoints")])
+    assert "--gate-endpoint" not in _what_decides(merged, 2, 300)
+    gated = Cmp([undecided("GET /a")], ("GET /a",))
+    assert "--gate-endpoint" not in _what_decides(gated, 2, 300)

@@ -189,3 +189,17 @@ def test_importing_the_commands_is_cheap() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+def test_compare_gate_on_named_endpoints(cli, runner, runs_dir: Path, tmp_path: Path) -> None:
+    base = ["compare", SAME_A, SAME_B, "--runs-dir", str(runs_dir), "--out", str(tmp_path)]
+    js = tmp_path / "gate.json"
+    args = [*base, "--fail-on", "rps:-10%", "--gate-endpoint", "ALL", "--json", str(js)]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "Gate passed: rps:-10% on all endpoints" in result.output
+    assert json.loads(js.read_text())["gate_endpoints"] == ["ALL"]
+    result = runner.invoke(cli, [*base, "--fail-on", "rps:-10%", "--gate-endpoint", "GET /nope"])
+    assert result.exit_code == 2, result.output
+    assert "'GET /nope': no endpoint of that name was measured" in result.output
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output

@@ -246,3 +246,32 @@ def test_a_new_metric_is_one_entry_in_metrics(monkeypatch: pytest.MonkeyPatch) -
     cmp = compare_loaded(base, [cand], parse_fail_on("mem:+5%"))
     assert cmp.rows[0].changes["mem"].verdict == REGRESSED
     assert [f.metric for f in cmp.violations] == ["mem", "mem"]  # all endpoints, GET /json
+
+
+def _with_slow(rows: list[dict], factor: float) -> list[dict]:
+    """Each row gets a second endpoint, GET /slow, its latency ``factor`` times GET /json's
+    (the merged ALL entry left as it is: a rarely hit route)."""
+    for row in rows:
+        entry = dict(row["endpoints"]["GET /json"])
+        entry["latency_ms"] = {k: v * factor for k, v in entry["latency_ms"].items()}
+        row["endpoints"] = {**row["endpoints"], "GET /slow": entry}
+    return rows
+
+
+def test_the_gate_judges_only_the_endpoints_named() -> None:
+    from runfolder.errors import ConfigError
+
+    base = _run("a", _with_slow(_reps(6, 1000, 2.0, 1), 1.0))
+    cand = _run("b", _with_slow(_reps(6, 1000, 2.0, 2), 1.5))
+    every = compare_loaded(base, [cand], GATE)
+    assert every.exit_code() == 1
+    assert {f.endpoint for f in every.violations} == {"GET /slow"}
+    merged = compare_loaded(base, [cand], GATE, gate_endpoints=(ALL,))
+    assert merged.exit_code() == 0 and not merged.violations
+    assert merged.gate_text.endswith(" on all endpoints")
+    # the endpoint left out is still compared and shown
+    slow = next(r for r in merged.rows if r.endpoint == "GET /slow")
+    assert slow.changes["p50"].verdict == REGRESSED
+    assert compare_loaded(base, [cand], GATE, gate_endpoints=("GET /slow",)).exit_code() == 1
+    with pytest.raises(ConfigError, match="GET /json"):
+        compare_loaded(base, [cand], GATE, gate_endpoints=("GET /nope",))
