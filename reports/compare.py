@@ -40,8 +40,8 @@ from reports.comparison import (
     endpoint_label,
     split_sides,
 )
-from reports.gate import fails, gated_metrics, parse_fail_on
-from reports.sequential import compare_pairs
+from reports.gate import fails, family_size, family_text, gated_metrics, gated_rows, parse_fail_on
+from reports.sequential import ALPHA, compare_pairs
 from reports.stats import ERROR_RISE_PP, compare_errors, compare_values
 from runfolder.errors import ConfigError
 from runfolder.figures import ALL
@@ -130,8 +130,10 @@ def compare_cells(
     endpoint: str,
     thresholds: list[Threshold],
     paired: bool = False,
+    family: int = 1,
 ) -> dict[str, Change]:
-    """Every metric of one endpoint of a matched cell, pair by pair when ``paired``."""
+    """Every metric of one endpoint of a matched cell, pair by pair when ``paired``, each
+    paired interval at ``ALPHA / family`` (Bonferroni over the gate's paired verdicts)."""
     gated = gated_metrics(thresholds)
     changes = {}
     for metric in METRICS:
@@ -146,7 +148,12 @@ def compare_cells(
         why = list(dict.fromkeys(reasons))
         if paired:
             changes[m] = compare_pairs(
-                m, _pairs(b_rows, c_rows, endpoint, m), threshold, why, metric.higher_is_better
+                m,
+                _pairs(b_rows, c_rows, endpoint, m),
+                threshold,
+                why,
+                metric.higher_is_better,
+                alpha=ALPHA / family,
             )
         else:
             changes[m] = compare_values(
@@ -188,9 +195,10 @@ def compare_loaded(
     base_by_key = {k: cid for cid, k in base_keys.items()}
     rows: list[ComparisonRow] = []
     tests: dict[str, str] = {}
+    matched: list[tuple[Run, str | None, tuple[str, ...], list[Any], list[Any], list[str]]] = []
     for cand in cands:
         cand_keys = cell_key(cand)
-        matched = 0
+        found = 0
         why_not = "unpaired was asked for" if unpaired else pairing(base, cand)
         tests[cand.name] = f"{UNPAIRED_TEST}: {why_not}" if why_not else PAIRED_TEST + _orders(base)
         for cid, key in cand_keys.items():
@@ -198,42 +206,48 @@ def compare_loaded(
             if bid is None:
                 warnings.append(f"{cand.name}: cell {cid} has no match in {base.name}")
                 continue
-            matched += 1
+            found += 1
             b_rows, c_rows = base.cell_rows(bid), cand.cell_rows(cid)
             b_eps = {n for r in b_rows for n in r["endpoints"]}
             c_eps = {n for r in c_rows for n in r["endpoints"]}
             for only, where in ((b_eps - c_eps, cand.name), (c_eps - b_eps, base.name)):
                 if only:
                     warnings.append(f"{cid}: {', '.join(sorted(only))} missing in {where}")
-            first = c_rows[0]
             # every endpoint of either side, ALL at least: a missing value is undecided, not
             # skipped (a side without any steady-state figures must not pass the gate)
-            for endpoint in sorted(b_eps | c_eps | {ALL}, key=lambda n: (n != ALL, n)):
-                rows.append(
-                    ComparisonRow(
-                        candidate=cand.name,
-                        cell=" · ".join(key),
-                        target=str(first.get("target")),
-                        server=str(first.get("server")),
-                        scenario=str(first.get("scenario")),
-                        endpoint=endpoint,
-                        changes=(
-                            changes := compare_cells(
-                                b_rows, c_rows, endpoint, thresholds, paired=not why_not
-                            )
-                        ),
-                        grew=regression_part(
-                            b_rows, c_rows, endpoint, {m: c.verdict for m, c in changes.items()}
-                        ),
-                    )
-                )
+            endpoints = sorted(b_eps | c_eps | {ALL}, key=lambda n: (n != ALL, n))
+            matched.append((cand, why_not, key, b_rows, c_rows, endpoints))
         missing = set(base_keys.values()) - set(cand_keys.values())
         for key in sorted(missing):
             warnings.append(f"{cand.name}: no cell matches {' · '.join(key)} of {base.name}")
-        if not matched:
+        if not found:
             raise ConfigError(
                 f"no cell of the candidate {cand.name} matches the baseline {base.name} "
                 "(cells match by target, server and scenario): compare runs of the same cells"
+            )
+    family = family_size([m[-1] for m in matched if not m[1]], thresholds, gate_endpoints)
+    for cand in cands:
+        if tests[cand.name].startswith(PAIRED_TEST):
+            tests[cand.name] += family_text(family)
+    for cand, why_not, key, b_rows, c_rows, endpoints in matched:
+        first = c_rows[0]
+        for endpoint in endpoints:
+            changes = compare_cells(
+                b_rows, c_rows, endpoint, thresholds, paired=not why_not, family=family
+            )
+            rows.append(
+                ComparisonRow(
+                    candidate=cand.name,
+                    cell=" · ".join(key),
+                    target=str(first.get("target")),
+                    server=str(first.get("server")),
+                    scenario=str(first.get("scenario")),
+                    endpoint=endpoint,
+                    changes=changes,
+                    grew=regression_part(
+                        b_rows, c_rows, endpoint, {m: c.verdict for m, c in changes.items()}
+                    ),
+                )
             )
     if CPU in gated_metrics(thresholds):
         for r in rows:
@@ -243,7 +257,7 @@ def compare_loaded(
                     f"{r.cell} {endpoint_label(r.endpoint)}: {gated_metrics(thresholds)[CPU]} not "
                     f"judged, neither side has a CPU figure ({c.why()})"
                 )
-    gated = _gated_rows(rows, gate_endpoints)
+    gated = gated_rows(rows, gate_endpoints)
     violations, undecided = judge(gated, thresholds)
     return Comparison(
         base,
@@ -256,22 +270,6 @@ def compare_loaded(
         tests,
         gate_endpoints=gate_endpoints,
     )
-
-
-def _gated_rows(rows: list[ComparisonRow], endpoints: tuple[str, ...]) -> list[ComparisonRow]:
-    """The rows the gate judges: those of ``endpoints`` (all rows when it is empty)."""
-    if not endpoints:
-        return rows
-    measured = list(dict.fromkeys(r.endpoint for r in rows))
-    unknown = [e for e in endpoints if e not in measured]
-    if unknown:
-        shown = ", ".join(endpoint_label(e) for e in measured[:12])
-        more = f" and {len(measured) - 12} more" if len(measured) > 12 else ""
-        raise ConfigError(
-            f"--gate-endpoint {unknown[0]!r}: no endpoint of that name was measured; "
-            f"give one of: all (every endpoint merged), {shown}{more}"
-        )
-    return [r for r in rows if r.endpoint in endpoints]
 
 
 def judge(

@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from reports.comparison import METRICS, Threshold
+from reports.comparison import METRICS, ComparisonRow, Threshold, endpoint_label
 from runfolder.errors import ConfigError
+from runfolder.figures import ALL
 
 _ITEM = re.compile(
     r"^(?P<metric>[a-z0-9.]+):(?:(?P<sign>[+-])(?P<rel>\d+(?:\.\d+)?)%|>(?P<abs>\d+(?:\.\d+)?)%)$"
@@ -88,3 +89,45 @@ def fails(t: Threshold, verdict: str, change: float | None) -> bool:
     if verdict not in ("improved", "regressed") or change is None:
         return False
     return change > 0 if t.sign == "+" else change < 0
+
+
+def family_size(
+    cells: list[list[str]], thresholds: list[Threshold], gate_endpoints: tuple[str, ...] = ()
+) -> int:
+    """How many paired verdicts the gate rests on: gated metrics x gated endpoints over
+    the paired cells (``cells``: each one's endpoints). A cell's ``ALL`` counts only when it
+    has more than one endpoint: with one, it is that endpoint's figures again."""
+    endpoints = 0
+    for names in cells:
+        own = [n for n in names if n != ALL]
+        judged = [n for n in names if not gate_endpoints or n in gate_endpoints]
+        endpoints += min(len(judged), 1) if len(own) <= 1 else len(judged)
+    return max(1, endpoints * max(1, len(gated_metrics(thresholds))))
+
+
+def family_text(family: int) -> str:
+    """How the family of paired verdicts shares the false-alarm rate, in words."""
+    from reports.sequential import ALPHA
+
+    if family <= 1:
+        return ""
+    return (
+        f"; each of the gate's {family} paired verdicts at {1 - ALPHA / family:.2%}, so that "
+        f"all of them together cry wolf at most {ALPHA:.0%} of the time (Bonferroni)"
+    )
+
+
+def gated_rows(rows: list[ComparisonRow], endpoints: tuple[str, ...]) -> list[ComparisonRow]:
+    """The rows the gate judges: those of ``endpoints`` (all rows when it is empty)."""
+    if not endpoints:
+        return rows
+    measured = list(dict.fromkeys(r.endpoint for r in rows))
+    unknown = [e for e in endpoints if e not in measured]
+    if unknown:
+        shown = ", ".join(endpoint_label(e) for e in measured[:12])
+        more = f" and {len(measured) - 12} more" if len(measured) > 12 else ""
+        raise ConfigError(
+            f"--gate-endpoint {unknown[0]!r}: no endpoint of that name was measured; "
+            f"give one of: all (every endpoint merged), {shown}{more}"
+        )
+    return [r for r in rows if r.endpoint in endpoints]

@@ -21,6 +21,8 @@ from reports.sequential import (
     SAME,
     compare_pairs,
     decide,
+    decide_many,
+    half_width,
     interval,
     simulate,
 )
@@ -144,3 +146,47 @@ def test_compare_pairs_verdicts() -> None:
     assert two.verdict == UNDECIDED and two.why() == "2 paired repetition(s), 3 needed"
     none = compare_pairs("rps", [(1000.0, None), (None, 1.0)])
     assert none.verdict == UNDECIDED and "no pair" in none.why()
+
+
+def _family_false_alarms(alpha: float, family: int, sd: float, offset: int) -> float:
+    """A/A: the share of gates (``family`` independent metrics, ab's rule: each stops at
+    its first verdict) where any metric ends *different*."""
+    x = _rng(offset).normal(0.0, sd, (SEQUENCES * family, LOOKS))
+    n = np.arange(1, LOOKS + 1)
+    means = np.cumsum(x, axis=1) / n
+    ss = np.maximum(np.cumsum(x**2, axis=1) - n * means**2, 0.0)
+    same, different = decide_many(means, half_width(n, ss, alpha), n, 5.0)
+    decided = same | different
+    first = np.where(decided.any(axis=1), decided.argmax(axis=1), LOOKS - 1)
+    called = different[np.arange(len(first)), first] & decided.any(axis=1)
+    return float(called.reshape(SEQUENCES, family).any(axis=1).mean())
+
+
+def test_a_gate_of_many_endpoints_keeps_its_false_alarms_under_alpha() -> None:
+    """14 endpoints of a many-route app, each with a few requests a segment (pairs spread
+    20%): at 5% a metric, some endpoint ends *different* in about one A/A gate in nine;
+    at 5% / 14 a metric (Bonferroni, as ``compare`` shares ALPHA over the gate's paired
+    verdicts), in under 5% of them."""
+    plain = _family_false_alarms(ALPHA, 14, 0.2, 7)
+    shared = _family_false_alarms(ALPHA / 14, 14, 0.2, 7)
+    assert plain > 2 * ALPHA, plain  # the problem is real
+    assert shared <= ALPHA, shared
+
+
+def test_the_gates_family_sets_each_verdicts_alpha() -> None:
+    """A route with few requests whose first five pairs happen to agree (measured on a
+    13-route app from PyPI, A/A): called *regressed* alone, not within a 56-verdict gate."""
+    from reports.gate import family_size, parse_fail_on
+    from runfolder.figures import ALL
+
+    counts = [(64, 46), (51, 39), (58, 47), (77, 57), (73, 56)]
+    pairs = [(b / 3.0, c / 3.0) for b, c in counts]
+    assert compare_pairs("rps", pairs).verdict == REGRESSED
+    assert compare_pairs("rps", pairs, alpha=ALPHA / 56).verdict == UNDECIDED
+    gate = parse_fail_on("rps:-5%,p50:+5%,p99:+10%,cpu:+5%,errors:>1%")
+    routes = [ALL, *(f"GET /r{i}" for i in range(13))]
+    assert family_size([routes], gate) == 14 * 4
+    assert family_size([routes], gate, (ALL,)) == 4
+    assert family_size([routes], gate, (ALL, "GET /r1")) == 8
+    assert family_size([[ALL, "GET /cpu"]], gate) == 4  # ALL of one endpoint is that endpoint
+    assert family_size([[ALL, "GET /cpu"], [ALL, "GET /json"]], gate) == 8
