@@ -23,7 +23,6 @@ Run on its own: ``locust -f loadtests/app_routes.py --bench-routes routes.json``
 from __future__ import annotations
 
 import json
-import random
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from locust import FastHttpUser, constant, events, task  # noqa: E402
 
 from loadtests import recorder  # noqa: E402, F401  (registers the latency recorder)
 from loadtests.forms import lands_on, login_data  # noqa: E402
+from loadtests.options import user_random  # noqa: E402
 
 
 @events.init_command_line_parser.add_listener
@@ -52,6 +52,7 @@ class AppRoutesUser(FastHttpUser):
     wait_time = constant(0)
 
     def on_start(self) -> None:
+        self.rng = user_random(self.environment)  # one seed on both sides of an ab pair
         path = self.environment.parsed_options.bench_routes
         if not path:
             raise SystemExit("app_routes.py needs --bench-routes FILE (written by bench.py)")
@@ -84,8 +85,8 @@ class AppRoutesUser(FastHttpUser):
 
     @task
     def request_route(self) -> None:
-        route = random.choice(self.routes)
-        url = random.choice(route["urls"])
+        route = self.rng.choice(self.routes)
+        url = self.rng.choice(route["urls"])
         expect = int(route.get("expect") or 200)
         with self.client.get(
             url, name=route["name"], allow_redirects=False, catch_response=True

@@ -52,12 +52,14 @@ class Pending:
 
 
 def together(
-    steps: list[tuple[Stepper, float, float, float, str | None]],
+    steps: list[tuple[Stepper, float, float, float, str | None]], seed: str = ""
 ) -> list[tuple[Step, Path]]:
     """Steps ``(stepper, rate, warmup, duration, url)`` of different Steppers run at the
     same time: all started, then all finished; results in the order given. Whatever the
-    machine does during them (another tenant's burst, a slower CPU) hits them alike."""
-    pending = [(s, s.start(rate, w, d, url)) for s, rate, w, d, url in steps]
+    machine does during them (another tenant's burst, a slower CPU) hits them alike.
+    ``seed``: every step's users draw their choices from it (``--bench-seed``), so the
+    steps send the same sequence of requests."""
+    pending = [(s, s.start(rate, w, d, url, seed)) for s, rate, w, d, url in steps]
     return [s.finish(p) for s, p in pending]
 
 
@@ -143,9 +145,12 @@ class Stepper:
         stack) for ``warmup + duration`` s; its Step and its raw folder."""
         return self.finish(self.start(rate, warmup, duration, url))
 
-    def start(self, rate: float, warmup: float, duration: float, url: str | None = None) -> Pending:
+    def start(
+        self, rate: float, warmup: float, duration: float, url: str | None = None, seed: str = ""
+    ) -> Pending:
         """Start a step and return at once (``finish`` waits for it): steps of several
-        Steppers started one after the other run at the same time (``together``)."""
+        Steppers started one after the other run at the same time (``together``); with
+        ``seed``, its users' random choices are drawn from it (``--bench-seed``)."""
         assert self.locust is not None, "open() first"
         if rate > 0 and not self.open_model:
             raise ValueError("an open-model step on a Stepper made with open_model=False")
@@ -160,6 +165,7 @@ class Stepper:
                 "host": url or self.stacks[0].url,
                 "bench_rate": f"{rate:g}",
                 "bench_warmup": f"{warmup:g}",
+                "bench_seed": seed,
             },
         )
         # the measured seconds are whole recorder windows: from the first whole second

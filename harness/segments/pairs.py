@@ -19,9 +19,11 @@ milliseconds between the two starts then fall on each side equally often.
 
 Each segment is a closed-model step by default (``rate`` 0: ``--users`` users per
 side, each sending when the last answer came), beside p50, p99 and CPU per request.
-Every measured segment is one summary row (``step_row``: as ``run`` makes it) with
-``side``, ``repetition`` = the pair's index and ``order``; ``warm`` runs one discarded
-pair first, so no pair pays for a cold server.
+Both segments of a pair get one seed for their users' random choices (``--bench-seed``,
+``loadtests/options.py``): on an app of many routes they request the same mix, so the
+mix's randomness cancels in the pair's ratio too. Every measured segment is one summary
+row (``step_row``: as ``run`` makes it) with ``side``, ``repetition`` = the pair's index
+and ``order``; ``warm`` runs one discarded pair first, so no pair pays for a cold server.
 """
 
 from __future__ import annotations
@@ -47,16 +49,17 @@ class PairRunner:
     times: StepTimes  # warmup: each segment's settle time; duration: its measured seconds
     rate: float = 0.0  # 0: closed-model segments
     on_segment: Callable[[dict[str, Any]], None] = lambda row: None
+    seed: int = 0  # a pair's two segments draw their users' choices from f"{seed}:{index}"
 
     def warm(self) -> None:
         """One discarded pair: first requests pay imports, connections and cold caches,
         which no measured pair should."""
-        self._together("AB")
+        self._together("AB", f"{self.seed}:warm")
 
     def pair(self, index: int, order: str) -> list[dict[str, Any]]:
         """One segment per side, at the same time, started in ``order``; their rows."""
         rows = []
-        for side, stepper, step, folder in self._together(order):
+        for side, stepper, step, folder in self._together(order, f"{self.seed}:{index}"):
             t = self.times
             row = step_row(self.run, side, stepper, step, folder, t, duration=t.duration)
             if row is None:
@@ -70,7 +73,7 @@ class PairRunner:
             rows.append(row)
         return rows
 
-    def _together(self, order: str) -> list[tuple[Side, Stepper, Any, Any]]:
+    def _together(self, order: str, seed: str) -> list[tuple[Side, Stepper, Any, Any]]:
         if order not in ORDERS:
             raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
         t = self.times
@@ -79,7 +82,8 @@ class PairRunner:
             [
                 (self.steppers[i], self.rate, t.warmup, t.duration, self.sides[i].stack.url)
                 for i in picks
-            ]
+            ],
+            seed,
         )
         got = {i: result for i, result in zip(picks, done, strict=True)}
         return [(self.sides[i], self.steppers[i], *got[i]) for i in (0, 1)]

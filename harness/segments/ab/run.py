@@ -95,7 +95,13 @@ def run_ab(
                 for side in sides
             ]
             runners.append(
-                PairRunner(run, (steppers[0], steppers[1]), (sides[0], sides[1]), plan.times)
+                PairRunner(
+                    run,
+                    (steppers[0], steppers[1]),
+                    (sides[0], sides[1]),
+                    plan.times,
+                    seed=plan.seed,
+                )
             )
         try:
             _measure(run, runners, plan, decided, progress)
