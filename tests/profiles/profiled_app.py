@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import json
 import sys
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -28,21 +29,51 @@ def fib(n: int) -> int:
     return n if n < 2 else fib(n - 1) + fib(n - 2)
 
 
-def crunch_numbers(n: int = 17) -> int:
+def json_round_trips(value: Any, rounds: int) -> Any:
+    """Real CPU work for the views below: ``value`` through the JSON codec ``rounds`` times."""
+    for _ in range(rounds):
+        value = json.loads(json.dumps(value))
+    return value
+
+
+# Each piece of work below takes about a millisecond (longer on a slow machine): more
+# than the default sampling interval (0.3 ms), so that every profiled request holds
+# samples of it (a bare jsonify, for one, is over before a sample is due).
+
+
+def build_greeting() -> str:
+    """The work of /json: its message, built through the JSON codec."""
+    return str(json_round_trips("Hello, World!", 1000))
+
+
+def crunch_numbers(n: int = 20) -> int:
     """The CPU workload of /cpu."""
     return fib(n)
 
 
+def encode_query(delay_s: float) -> str:
+    return str(json_round_trips(f"SELECT id FROM rows -- wait {delay_s}", 1000))
+
+
+def decode_rows(query: str) -> list[int]:
+    return [len(row) for row in json_round_trips([query] * 10, 300)]
+
+
 def fetch_rows(delay_s: float = 0.02) -> list[int]:
-    """Stands in for a database call: it waits (a sleep is I/O to gevent)."""
+    """Stands in for a database call: encodes the query, waits for the server (a sleep is
+    I/O to gevent), decodes the rows. Under gevent the wait is placed between the
+    request's samples before and after it (``profiles.stacks``): the encoding and the
+    decoding make sure there are such samples, in two different functions, so that the
+    wait lands under ``fetch_rows``."""
+    query = encode_query(delay_s)
     time.sleep(delay_s)
-    return list(range(10))
+    return list(range(len(decode_rows(query))))
 
 
 async def async_workload() -> int:
     """Called inside the async view: awaits, then computes."""
     await asyncio.sleep(0.002)
-    return async_compute(14)
+    return async_compute(20)  # about a millisecond, like the work above
 
 
 def async_compute(n: int) -> int:
@@ -94,7 +125,7 @@ def create_app(
 
     @app.get("/json")
     def json_view() -> Any:
-        return jsonify(message="Hello, World!")
+        return jsonify(message=build_greeting())
 
     @app.get("/cpu")
     def cpu() -> Any:
