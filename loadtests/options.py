@@ -89,7 +89,6 @@ def _add_options(parser: Any, **_kw: Any) -> None:
         include_in_web_ui=False,
     )
 
-
     parser.add_argument(
         "--bench-seed",
         default="",
