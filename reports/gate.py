@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from reports.comparison import METRICS, ComparisonRow, Threshold, endpoint_label
+from reports.comparison import METRICS, ComparisonRow, Threshold
 from runfolder.errors import ConfigError
 from runfolder.figures import ALL
 
@@ -124,8 +124,9 @@ def gated_rows(rows: list[ComparisonRow], endpoints: tuple[str, ...]) -> list[Co
     measured = list(dict.fromkeys(r.endpoint for r in rows))
     unknown = [e for e in endpoints if e not in measured]
     if unknown:
-        shown = ", ".join(endpoint_label(e) for e in measured[:12])
-        more = f" and {len(measured) - 12} more" if len(measured) > 12 else ""
+        named = [e for e in measured if e != ALL]
+        shown = ", ".join(named[:12])
+        more = f" and {len(named) - 12} more" if len(named) > 12 else ""
         raise ConfigError(
             f"--gate-endpoint {unknown[0]!r}: no endpoint of that name was measured; "
             f"give one of: all (every endpoint merged), {shown}{more}"
