@@ -25,7 +25,7 @@ from harness.segments.ab.stopping import MAX_PAIRS, MAX_TIME_S
 # measured, on both sides at once. Two users a side: the server CPU is still nearly
 # saturated (both sides share it), yet requests hardly queue, so p50 and p99 are the
 # requests' own; at 16 a side, p50 was queueing behind the GIL and its pairs spread
-# 14% against 2.8% at 2 (docs/judgment.md, "ab"). One worker process a side: with two,
+# 14% against 2.8% at 2 (README, "ab"). One worker process a side: with two,
 # gunicorn handed a segment's new connections to one worker or split them over both,
 # as it happened, and a side split over two processes took more of the shared CPU: an
 # A/A of a 13-route app spread 11% a pair (goodput) on two workers, 1.4% on one.
