@@ -20,7 +20,7 @@ says so (``Comparison.tests``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from reports.attribution import function_changes
 from reports.breakdown import regression_part
@@ -172,6 +172,17 @@ def compare_cells(
     return changes
 
 
+class _Matched(NamedTuple):
+    """A candidate's cell matched to the baseline's, with what comparing them needs."""
+
+    cand: Run
+    why_not: str | None  # why its rows cannot be paired; None: paired
+    key: tuple[str, ...]
+    b_rows: list[Any]
+    c_rows: list[Any]
+    endpoints: list[str]  # ALL first, then every endpoint of either side
+
+
 def compare_loaded(
     base: Run,
     cands: list[Run],
@@ -195,7 +206,7 @@ def compare_loaded(
     base_by_key = {k: cid for cid, k in base_keys.items()}
     rows: list[ComparisonRow] = []
     tests: dict[str, str] = {}
-    matched: list[tuple[Run, str | None, tuple[str, ...], list[Any], list[Any], list[str]]] = []
+    matched: list[_Matched] = []
     for cand in cands:
         cand_keys = cell_key(cand)
         found = 0
@@ -216,7 +227,7 @@ def compare_loaded(
             # every endpoint of either side, ALL at least: a missing value is undecided, not
             # skipped (a side without any steady-state figures must not pass the gate)
             endpoints = sorted(b_eps | c_eps | {ALL}, key=lambda n: (n != ALL, n))
-            matched.append((cand, why_not, key, b_rows, c_rows, endpoints))
+            matched.append(_Matched(cand, why_not, key, b_rows, c_rows, endpoints))
         missing = set(base_keys.values()) - set(cand_keys.values())
         for key in sorted(missing):
             warnings.append(f"{cand.name}: no cell matches {' · '.join(key)} of {base.name}")
@@ -225,7 +236,8 @@ def compare_loaded(
                 f"no cell of the candidate {cand.name} matches the baseline {base.name} "
                 "(cells match by target, server and scenario): compare runs of the same cells"
             )
-    family = family_size([m[-1] for m in matched if not m[1]], thresholds, gate_endpoints)
+    paired = [m.endpoints for m in matched if not m.why_not]
+    family = family_size(paired, thresholds, gate_endpoints)
     for cand in cands:
         if tests[cand.name].startswith(PAIRED_TEST):
             tests[cand.name] += family_text(family)

@@ -32,7 +32,7 @@ own error under ``alpha``, but some endpoint's would cry wolf far more often: on
 A/A ``ab`` of a 13-route app from PyPI, one route with about 50 requests a segment had
 its first five pairs agree on -24% goodput, and the gate failed. So ``compare`` gives
 each paired verdict ``ALPHA / K``, ``K`` the number of gated metrics times gated
-endpoints (Bonferroni; ``reports.compare.family_size``): all of them together call a
+endpoints (Bonferroni; ``reports.gate.family_size``): all of them together call a
 change that is not there with probability at most ``ALPHA``. Simulated with 14
 endpoints whose pairs spread 20%, some endpoint ends *different* in 11.5% of A/A gates
 at ``ALPHA`` each, in 0.45% at ``ALPHA / 14``. A one-route gate (four metrics) pays a

@@ -106,7 +106,7 @@ def same_seed(cfg: RunConfig) -> dict[str, str]:
     """Both sides' servers hash strings with one seed (``PYTHONHASHSEED``), unless the user
     set one: with a random seed each, dict and set layouts differ between the two
     processes of the same code, one of the lasting few-percent differences between
-    them (``reports/sequential.py``, ``CALL_SHARE``). Used by ``ab`` and the suite.."""
+    them (``reports/sequential.py``, ``CALL_SHARE``). Used by ``ab`` and the suite."""
     given = {k for k, _ in cfg.subject.env}
     if "PYTHONHASHSEED" in os.environ or "PYTHONHASHSEED" in given:
         return {}

@@ -143,23 +143,20 @@ def measure(
     rng = random.Random(plan.seed)
     logs: list[PairLog] = []
     cells: list[list[str]] = []  # per group, its sides' cell ids
+    floors: dict[str, int] = {}  # requests a side serves before its first pair
     for group in groups:
         pairs = study_cells(run.cfg, group)
+        workers = group_workers(run.cfg, group)
         ids: list[str] = []
         for study in group:
             base, var = pairs[study.key]
             logs.append(PairLog(study.key, base.cell_id, var.cell_id, plan.target_of(study)))
             ids += [c.cell_id for c in (base, var) if c.cell_id not in ids]
+            for cell, floor in zip((base, var), study.warm_requests(workers), strict=True):
+                floors[cell.cell_id] = max(floors.get(cell.cell_id, 0), floor)
         cells.append(ids)
     every = [c for ids in cells for c in ids]
     progress.message(f"warm-up: {len(every)} servers, each until its throughput stops rising")
-    floors: dict[str, int] = {}
-    for group in groups:
-        workers = group_workers(run.cfg, group)
-        for study in group:
-            base, var = study_cells(run.cfg, group)[study.key]
-            for cell, floor in zip((base, var), study.warm_requests(workers), strict=True):
-                floors[cell.cell_id] = max(floors.get(cell.cell_id, 0), floor)
     warm = warm_up(engine, every, plan.segment_s, floors)
     deadline = started + plan.max_time - reserve_s(plan, len(every), len(groups))
     pair_plan = PairPlan(plan.segment_s, plan.min_pairs, plan.max_pairs, deadline)
